@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` and `make test`. Both install missing Debian
+# packages first (scripts/deps.sh), then build with CMake.
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 5
+DEMO_DIR ?= demo-data
+
+.PHONY: all build demo test test-build fuzz bench-ingest format clean
+
+all: build
+
+build:
+	@scripts/deps.sh build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSONGREC_TESTS=OFF >/dev/null
+	@cmake --build build -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh build/songrec $(DEMO_DIR)
+
+# Tests: clang with ASan+UBSan, unit + CLI tests and a short run of every fuzz target.
+test-build:
+	@scripts/deps.sh test
+	@CC=clang cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DSONGREC_SANITIZE=ON \
+	   -DSONGREC_FUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build build-test -j $(JOBS)
+
+test: test-build
+	@cd build-test && ctest --output-on-failure -j $(JOBS)
+
+fuzz:
+	@$(MAKE) --no-print-directory test-build FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@cd build-test && ctest --output-on-failure -R '^fuzz\.' --timeout 0
+
+bench-ingest: build
+	@scripts/deps.sh bench
+	@bench/ingest.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-test

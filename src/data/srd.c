@@ -1,0 +1,340 @@
+/* The .srd dataset file (dataset.h; byte layout in docs/formats.md).
+ *
+ * A 64-byte header (magic, version, endianness mark, file size, section count, table
+ * offset, XXH3-64 checksum of every byte after the header), a table of 32-byte section
+ * entries, then the sections, each starting on a 64-byte boundary. Loading maps the
+ * file read-only and checks, in order: magic, version, endianness, size, checksum, the
+ * section table, and the structure the arrays must have (monotonic CSR pointers, ids in
+ * range) — so a damaged file is refused with a message saying which, never trusted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "data/dataset.h"
+#include "io/atomic.h"
+#include "util/mem.h"
+
+#define SRD_MAGIC "SRDATA\r\n"
+#define SRD_VERSION 1u
+#define SRD_ENDIAN 0x01020304u
+#define HEADER_SIZE 64u
+#define ENTRY_SIZE 32u
+#define ALIGN 64u
+
+enum section_id {
+    SEC_COUNTS = 1,
+    SEC_META,
+    SEC_USERS_OFF,
+    SEC_USERS_DATA,
+    SEC_ARTISTS_OFF,
+    SEC_ARTISTS_DATA,
+    SEC_TRACKS_OFF,
+    SEC_TRACKS_DATA,
+    SEC_SONG_ARTIST,
+    SEC_SONG_MBID,
+    SEC_USER_PTR,
+    SEC_PAIR_SONG,
+    SEC_PAIR_VALUE,
+    SEC_PAIR_FIRST,
+    SEC_PAIR_LAST,
+    SEC_SONG_PTR,
+    SEC_SONG_USER,
+    SEC_SONG_PAIR,
+    SEC__END
+};
+#define N_SECTIONS (SEC__END - 1)
+
+enum { C_KIND, C_USERS, C_ARTISTS, C_SONGS, C_PAIRS, C_LISTENS, C_TS_MIN, C_TS_MAX, C__N };
+
+typedef struct section {
+    uint32_t id, elem;
+    const void *data;
+    uint64_t count;
+} section;
+
+static void put32(unsigned char *p, uint32_t v) {
+    memcpy(p, &v, 4);
+}
+static void put64(unsigned char *p, uint64_t v) {
+    memcpy(p, &v, 8);
+}
+static uint32_t get32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Writes bytes to the file and the running checksum. */
+static sr_err hwrite(sr_afile *f, XXH3_state_t *h, const void *p, size_t n) {
+    XXH3_64bits_update(h, p, n);
+    return sr_afile_write(f, p, n);
+}
+
+sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
+    uint64_t counts[C__N] = {
+        (uint64_t)ds->kind, ds->n_users, ds->n_artists, ds->n_songs,
+        ds->n_pairs,        ds->n_listens, (uint64_t)ds->ts_min, (uint64_t)ds->ts_max};
+    const char *meta = ds->meta_json ? ds->meta_json : "{}";
+    section secs[N_SECTIONS] = {
+        {SEC_COUNTS, 8, counts, C__N},
+        {SEC_META, 1, meta, strlen(meta)},
+        {SEC_USERS_OFF, 8, ds->users.off, (uint64_t)ds->n_users + 1},
+        {SEC_USERS_DATA, 1, ds->users.data, ds->users.off[ds->n_users]},
+        {SEC_ARTISTS_OFF, 8, ds->artists.off, (uint64_t)ds->n_artists + 1},
+        {SEC_ARTISTS_DATA, 1, ds->artists.data, ds->artists.off[ds->n_artists]},
+        {SEC_TRACKS_OFF, 8, ds->tracks.off, (uint64_t)ds->n_songs + 1},
+        {SEC_TRACKS_DATA, 1, ds->tracks.data, ds->tracks.off[ds->n_songs]},
+        {SEC_SONG_ARTIST, 4, ds->song_artist, ds->n_songs},
+        {SEC_SONG_MBID, 16, ds->song_mbid, ds->n_songs},
+        {SEC_USER_PTR, 8, ds->user_ptr, (uint64_t)ds->n_users + 1},
+        {SEC_PAIR_SONG, 4, ds->pair_song, ds->n_pairs},
+        {SEC_PAIR_VALUE, 4, ds->pair_value, ds->n_pairs},
+        {SEC_PAIR_FIRST, 4, ds->pair_first, ds->n_pairs},
+        {SEC_PAIR_LAST, 4, ds->pair_last, ds->n_pairs},
+        {SEC_SONG_PTR, 8, ds->song_ptr, (uint64_t)ds->n_songs + 1},
+        {SEC_SONG_USER, 4, ds->song_user, ds->n_pairs},
+        {SEC_SONG_PAIR, 4, ds->song_pair, ds->n_pairs},
+    };
+    unsigned char table[N_SECTIONS * ENTRY_SIZE];
+    memset(table, 0, sizeof table);
+    uint64_t off = HEADER_SIZE + sizeof table;
+    for (int i = 0; i < N_SECTIONS; i++) {
+        off = (off + ALIGN - 1) / ALIGN * ALIGN;
+        unsigned char *e = table + i * ENTRY_SIZE;
+        put32(e, secs[i].id);
+        put32(e + 4, secs[i].elem);
+        put64(e + 8, off);
+        put64(e + 16, secs[i].count);
+        off += secs[i].count * secs[i].elem;
+    }
+    uint64_t file_size = off;
+
+    sr_afile f;
+    sr_err err = sr_afile_open(&f, path, d);
+    if (err) return err;
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) {
+        sr_afile_abort(&f);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    XXH3_64bits_reset(h);
+    unsigned char header[HEADER_SIZE];
+    memset(header, 0, sizeof header);
+    sr_afile_write(&f, header, sizeof header); /* placeholder, rewritten below */
+    hwrite(&f, h, table, sizeof table);
+    static const unsigned char zeros[ALIGN];
+    uint64_t pos = HEADER_SIZE + sizeof table;
+    for (int i = 0; i < N_SECTIONS; i++) {
+        uint64_t at = get64(table + i * ENTRY_SIZE + 8);
+        hwrite(&f, h, zeros, (size_t)(at - pos));
+        uint64_t n = secs[i].count * secs[i].elem;
+        if (n) hwrite(&f, h, secs[i].data, (size_t)n);
+        pos = at + n;
+    }
+    memcpy(header, SRD_MAGIC, 8);
+    put32(header + 8, SRD_VERSION);
+    put32(header + 12, SRD_ENDIAN);
+    put64(header + 16, file_size);
+    put32(header + 24, N_SECTIONS);
+    put64(header + 32, HEADER_SIZE);
+    put64(header + 40, XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    sr_afile_pwrite(&f, header, sizeof header, 0);
+    return sr_afile_commit(&f, d);
+}
+
+void sr_dataset_free(sr_dataset *ds) {
+    if (!ds) return;
+    if (ds->map) munmap(ds->map, ds->map_len);
+    for (uint32_t i = 0; i < ds->n_owned; i++) sr_free(ds->owned[i]);
+    sr_free(ds->owned);
+    sr_free(ds->meta_json);
+    sr_free(ds);
+}
+
+/* Checks a CSR pointer array: starts at 0, never decreases, ends at total. */
+static bool ptr_ok(const uint64_t *ptr, uint64_t n, uint64_t total) {
+    if (ptr[0] != 0 || ptr[n] != total) return false;
+    for (uint64_t i = 0; i < n; i++)
+        if (ptr[i + 1] < ptr[i]) return false;
+    return true;
+}
+
+static bool ids_ok(const uint32_t *ids, uint64_t n, uint64_t bound) {
+    uint32_t bad = 0;
+    for (uint64_t i = 0; i < n; i++) bad |= ids[i] >= bound;
+    return !bad;
+}
+
+sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < 8) {
+        close(fd);
+        return sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec dataset (only %" PRIu64 " bytes)",
+                           path, size);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        int e = errno;
+        return sr_diag_set(d, SR_E_IO, "%s: cannot map: %s", path, strerror(e));
+    }
+    const unsigned char *b = map;
+    sr_err err = SR_OK;
+    sr_dataset *ds = NULL;
+    if (memcmp(b, SRD_MAGIC, 8) != 0) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec dataset (bad magic)", path);
+        goto fail;
+    }
+    if (size < HEADER_SIZE) {
+        err = sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated (%" PRIu64 " bytes, header is 64)",
+                          path, size);
+        goto fail;
+    }
+    uint32_t version = get32(b + 8);
+    if (get32(b + 12) != SRD_ENDIAN) {
+        err = sr_diag_set(d, SR_E_VERSION, "%s: written on a machine of other byte order", path);
+        goto fail;
+    }
+    if (version != SRD_VERSION) {
+        err = sr_diag_set(d, SR_E_VERSION,
+                          "%s: dataset format version %u; this songrec reads version %u "
+                          "(re-run songrec ingest)",
+                          path, version, SRD_VERSION);
+        goto fail;
+    }
+    uint64_t want = get64(b + 16);
+    if (want != size) {
+        err = sr_diag_set(d, want > size ? SR_E_TRUNCATED : SR_E_CORRUPT,
+                          "%s: %s (%" PRIu64 " bytes, header says %" PRIu64 ")", path,
+                          want > size ? "truncated" : "has trailing bytes", size, want);
+        goto fail;
+    }
+    if (XXH3_64bits(b + HEADER_SIZE, size - HEADER_SIZE) != get64(b + 40)) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (checksum mismatch)", path);
+        goto fail;
+    }
+    uint32_t nsec = get32(b + 24);
+    uint64_t toff = get64(b + 32);
+    if (nsec > 1024 || toff < HEADER_SIZE || toff + (uint64_t)nsec * ENTRY_SIZE > size) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table", path);
+        goto fail;
+    }
+    const void *sec[SEC__END] = {0};
+    uint64_t cnt[SEC__END] = {0};
+    static const uint32_t elem[SEC__END] = {
+        [SEC_COUNTS] = 8,      [SEC_META] = 1,         [SEC_USERS_OFF] = 8,
+        [SEC_USERS_DATA] = 1,  [SEC_ARTISTS_OFF] = 8,  [SEC_ARTISTS_DATA] = 1,
+        [SEC_TRACKS_OFF] = 8,  [SEC_TRACKS_DATA] = 1,  [SEC_SONG_ARTIST] = 4,
+        [SEC_SONG_MBID] = 16,  [SEC_USER_PTR] = 8,     [SEC_PAIR_SONG] = 4,
+        [SEC_PAIR_VALUE] = 4,  [SEC_PAIR_FIRST] = 4,   [SEC_PAIR_LAST] = 4,
+        [SEC_SONG_PTR] = 8,    [SEC_SONG_USER] = 4,    [SEC_SONG_PAIR] = 4};
+    for (uint32_t i = 0; i < nsec; i++) {
+        const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
+        uint32_t id = get32(e), el = get32(e + 4);
+        uint64_t off = get64(e + 8), count = get64(e + 16);
+        if (id == 0 || id >= SEC__END) continue; /* unknown sections of a later minor change */
+        if (el != elem[id] || off % ALIGN || off > size || count > (size - off) / el ||
+            sec[id]) {
+            err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section %u", path, id);
+            goto fail;
+        }
+        sec[id] = b + off;
+        cnt[id] = count;
+    }
+    for (int id = 1; id < SEC__END; id++)
+        if (!sec[id]) {
+            err = sr_diag_set(d, SR_E_CORRUPT, "%s: section %d missing", path, id);
+            goto fail;
+        }
+    if (cnt[SEC_COUNTS] < C__N) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt counts", path);
+        goto fail;
+    }
+    uint64_t c[C__N];
+    memcpy(c, sec[SEC_COUNTS], sizeof c);
+    ds = sr_calloc(1, sizeof *ds);
+    if (!ds) {
+        err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    ds->map = map;
+    ds->map_len = size;
+    map = NULL;
+    uint64_t nu = c[C_USERS], na = c[C_ARTISTS], ns = c[C_SONGS], np = c[C_PAIRS];
+    bool ok = c[C_KIND] <= 1 && nu < UINT32_MAX && na < UINT32_MAX && ns < UINT32_MAX &&
+              np < UINT32_MAX && cnt[SEC_USERS_OFF] == nu + 1 && cnt[SEC_ARTISTS_OFF] == na + 1 &&
+              cnt[SEC_TRACKS_OFF] == ns + 1 && cnt[SEC_SONG_ARTIST] == ns &&
+              cnt[SEC_SONG_MBID] == ns && cnt[SEC_USER_PTR] == nu + 1 &&
+              cnt[SEC_PAIR_SONG] == np && cnt[SEC_PAIR_VALUE] == np &&
+              cnt[SEC_PAIR_FIRST] == np && cnt[SEC_PAIR_LAST] == np &&
+              cnt[SEC_SONG_PTR] == ns + 1 && cnt[SEC_SONG_USER] == np && cnt[SEC_SONG_PAIR] == np;
+    if (ok) {
+        ok = ptr_ok(sec[SEC_USERS_OFF], nu, cnt[SEC_USERS_DATA]) &&
+             ptr_ok(sec[SEC_ARTISTS_OFF], na, cnt[SEC_ARTISTS_DATA]) &&
+             ptr_ok(sec[SEC_TRACKS_OFF], ns, cnt[SEC_TRACKS_DATA]) &&
+             ptr_ok(sec[SEC_USER_PTR], nu, np) && ptr_ok(sec[SEC_SONG_PTR], ns, np) &&
+             ids_ok(sec[SEC_SONG_ARTIST], ns, na) && ids_ok(sec[SEC_PAIR_SONG], np, ns) &&
+             ids_ok(sec[SEC_SONG_USER], np, nu) && ids_ok(sec[SEC_SONG_PAIR], np, np);
+    }
+    if (!ok) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (inconsistent arrays)", path);
+        goto fail;
+    }
+    ds->kind = (sr_value_kind)c[C_KIND];
+    ds->n_users = (uint32_t)nu;
+    ds->n_artists = (uint32_t)na;
+    ds->n_songs = (uint32_t)ns;
+    ds->n_pairs = np;
+    ds->n_listens = c[C_LISTENS];
+    ds->ts_min = (int64_t)c[C_TS_MIN];
+    ds->ts_max = (int64_t)c[C_TS_MAX];
+    ds->users = (sr_strtab){(uint32_t)nu, sec[SEC_USERS_OFF], sec[SEC_USERS_DATA]};
+    ds->artists = (sr_strtab){(uint32_t)na, sec[SEC_ARTISTS_OFF], sec[SEC_ARTISTS_DATA]};
+    ds->tracks = (sr_strtab){(uint32_t)ns, sec[SEC_TRACKS_OFF], sec[SEC_TRACKS_DATA]};
+    ds->song_artist = sec[SEC_SONG_ARTIST];
+    ds->song_mbid = sec[SEC_SONG_MBID];
+    ds->user_ptr = sec[SEC_USER_PTR];
+    ds->pair_song = sec[SEC_PAIR_SONG];
+    ds->pair_value = sec[SEC_PAIR_VALUE];
+    ds->pair_first = sec[SEC_PAIR_FIRST];
+    ds->pair_last = sec[SEC_PAIR_LAST];
+    ds->song_ptr = sec[SEC_SONG_PTR];
+    ds->song_user = sec[SEC_SONG_USER];
+    ds->song_pair = sec[SEC_SONG_PAIR];
+    ds->meta_json = sr_strndup(sec[SEC_META], (size_t)cnt[SEC_META]);
+    if (!ds->meta_json) {
+        err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    madvise(ds->map, ds->map_len, MADV_WILLNEED);
+    *out = ds;
+    return SR_OK;
+fail:
+    if (map) munmap(map, size);
+    sr_dataset_free(ds);
+    return err;
+}

@@ -1,0 +1,33 @@
+/* Atomic file output: everything songrec writes appears whole or not at all.
+ *
+ * sr_afile_open creates "<path>.tmp.XXXXXX" in the target's directory; writes go
+ * through a 1 MiB buffer; sr_afile_commit flushes, fsyncs, renames over path and fsyncs
+ * the directory; sr_afile_abort (or any failed write followed by abort) removes the
+ * temp file. The previous file under path stays intact until the rename.
+ */
+#ifndef SR_ATOMIC_H
+#define SR_ATOMIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct sr_afile {
+    int fd;
+    char *path, *tmp;
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t written; /* bytes accepted so far (buffered included) */
+    sr_err err;       /* sticky first error */
+    int saved_errno;
+} sr_afile;
+
+sr_err sr_afile_open(sr_afile *f, const char *path, sr_diag *d);
+sr_err sr_afile_write(sr_afile *f, const void *p, size_t n);
+/* Writes n bytes at absolute offset off (after flushing the buffer). */
+sr_err sr_afile_pwrite(sr_afile *f, const void *p, size_t n, uint64_t off);
+sr_err sr_afile_commit(sr_afile *f, sr_diag *d);
+void sr_afile_abort(sr_afile *f);
+
+#endif
