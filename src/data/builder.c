@@ -199,7 +199,7 @@ sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind) {
     bool with_mbid = b->o.song_key == SR_SONG_KEY_MBID && l->recording_mbid.n == 36;
     size_t n = l->artist.n + 1 + l->track.n + (with_mbid ? 37 : 0);
     if (key_reserve(b, n)) return SR_E_NOMEM;
-    memcpy(b->key, l->artist.p, l->artist.n);
+    if (l->artist.n) memcpy(b->key, l->artist.p, l->artist.n);
     b->key[l->artist.n] = 0x1f;
     memcpy(b->key + l->artist.n + 1, l->track.p, l->track.n);
     if (with_mbid) {

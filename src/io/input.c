@@ -25,6 +25,7 @@ struct sr_input {
     bool stream_open;
     bool archive_checked, is_archive;
     uint64_t size;
+    int fd; /* -1 for stdin */
 };
 
 static ssize_t member_fill(void *src, void *buf, size_t cap, sr_diag *d) {
@@ -42,6 +43,7 @@ sr_err sr_input_open(const char *path, sr_input **out, sr_diag *d) {
     *out = NULL;
     sr_input *in = sr_calloc(1, sizeof *in);
     if (!in) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    in->fd = -1;
     in->path = sr_strdup(path);
     in->a = archive_read_new();
     if (!in->path || !in->a) {
@@ -57,8 +59,9 @@ sr_err sr_input_open(const char *path, sr_input **out, sr_diag *d) {
     if (!strcmp(path, "-")) {
         r = archive_read_open_fd(in->a, 0, 1 << 20);
     } else {
+        in->fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
-        if (stat(path, &st) != 0) {
+        if (in->fd < 0 || fstat(in->fd, &st) != 0) {
             int e = errno;
             sr_input_close(in);
             return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
@@ -68,11 +71,14 @@ sr_err sr_input_open(const char *path, sr_input **out, sr_diag *d) {
             return sr_diag_set(d, SR_E_IO, "%s: is a directory", path);
         }
         in->size = (uint64_t)st.st_size;
-        r = archive_read_open_filename(in->a, path, 1 << 20);
+        r = archive_read_open_fd(in->a, in->fd, 1 << 20);
     }
     if (r != ARCHIVE_OK) {
+        /* The file opened, so this is its content: a compressed stream or archive too
+         * damaged or short for libarchive to start on. */
         const char *why = archive_error_string(in->a);
-        sr_err e = sr_diag_set(d, SR_E_IO, "%s: cannot open (%s)", path, why ? why : "unknown");
+        sr_err e = sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated or corrupt input (%s)", path,
+                               why ? why : "unknown");
         sr_input_close(in);
         return e;
     }
@@ -153,6 +159,7 @@ void sr_input_close(sr_input *in) {
     if (!in) return;
     if (in->stream_open) sr_stream_deinit(&in->stream);
     if (in->a) archive_read_free(in->a);
+    if (in->fd >= 0) close(in->fd);
     sr_free(in->member);
     sr_free(in->path);
     sr_free(in);

@@ -15,7 +15,9 @@ sr_err sr_strmap_init(sr_strmap *m) {
     m->cap = 1024;
     m->slots = sr_calloc(m->cap, sizeof *m->slots);
     m->off = sr_mallocarray(1, sizeof *m->off);
-    if (!m->slots || !m->off) {
+    m->blob_cap = 4096;
+    m->blob = sr_malloc(m->blob_cap);
+    if (!m->slots || !m->off || !m->blob) {
         sr_strmap_deinit(m);
         return SR_E_NOMEM;
     }
@@ -56,7 +58,7 @@ int sr_strmap_find(const sr_strmap *m, sr_str s, uint32_t *id) {
         if (!v) return 0;
         uint32_t k = v - 1;
         if (m->hash[k] == h && m->off[k + 1] - m->off[k] == s.n &&
-            !memcmp(m->blob + m->off[k], s.p, s.n)) {
+            (!s.n || !memcmp(m->blob + m->off[k], s.p, s.n))) {
             *id = k;
             return 1;
         }
@@ -70,7 +72,7 @@ sr_err sr_strmap_intern_h(sr_strmap *m, sr_str s, uint64_t h64, uint32_t *id, in
         if (!v) break;
         uint32_t k = v - 1;
         if (m->hash[k] == h && m->off[k + 1] - m->off[k] == s.n &&
-            !memcmp(m->blob + m->off[k], s.p, s.n)) {
+            (!s.n || !memcmp(m->blob + m->off[k], s.p, s.n))) {
             *id = k;
             if (inserted) *inserted = 0;
             return SR_OK;
