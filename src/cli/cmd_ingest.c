@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "data/builder.h"
+#include "ingest/csv.h"
 #include "ingest/ingest.h"
 #include "util/timeparse.h"
 
@@ -186,6 +187,11 @@ int sr_cmd_ingest(int argc, char **argv) {
     if (optind >= argc) {
         fprintf(stderr, "songrec ingest: no input files\n");
         usage(stderr);
+        return 1;
+    }
+    sr_diag cd = {{0}};
+    if (sr_csv_columns_check(io.read.columns, &cd)) {
+        fprintf(stderr, "songrec ingest: %s\n", cd.msg);
         return 1;
     }
     if (io.format && !sr_format_find(io.format)) {
