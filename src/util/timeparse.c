@@ -32,7 +32,10 @@ void sr_time_format_date(int64_t t, char out[11]) {
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 11, "%04d-%02u-%02u", (int)y, m, d);
+    char buf[64]; /* roomy: gcc cannot prove the fields' widths */
+    snprintf(buf, sizeof buf, "%04d-%02u-%02u", (int)(y % 10000), m, d);
+    memcpy(out, buf, 10);
+    out[10] = 0;
 }
 
 void sr_time_format_iso(int64_t t, char out[21]) {
@@ -41,8 +44,11 @@ void sr_time_format_iso(int64_t t, char out[21]) {
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 21, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)y % 10000, m, d,
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)(y % 10000), m, d,
              (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+    memcpy(out, buf, 20);
+    out[20] = 0;
 }
 
 /* Reads exactly n digits at *p. */
