@@ -19,6 +19,7 @@
 typedef struct sr_cli_log {
     sr_log log;
     bool quiet;
+    bool verbose; /* show SR_LOG_DEBUG messages */
     bool tty;
     bool bar_shown;
     double last_draw;

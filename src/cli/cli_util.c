@@ -25,6 +25,7 @@ static void clear_bar(sr_cli_log *cl) {
 
 static void cli_message(void *user, sr_log_level level, const char *text) {
     sr_cli_log *cl = user;
+    if (level == SR_LOG_DEBUG && !cl->verbose) return;
     if (cl->quiet && level > SR_LOG_WARN) return;
     clear_bar(cl);
     const char *tag = level == SR_LOG_ERROR  ? "error: "

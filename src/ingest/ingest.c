@@ -110,7 +110,7 @@ static sr_err ingest_file(run *R, const char *path) {
     char msg[1400];
     sr_err e = sr_input_open(path, &R->in, &d);
     if (e == SR_E_NOMEM) return sr_diag_set(R->d, e, "out of memory");
-    if (e) return file_problem(R, SR_SKIP_UNREADABLE, d.msg);
+    if (e) return file_problem(R, e == SR_E_TRUNCATED ? SR_SKIP_TRUNCATED : SR_SKIP_UNREADABLE, d.msg);
     R->st->files++;
     char user[1100] = "";
     if (R->o->read.user) snprintf(user, sizeof user, "%s", R->o->read.user);
