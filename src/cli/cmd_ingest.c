@@ -18,6 +18,7 @@
 #include "data/builder.h"
 #include "ingest/csv.h"
 #include "ingest/ingest.h"
+#include "ingest/pipe.h"
 #include "util/timeparse.h"
 
 static void usage(FILE *f) {
@@ -210,7 +211,13 @@ int sr_cmd_ingest(int argc, char **argv) {
     sr_read_stats rs = {0};
     sr_diag d = {{0}};
     double t0 = now_s();
-    e = sr_ingest_paths(argv + optind, (size_t)(argc - optind), &io, sr_builder_add, b, &rs, &d);
+    /* Readers on this thread, the builder on a worker (ingest/pipe.h). */
+    sr_pipe *pipe = NULL;
+    e = sr_pipe_new(sr_builder_add_batch, b, &pipe);
+    if (!e) e = sr_ingest_paths(argv + optind, (size_t)(argc - optind), &io, sr_pipe_accept, pipe, &rs, &d);
+    sr_err pe = pipe ? sr_pipe_finish(pipe) : SR_OK;
+    sr_pipe_free(pipe);
+    if (!e && pe) e = sr_diag_set(&d, pe, "%s", pe == SR_E_INPUT ? "cannot mix play counts and ratings in one dataset" : sr_err_message(pe));
     if (e) {
         sr_builder_free(b);
         return sr_cli_fail("ingest", e, &d);

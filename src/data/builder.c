@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "data/normalize.h"
+#include "util/hmap.h"
 #include "util/mem.h"
 #include "util/strmap.h"
+#include "util/strvec.h"
 
 typedef struct rec {
     uint32_t user, song, ts;
@@ -19,7 +21,11 @@ struct sr_builder {
     bool kind_set;
     sr_value_kind kind;
     sr_strmap users;
-    sr_strmap raw;       /* "artist\x1ftrack[\x1fmbid]" as given -> raw id */
+    uint32_t last_user;   /* id of the previous listen's user */
+    sr_str last_user_name; /* into users' blob; refreshed on every intern */
+    bool has_last_user;
+    sr_hmap raw_index;   /* 128-bit hash of a raw key -> raw id (the hot path) */
+    sr_strvec raw;       /* raw keys "artist\x1ftrack[\x1fmbid]" as given, by raw id */
     uint32_t *raw_song;  /* (raw.n) */
     uint32_t *raw_aspell; /* (raw.n) artist spelling id */
     uint64_t *raw_count; /* (raw.n) plays */
@@ -46,7 +52,9 @@ sr_err sr_builder_new(const sr_build_opts *o, sr_builder **out) {
     sr_builder *b = sr_calloc(1, sizeof *b);
     if (!b) return SR_E_NOMEM;
     if (o) b->o = *o;
-    if (sr_strmap_init(&b->users) || sr_strmap_init(&b->raw) || sr_strmap_init(&b->aspell) ||
+    sr_strvec_init(&b->raw);
+    if (sr_strmap_init(&b->users) || sr_hmap_init(&b->raw_index) ||
+        sr_strmap_init(&b->aspell) ||
         sr_strmap_init(&b->artist_keys) || sr_strmap_init(&b->song_keys)) {
         sr_builder_free(b);
         return SR_E_NOMEM;
@@ -58,7 +66,8 @@ sr_err sr_builder_new(const sr_build_opts *o, sr_builder **out) {
 void sr_builder_free(sr_builder *b) {
     if (!b) return;
     sr_strmap_deinit(&b->users);
-    sr_strmap_deinit(&b->raw);
+    sr_strvec_deinit(&b->raw);
+    sr_hmap_deinit(&b->raw_index);
     sr_strmap_deinit(&b->aspell);
     sr_strmap_deinit(&b->artist_keys);
     sr_strmap_deinit(&b->song_keys);
@@ -176,8 +185,24 @@ static sr_err resolve_raw(sr_builder *b, const sr_listen *l, uint32_t raw_id) {
     return SR_OK;
 }
 
-sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind) {
-    sr_builder *b = builder;
+/* Writes the raw spelling key of l (artist \x1f track [\x1f mbid]) into b->key and
+ * returns its length, or 0 when out of memory. */
+static size_t raw_key(sr_builder *b, const sr_listen *l) {
+    bool with_mbid = b->o.song_key == SR_SONG_KEY_MBID && l->recording_mbid.n == 36;
+    size_t n = l->artist.n + 1 + l->track.n + (with_mbid ? 37 : 0);
+    if (key_reserve(b, n)) return 0;
+    if (l->artist.n) memcpy(b->key, l->artist.p, l->artist.n);
+    b->key[l->artist.n] = 0x1f;
+    memcpy(b->key + l->artist.n + 1, l->track.p, l->track.n);
+    if (with_mbid) {
+        b->key[l->artist.n + 1 + l->track.n] = 0x1f;
+        memcpy(b->key + l->artist.n + 2 + l->track.n, l->recording_mbid.p, 36);
+    }
+    return n;
+}
+
+/* Adds l, whose raw key hashes to h. */
+static sr_err add_hashed(sr_builder *b, const sr_listen *l, sr_value_kind kind, sr_h128 h) {
     sr_err e;
     b->st.added++;
     if (!b->kind_set) {
@@ -192,24 +217,24 @@ sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind) {
             return SR_OK;
         }
     }
-    uint32_t user;
-    if ((e = sr_strmap_intern(&b->users, l->user, &user, NULL))) return e;
-
-    /* The raw spelling cache key: artist \x1f track [\x1f mbid]. */
-    bool with_mbid = b->o.song_key == SR_SONG_KEY_MBID && l->recording_mbid.n == 36;
-    size_t n = l->artist.n + 1 + l->track.n + (with_mbid ? 37 : 0);
-    if (key_reserve(b, n)) return SR_E_NOMEM;
-    if (l->artist.n) memcpy(b->key, l->artist.p, l->artist.n);
-    b->key[l->artist.n] = 0x1f;
-    memcpy(b->key + l->artist.n + 1, l->track.p, l->track.n);
-    if (with_mbid) {
-        b->key[l->artist.n + 1 + l->track.n] = 0x1f;
-        memcpy(b->key + l->artist.n + 2 + l->track.n, l->recording_mbid.p, 36);
+    /* Listens often come in runs of one user: check the previous one first. */
+    uint32_t user = b->last_user;
+    if (!(b->has_last_user && l->user.n == b->last_user_name.n &&
+          !memcmp(l->user.p, b->last_user_name.p, l->user.n))) {
+        if ((e = sr_strmap_intern(&b->users, l->user, &user, NULL))) return e;
+        b->last_user = user;
+        b->last_user_name = sr_strmap_get(&b->users, user);
+        b->has_last_user = true;
     }
     uint32_t raw;
-    int inserted;
-    if ((e = sr_strmap_intern(&b->raw, (sr_str){b->key, n}, &raw, &inserted))) return e;
-    if (inserted && (e = resolve_raw(b, l, raw))) return e;
+    if (!sr_hmap_get(&b->raw_index, h, &raw)) {
+        size_t n = raw_key(b, l);
+        if (!n) return SR_E_NOMEM;
+        raw = b->raw.n;
+        if ((e = sr_strvec_push(&b->raw, (sr_str){b->key, n}))) return e;
+        if ((e = sr_hmap_put(&b->raw_index, h, raw))) return e;
+        if ((e = resolve_raw(b, l, raw))) return e;
+    }
     uint32_t song = b->raw_song[raw];
     b->raw_count[raw] += l->value > 0 && l->value < 1e9 ? (uint64_t)l->value : 1;
 
@@ -226,30 +251,83 @@ sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind) {
     return SR_OK;
 }
 
-static int cmp_rec(const void *a, const void *b) {
-    const rec *x = a, *y = b;
-    if (x->song != y->song) return x->song < y->song ? -1 : 1;
-    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    if (x->value != y->value) return x->value < y->value ? -1 : 1;
-    return 0;
+sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind) {
+    sr_builder *b = builder;
+    size_t n = raw_key(b, l);
+    if (!n) return SR_E_NOMEM;
+    return add_hashed(b, l, kind, sr_hash128(b->key, n));
+}
+
+sr_err sr_builder_add_batch(void *builder, const sr_listen *ls, const uint8_t *kinds, size_t n) {
+    /* Software pipelining: hash listen i and prefetch its slot in the spelling index
+     * while adding listen i - AHEAD, so the cache misses of the lookups overlap. */
+    enum { AHEAD = 16 };
+    sr_builder *b = builder;
+    sr_h128 h[AHEAD];
+    for (size_t i = 0; i < n + AHEAD; i++) {
+        if (i >= AHEAD) { /* first use slot i % AHEAD, then refill it */
+            size_t j = i - AHEAD;
+            sr_err e = add_hashed(b, &ls[j], (sr_value_kind)kinds[j], h[j % AHEAD]);
+            if (e) return e;
+        }
+        if (i < n) {
+            size_t k = raw_key(b, &ls[i]);
+            if (!k) return SR_E_NOMEM;
+            h[i % AHEAD] = sr_hash128(b->key, k);
+            sr_hmap_prefetch(&b->raw_index, h[i % AHEAD]);
+        }
+    }
+    return SR_OK;
+}
+
+static inline uint64_t rec_key(const rec *r) {
+    return (uint64_t)r->song << 32 | r->ts;
+}
+
+/* Sorts one user's records by (song, time), stably: LSD radix sort on the 64-bit key,
+ * skipping the bytes every key shares (the high bytes of song ids usually), with
+ * insertion sort for short runs. tmp holds at least n records. Stability means that,
+ * at equal times, the record read later stays later (and so a later rating wins). */
+static void sort_user(rec *a, rec *tmp, size_t n) {
+    if (n < 48) {
+        for (size_t i = 1; i < n; i++) {
+            rec v = a[i];
+            uint64_t k = rec_key(&v);
+            size_t j = i;
+            while (j > 0 && rec_key(&a[j - 1]) > k) a[j] = a[j - 1], j--;
+            a[j] = v;
+        }
+        return;
+    }
+    uint64_t any = 0, all = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = rec_key(&a[i]);
+        any |= k;
+        all &= k;
+    }
+    uint64_t varies = any ^ all;
+    rec *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (!((varies >> shift) & 0xff)) continue;
+        size_t pos[256] = {0};
+        for (size_t i = 0; i < n; i++) pos[(rec_key(&src[i]) >> shift) & 0xff]++;
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t c = pos[b];
+            pos[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[pos[(rec_key(&src[i]) >> shift) & 0xff]++] = src[i];
+        rec *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
 static int cmp_u64_desc(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x > y ? -1 : x < y;
-}
-
-static void sort_small(rec *r, size_t n) {
-    if (n < 24) {
-        for (size_t i = 1; i < n; i++) {
-            rec v = r[i];
-            size_t j = i;
-            while (j > 0 && cmp_rec(&r[j - 1], &v) > 0) r[j] = r[j - 1], j--;
-            r[j] = v;
-        }
-    } else {
-        qsort(r, n, sizeof *r, cmp_rec);
-    }
 }
 
 /* Growable list of owned allocations of the dataset. */
@@ -320,9 +398,17 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
     }
     sr_free(b->recs);
     b->recs = NULL;
-    for (uint32_t u = 0; u < n_users0; u++) {
-        sort_small(sorted + uptr[u], (size_t)(uptr[u + 1] - uptr[u]));
-        if ((u & 1023) == 0) sr_progress(b->o.log, "sort", u, n_users0);
+    {
+        size_t biggest = 0;
+        for (uint32_t u = 0; u < n_users0; u++)
+            if (uptr[u + 1] - uptr[u] > biggest) biggest = (size_t)(uptr[u + 1] - uptr[u]);
+        rec *tmp = sr_mallocarray(biggest ? biggest : 1, sizeof *tmp);
+        if (!tmp) goto nomem;
+        for (uint32_t u = 0; u < n_users0; u++) {
+            sort_user(sorted + uptr[u], tmp, (size_t)(uptr[u + 1] - uptr[u]));
+            if ((u & 1023) == 0) sr_progress(b->o.log, "sort", u, n_users0);
+        }
+        sr_free(tmp);
     }
     sr_progress(b->o.log, "sort", n_users0, n_users0);
 
@@ -346,7 +432,7 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
             if (same_pair) {
                 size_t p = n_pairs - 1;
                 if (b->kind == SR_VALUE_PLAYS) p_val[p] += r->value;
-                else p_val[p] = r->value; /* latest rating (sorted by time, then value) */
+                else p_val[p] = r->value; /* latest rating: by time, then input order */
                 if (r->ts && (!p_first[p] || r->ts < p_first[p])) p_first[p] = r->ts;
                 if (r->ts > p_last[p]) p_last[p] = r->ts;
             } else {
@@ -483,7 +569,7 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
                 best_spell[a] = sp;
         }
         for (uint32_t s = 0; s < ns; s++) {
-            sr_str raw = sr_strmap_get(&b->raw, best_raw[s]);
+            sr_str raw = sr_strvec_get(&b->raw, best_raw[s]);
             const char *sep = memchr(raw.p, 0x1f, raw.n);
             const char *t = sep + 1;
             const char *tend = memchr(t, 0x1f, raw.n - (size_t)(t - raw.p));

@@ -335,7 +335,7 @@ static sr_err record(csv *c, long n, uint64_t no) {
     sr_reader *r = c->r;
     const sr_str *f = c->f;
     if (n != (long)c->ncols) return bad_fields(c, n, no);
-    sr_listen l;
+    sr_listen l = {0};
     l.user = c->col[R_USER] >= 0 ? f[c->col[R_USER]] : SR_STR_NULL;
     l.artist = f[c->col[R_ARTIST]];
     l.track = f[c->col[R_TRACK]];

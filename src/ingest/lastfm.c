@@ -84,7 +84,7 @@ static sr_err bad_time(sr_reader *r, uint64_t no, sr_str s) {
 }
 
 static sr_err row_1k(sr_reader *r, const sr_str *f, uint64_t no) {
-    sr_listen l;
+    sr_listen l = {0};
     if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
     if (!sr_time_parse(f[1], &l.ts)) return bad_time(r, no, f[1]);
     l.user = f[0];
@@ -101,7 +101,7 @@ static sr_err read_1k(sr_reader *r) {
 }
 
 static sr_err row_csv(sr_reader *r, const sr_str *f, uint64_t no) {
-    sr_listen l;
+    sr_listen l = {0};
     if (!sr_time_parse(f[3], &l.ts)) return bad_time(r, no, f[3]);
     l.user = SR_STR_NULL;
     l.artist = f[0];

@@ -69,7 +69,7 @@ static sr_err read_array(sr_reader *r) {
             if (e) break;
             continue;
         }
-        sr_listen l;
+        sr_listen l = {0};
         sr_skip why;
         const char *detail = NULL;
         if (el.value) {
@@ -87,6 +87,7 @@ static sr_err read_array(sr_reader *r) {
             detail = "not a JSON object";
         } else {
             e = sr_lb_extract(&ctx, el.text.p, el.text.n, &l, &why, &detail);
+        l.utf8_ok = true; /* both the scanner and jansson check it */
             if (e) break;
         }
         e = why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, no) : sr_reader_skip(r, why, no, detail);

@@ -78,10 +78,11 @@ static sr_err read_lines(sr_reader *r) {
         }
         if (no == 1 && line.n >= 3 && !memcmp(line.p, "\xEF\xBB\xBF", 3)) line.p += 3, line.n -= 3;
         if (blank(line)) continue;
-        sr_listen l;
+        sr_listen l = {0};
         sr_skip why;
         const char *detail;
         e = sr_lb_extract(&ctx, line.p, line.n, &l, &why, &detail);
+        l.utf8_ok = true; /* both the scanner and jansson check it */
         if (e) break;
         e = why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, no) : sr_reader_skip(r, why, no, detail);
         if (e) break;

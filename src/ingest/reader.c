@@ -62,17 +62,19 @@ const char *sr_fix_name(sr_fix f) {
     return (unsigned)f < SR_FIX__COUNT ? lower_name(fix_names, f, buf, sizeof buf) : "unknown";
 }
 
+/* 1 for ASCII hex digits. */
+static const uint8_t is_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+
 bool sr_is_uuid(sr_str s) {
-    if (s.n != 36) return false;
-    for (size_t i = 0; i < 36; i++) {
-        char c = s.p[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
+    if (s.n != 36 || s.p[8] != '-' || s.p[13] != '-' || s.p[18] != '-' || s.p[23] != '-')
+        return false;
+    unsigned ok = 1;
+    for (size_t i = 0; i < 36; i++)
+        ok &= is_hex[(unsigned char)s.p[i]] | (i == 8 || i == 13 || i == 18 || i == 23);
+    return ok != 0;
 }
 
 /* Trims ASCII whitespace and U+00A0 (C2 A0) at both ends. */
@@ -98,13 +100,36 @@ static sr_str trim_name(sr_str s, bool *changed) {
     return s;
 }
 
-static bool has_control(sr_str s) {
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
+enum { F_HIGH = 1, F_CONTROL = 2 };
+
+/* One pass over a name: F_HIGH when it has bytes >= 0x80 (so UTF-8 must be checked),
+ * F_CONTROL when it has a C0 control other than tab, or DEL. Eight bytes at a time. */
+static int scan_name(sr_str s) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    int flags = 0;
+    size_t i = 0;
+    for (; i + 8 <= s.n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s.p + i, 8);
+        if (w & highs) flags |= F_HIGH;
+        uint64_t lo = (w - ones * 0x20) & ~w & highs;   /* some byte < 0x20 (or >= 0x80) */
+        uint64_t del = ((w ^ (ones * 0x7F)) - ones) & ~(w ^ (ones * 0x7F)) & highs;
+        if ((lo | del) & ~(w & highs)) {
+            for (size_t k = i; k < i + 8; k++) {
+                unsigned char c = (unsigned char)s.p[k];
+                if ((c < 0x20 && c != '\t') || c == 0x7F) flags |= F_CONTROL;
+            }
+        }
     }
-    return false;
+    for (; i < s.n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c >= 0x80) flags |= F_HIGH;
+        else if ((c < 0x20 && c != '\t') || c == 0x7F) flags |= F_CONTROL;
+    }
+    return flags;
 }
+
+
 
 /* Cuts s to at most SR_MAX_FIELD bytes without splitting a UTF-8 sequence. */
 static sr_str cap_field(sr_str s, bool *cut) {
@@ -173,12 +198,15 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
     if (!l.artist.n && !(r->format && r->format->items_only))
         return sr_reader_skip(r, SR_SKIP_EMPTY_ARTIST, line, NULL);
     if (!l.track.n) return sr_reader_skip(r, SR_SKIP_EMPTY_TRACK, line, NULL);
-    if (!sr_utf8_valid(l.user.p, l.user.n) || !sr_utf8_valid(l.artist.p, l.artist.n) ||
-        !sr_utf8_valid(l.track.p, l.track.n) || !sr_utf8_valid(l.release.p, l.release.n))
+    int fu = scan_name(l.user), fa = scan_name(l.artist), ft = scan_name(l.track),
+        fr = scan_name(l.release);
+    if (!l.utf8_ok && (((fu & F_HIGH) && !sr_utf8_valid(l.user.p, l.user.n)) ||
+                       ((fa & F_HIGH) && !sr_utf8_valid(l.artist.p, l.artist.n)) ||
+                       ((ft & F_HIGH) && !sr_utf8_valid(l.track.p, l.track.n)) ||
+                       ((fr & F_HIGH) && !sr_utf8_valid(l.release.p, l.release.n))))
         return sr_reader_skip(r, SR_SKIP_INVALID_UTF8, line, NULL);
-    if (has_control(l.user) || has_control(l.artist) || has_control(l.track))
-        return sr_reader_skip(r, SR_SKIP_CONTROL_CHAR, line, NULL);
-    if (has_control(l.release)) l.release = SR_STR_NULL;
+    if ((fu | fa | ft) & F_CONTROL) return sr_reader_skip(r, SR_SKIP_CONTROL_CHAR, line, NULL);
+    if (fr & F_CONTROL) l.release = SR_STR_NULL;
     l.user = cap_field(l.user, &cut);
     l.artist = cap_field(l.artist, &cut);
     l.track = cap_field(l.track, &cut);

@@ -38,6 +38,8 @@ typedef struct sr_listen {
     sr_str recording_mbid; /* optional; checked for UUID syntax, dropped if malformed */
     int64_t ts;            /* Unix seconds UTC, start of playback; SR_TS_NONE if unknown */
     double value;          /* 1 for one play; the count or rating of an aggregated row */
+    bool utf8_ok;          /* the reader already knows the strings are valid UTF-8 (JSON
+                              parsers check it), so emit need not check again */
 } sr_listen;
 
 typedef enum sr_skip {

@@ -68,7 +68,7 @@ static sr_err triplets_read(sr_reader *r) {
             first = false;
             if (n == 3 && header_word(f[2])) continue;
         }
-        sr_listen l;
+        sr_listen l = {0};
         if (n != 3)
             e = malformed(r, no, n, "3");
         else if (sr_str_trim(f[0]).n == 0)
@@ -137,7 +137,7 @@ static sr_err ratings_read(sr_reader *r) {
             first = false;
             if ((n == 3 || n == 4) && header_word(f[2])) continue;
         }
-        sr_listen l;
+        sr_listen l = {0};
         l.ts = SR_TS_NONE;
         char d[64];
         if (n != 3 && n != 4)

@@ -36,14 +36,14 @@ void sr_strmap_deinit(sr_strmap *m) {
 static sr_err rehash(sr_strmap *m) {
     if (m->cap >= (1u << 31)) return SR_E_NOMEM;
     uint32_t cap = m->cap * 2, mask = cap - 1;
-    uint32_t *slots = sr_calloc(cap, sizeof *slots);
+    sr_strmap_slot *slots = sr_calloc(cap, sizeof *slots);
     if (!slots) return SR_E_NOMEM;
     for (uint32_t id = 0; id < m->n; id++) {
-        /* The full hash is not kept; rebuild positions from the 32-bit fragment mixed
-         * so that the probe start uses all of it. */
+        /* Positions come from the 32-bit fragment, mixed so the probe start uses all
+         * of it. */
         uint32_t i = (m->hash[id] * 2654435761u) & mask;
-        while (slots[i]) i = (i + 1) & mask;
-        slots[i] = id + 1;
+        while (slots[i].id) i = (i + 1) & mask;
+        slots[i] = (sr_strmap_slot){m->hash[id], id + 1};
     }
     sr_free(m->slots);
     m->slots = slots;
@@ -54,10 +54,10 @@ static sr_err rehash(sr_strmap *m) {
 int sr_strmap_find(const sr_strmap *m, sr_str s, uint32_t *id) {
     uint32_t h = (uint32_t)sr_hash_bytes(s.p, s.n), mask = m->cap - 1;
     for (uint32_t i = (h * 2654435761u) & mask;; i = (i + 1) & mask) {
-        uint32_t v = m->slots[i];
-        if (!v) return 0;
-        uint32_t k = v - 1;
-        if (m->hash[k] == h && m->off[k + 1] - m->off[k] == s.n &&
+        sr_strmap_slot v = m->slots[i];
+        if (!v.id) return 0;
+        uint32_t k = v.id - 1;
+        if (v.hash == h && m->off[k + 1] - m->off[k] == s.n &&
             (!s.n || !memcmp(m->blob + m->off[k], s.p, s.n))) {
             *id = k;
             return 1;
@@ -68,10 +68,10 @@ int sr_strmap_find(const sr_strmap *m, sr_str s, uint32_t *id) {
 sr_err sr_strmap_intern_h(sr_strmap *m, sr_str s, uint64_t h64, uint32_t *id, int *inserted) {
     uint32_t h = (uint32_t)h64, mask = m->cap - 1, i;
     for (i = (h * 2654435761u) & mask;; i = (i + 1) & mask) {
-        uint32_t v = m->slots[i];
-        if (!v) break;
-        uint32_t k = v - 1;
-        if (m->hash[k] == h && m->off[k + 1] - m->off[k] == s.n &&
+        sr_strmap_slot v = m->slots[i];
+        if (!v.id) break;
+        uint32_t k = v.id - 1;
+        if (v.hash == h && m->off[k + 1] - m->off[k] == s.n &&
             (!s.n || !memcmp(m->blob + m->off[k], s.p, s.n))) {
             *id = k;
             if (inserted) *inserted = 0;
@@ -102,7 +102,7 @@ sr_err sr_strmap_intern_h(sr_strmap *m, sr_str s, uint64_t h64, uint32_t *id, in
     uint32_t k = m->n++;
     m->hash[k] = h;
     m->off[k + 1] = m->blob_len;
-    m->slots[i] = k + 1;
+    m->slots[i] = (sr_strmap_slot){h, k + 1};
     *id = k;
     if (inserted) *inserted = 1;
     if ((uint64_t)m->n * 2 > m->cap) return rehash(m);

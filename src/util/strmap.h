@@ -16,11 +16,16 @@
 #include "util/err.h"
 #include "util/str.h"
 
+typedef struct sr_strmap_slot {
+    uint32_t hash; /* low 32 bits of the string's hash */
+    uint32_t id;   /* id + 1; 0 = empty */
+} sr_strmap_slot;
+
 typedef struct sr_strmap {
-    uint32_t *slots; /* (cap) id + 1, 0 = empty */
-    uint32_t cap;    /* power of two */
-    uint32_t n;      /* strings held */
-    uint32_t *hash;  /* (n) low 32 bits of each string's hash */
+    sr_strmap_slot *slots; /* (cap) */
+    uint32_t cap;          /* power of two */
+    uint32_t n;            /* strings held */
+    uint32_t *hash;        /* (n) low 32 bits of each string's hash, for rehashing */
     uint64_t *off;   /* (n + 1) offsets into blob */
     char *blob;
     uint64_t blob_len, blob_cap;

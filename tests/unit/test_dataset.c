@@ -149,6 +149,47 @@ static void test_build(void **state) {
     sr_dataset_free(ds);
 }
 
+/* Adding listens in batches (with prefetching) gives the same dataset as one by one. */
+static void test_batch_equals_single(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    static sr_listen ls[N];
+    static uint8_t kinds[N];
+    static char names[N][3][24];
+    unsigned x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 1103515245 + 12345;
+        snprintf(names[i][0], 24, "u%u", (x >> 8) % 37);
+        snprintf(names[i][1], 24, "Artist %u", (x >> 12) % 29);
+        snprintf(names[i][2], 24, "Track %u", (x >> 16) % 301);
+        ls[i] = L(names[i][0], names[i][1], names[i][2], 1300000000 + (int64_t)((x >> 4) % 100000));
+        kinds[i] = SR_VALUE_PLAYS;
+    }
+    sr_builder *b1, *b2;
+    assert_int_equal(sr_builder_new(NULL, &b1), SR_OK);
+    assert_int_equal(sr_builder_new(NULL, &b2), SR_OK);
+    for (int i = 0; i < N; i++) assert_int_equal(sr_builder_add(b1, &ls[i], SR_VALUE_PLAYS), SR_OK);
+    assert_int_equal(sr_builder_add_batch(b2, ls, kinds, 1000), SR_OK);
+    assert_int_equal(sr_builder_add_batch(b2, ls + 1000, kinds + 1000, 7), SR_OK);
+    assert_int_equal(sr_builder_add_batch(b2, ls + 1007, kinds + 1007, N - 1007), SR_OK);
+    sr_dataset *d1, *d2;
+    sr_diag d;
+    assert_int_equal(sr_builder_finish(b1, NULL, &d1, NULL, &d), SR_OK);
+    assert_int_equal(sr_builder_finish(b2, NULL, &d2, NULL, &d), SR_OK);
+    sr_builder_free(b1);
+    sr_builder_free(b2);
+    assert_int_equal(d1->n_users, d2->n_users);
+    assert_int_equal(d1->n_songs, d2->n_songs);
+    assert_int_equal(d1->n_pairs, d2->n_pairs);
+    assert_int_equal(d1->n_listens, d2->n_listens);
+    assert_memory_equal(d1->pair_song, d2->pair_song, d1->n_pairs * 4);
+    assert_memory_equal(d1->pair_value, d2->pair_value, d1->n_pairs * 4);
+    assert_memory_equal(d1->user_ptr, d2->user_ptr, (d1->n_users + 1) * 8);
+    assert_memory_equal(d1->tracks.data, d2->tracks.data, d1->tracks.off[d1->n_songs]);
+    sr_dataset_free(d1);
+    sr_dataset_free(d2);
+}
+
 static void test_filters(void **state) {
     (void)state;
     sr_build_stats bs;
@@ -311,7 +352,8 @@ static void test_out_of_memory(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),  cmocka_unit_test(test_strmap),
-        cmocka_unit_test(test_build),      cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_build),      cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_filters),
         cmocka_unit_test(test_ratings),    cmocka_unit_test(test_srd_roundtrip_and_damage),
         cmocka_unit_test(test_out_of_memory),
     };
