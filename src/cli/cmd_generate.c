@@ -27,6 +27,7 @@ typedef enum opt_id {
     O_UNTIL,
     O_ZSTD_LEVEL,
     O_QUIET,
+    O_JSON,
     O_HELP
 } opt_id;
 
@@ -58,6 +59,7 @@ static const opt opts[] = {
     {O_ZSTD_LEVEL, "zstd-level", 0, OPT_COUNT, "N", "3",
      "zstd compression level for .zst outputs (1-19)"},
     {O_QUIET, "quiet", 'q', OPT_FLAG, NULL, NULL, "no progress bar or summary"},
+    {O_JSON, "json", 0, OPT_FLAG, NULL, NULL, "print the summary as JSON on stdout"},
     {O_HELP, "help", 'h', OPT_FLAG, NULL, NULL, "show this help and exit"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -147,7 +149,7 @@ int sr_cmd_generate(int argc, char **argv) {
     sr_gen_params_default(&p);
     const char *out = NULL, *format = NULL;
     uint64_t level = 3;
-    bool quiet = false;
+    bool quiet = false, json = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val;
@@ -160,7 +162,8 @@ int sr_cmd_generate(int argc, char **argv) {
                 usage(stdout);
                 return 0;
             }
-            quiet = true;
+            if (o->id == O_JSON) json = true;
+            else quiet = true;
             continue;
         }
         if (!val) {
@@ -210,6 +213,7 @@ int sr_cmd_generate(int argc, char **argv) {
             p.until = day + 86400;
             break;
         case O_QUIET:
+        case O_JSON:
         case O_HELP:
             break;
         }
@@ -253,7 +257,14 @@ int sr_cmd_generate(int argc, char **argv) {
     sr_gen_stats st;
     sr_gen_get_stats(g, &st);
     double secs = now_seconds() - t0;
-    if (!quiet)
+    if (json && strcmp(out, "-")) {
+        printf("{\"output\": ");
+        sr_cli_json_string(stdout, out, strlen(out));
+        printf(", \"listens\": %llu, \"users\": %llu, \"songs_used\": %llu, "
+               "\"songs\": %u, \"bytes\": %llu, \"seconds\": %.3f}\n",
+               (unsigned long long)st.n_listens, (unsigned long long)st.n_users,
+               (unsigned long long)st.n_songs, sr_gen_n_songs(g), (unsigned long long)st.bytes, secs);
+    } else if (!quiet)
         fprintf(stderr,
                 "songrec generate: %llu listens, %llu users, %llu of %u songs, %.1f MB to %s in "
                 "%.2f s (%.2fM listens/s)\n",
