@@ -20,12 +20,12 @@
 #include "io/atomic.h"
 #include "util/mem.h"
 
-#define SRD_MAGIC "SRDATA\r\n"
+#define SRD_MAGIC   "SRDATA\r\n"
 #define SRD_VERSION 1u
-#define SRD_ENDIAN 0x01020304u
+#define SRD_ENDIAN  0x01020304u
 #define HEADER_SIZE 64u
-#define ENTRY_SIZE 32u
-#define ALIGN 64u
+#define ENTRY_SIZE  32u
+#define ALIGN       64u
 
 enum section_id {
     SEC_COUNTS = 1,
@@ -82,9 +82,9 @@ static sr_err hwrite(sr_afile *f, XXH3_state_t *h, const void *p, size_t n) {
 }
 
 sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
-    uint64_t counts[C__N] = {
-        (uint64_t)ds->kind, ds->n_users, ds->n_artists, ds->n_songs,
-        ds->n_pairs,        ds->n_listens, (uint64_t)ds->ts_min, (uint64_t)ds->ts_max};
+    uint64_t counts[C__N] = {(uint64_t)ds->kind,   ds->n_users,         ds->n_artists,
+                             ds->n_songs,          ds->n_pairs,         ds->n_listens,
+                             (uint64_t)ds->ts_min, (uint64_t)ds->ts_max};
     const char *meta = ds->meta_json ? ds->meta_json : "{}";
     section secs[N_SECTIONS] = {
         {SEC_COUNTS, 8, counts, C__N},
@@ -239,26 +239,25 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     }
     uint32_t nsec = get32(b + 24);
     uint64_t toff = get64(b + 32);
-    if (nsec > 1024 || toff < HEADER_SIZE || toff + (uint64_t)nsec * ENTRY_SIZE > size) {
+    if (nsec > 1024 || toff < HEADER_SIZE || toff > size ||
+        (uint64_t)nsec * ENTRY_SIZE > size - toff) { /* no wrap-around: toff is untrusted */
         err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table", path);
         goto fail;
     }
     const void *sec[SEC__END] = {0};
     uint64_t cnt[SEC__END] = {0};
     static const uint32_t elem[SEC__END] = {
-        [SEC_COUNTS] = 8,      [SEC_META] = 1,         [SEC_USERS_OFF] = 8,
-        [SEC_USERS_DATA] = 1,  [SEC_ARTISTS_OFF] = 8,  [SEC_ARTISTS_DATA] = 1,
-        [SEC_TRACKS_OFF] = 8,  [SEC_TRACKS_DATA] = 1,  [SEC_SONG_ARTIST] = 4,
-        [SEC_SONG_MBID] = 16,  [SEC_USER_PTR] = 8,     [SEC_PAIR_SONG] = 4,
-        [SEC_PAIR_VALUE] = 4,  [SEC_PAIR_FIRST] = 4,   [SEC_PAIR_LAST] = 4,
-        [SEC_SONG_PTR] = 8,    [SEC_SONG_USER] = 4,    [SEC_SONG_PAIR] = 4};
+        [SEC_COUNTS] = 8,      [SEC_META] = 1,         [SEC_USERS_OFF] = 8,  [SEC_USERS_DATA] = 1,
+        [SEC_ARTISTS_OFF] = 8, [SEC_ARTISTS_DATA] = 1, [SEC_TRACKS_OFF] = 8, [SEC_TRACKS_DATA] = 1,
+        [SEC_SONG_ARTIST] = 4, [SEC_SONG_MBID] = 16,   [SEC_USER_PTR] = 8,   [SEC_PAIR_SONG] = 4,
+        [SEC_PAIR_VALUE] = 4,  [SEC_PAIR_FIRST] = 4,   [SEC_PAIR_LAST] = 4,  [SEC_SONG_PTR] = 8,
+        [SEC_SONG_USER] = 4,   [SEC_SONG_PAIR] = 4};
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
         uint32_t id = get32(e), el = get32(e + 4);
         uint64_t off = get64(e + 8), count = get64(e + 16);
         if (id == 0 || id >= SEC__END) continue; /* unknown sections of a later minor change */
-        if (el != elem[id] || off % ALIGN || off > size || count > (size - off) / el ||
-            sec[id]) {
+        if (el != elem[id] || off % ALIGN || off > size || count > (size - off) / el || sec[id]) {
             err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section %u", path, id);
             goto fail;
         }
@@ -288,9 +287,8 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     bool ok = c[C_KIND] <= 1 && nu < UINT32_MAX && na < UINT32_MAX && ns < UINT32_MAX &&
               np < UINT32_MAX && cnt[SEC_USERS_OFF] == nu + 1 && cnt[SEC_ARTISTS_OFF] == na + 1 &&
               cnt[SEC_TRACKS_OFF] == ns + 1 && cnt[SEC_SONG_ARTIST] == ns &&
-              cnt[SEC_SONG_MBID] == ns && cnt[SEC_USER_PTR] == nu + 1 &&
-              cnt[SEC_PAIR_SONG] == np && cnt[SEC_PAIR_VALUE] == np &&
-              cnt[SEC_PAIR_FIRST] == np && cnt[SEC_PAIR_LAST] == np &&
+              cnt[SEC_SONG_MBID] == ns && cnt[SEC_USER_PTR] == nu + 1 && cnt[SEC_PAIR_SONG] == np &&
+              cnt[SEC_PAIR_VALUE] == np && cnt[SEC_PAIR_FIRST] == np && cnt[SEC_PAIR_LAST] == np &&
               cnt[SEC_SONG_PTR] == ns + 1 && cnt[SEC_SONG_USER] == np && cnt[SEC_SONG_PAIR] == np;
     if (ok) {
         ok = ptr_ok(sec[SEC_USERS_OFF], nu, cnt[SEC_USERS_DATA]) &&

@@ -29,6 +29,7 @@
 #include "gen/gen_state.h"
 #include "io/atomic.h"
 #include "util/mem.h"
+#include "util/timeparse.h"
 
 #define BUF_SIZE     (2u << 20)
 #define LINE_EXTRA   256  /* prefix + timestamp bound, beyond the fragment */
@@ -182,20 +183,6 @@ static char *put_csv_field(char *o, const char *s, size_t n) {
     }
     *o++ = '"';
     return o;
-}
-
-/* Howard Hinnant's civil_from_days, inline here because it runs once per listen's day
- * (util/timeparse formats whole dates through snprintf). */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 /* ---- one pair's fragment ---- */
@@ -421,9 +408,9 @@ static sr_err write_user(sink *k, const sr_gen_user *h, sr_gen_format fmt, const
         } else if (fmt == SR_GEN_CSV) {
             int64_t dnum = (int64_t)(ts / 86400);
             if (dnum != cached_day) {
-                int y;
+                int64_t y;
                 unsigned m, d;
-                civil_from_days(dnum, &y, &m, &d);
+                sr_civil_from_days(dnum, &y, &m, &d);
                 char *q = put_u64(day, (uint64_t)y);
                 *q++ = '-';
                 q = put_2d(q, m);

@@ -1,4 +1,4 @@
-/* Field splitting for the delimited-text readers (delim.h).
+/* Field splitting and the line loop for the line-oriented readers (delim.h).
  *
  * The hot path is sr_delim_split / sr_delim_split_csv: one memchr per field (memchr is
  * vectorised in glibc), no allocation, no per-byte state machine. Only a quoted field
@@ -12,6 +12,7 @@
  */
 #include "ingest/delim.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "util/mem.h"
@@ -247,4 +248,33 @@ bool sr_delim_head_next(sr_delim_head *h, sr_str *line, bool *complete) {
     if (len && s[len - 1] == '\r') len--;
     *line = (sr_str){(const char *)s, len};
     return true;
+}
+
+sr_err sr_delim_read_rows(sr_reader *r, char delim, size_t want, sr_delim_row_fn row, void *user) {
+    assert(want <= SR_DELIM_MAX_FIELDS);
+    sr_str f[SR_DELIM_MAX_FIELDS];
+    sr_delim_row rw = {.f = delim ? f : NULL, .first = true};
+    for (;;) {
+        int rc = sr_lines_next(r->in, &rw.line);
+        if (rc == SR_LINE_END) return SR_OK;
+        if (rc < 0) return rc;
+        rw.no = r->in->line;
+        sr_err e;
+        if (rc == SR_LINE_TOO_LONG) {
+            rw.first = false;
+            if ((e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, rw.no, NULL))) return e;
+            continue;
+        }
+        if (rw.no == 1) rw.line = sr_delim_strip_bom(rw.line);
+        if (delim) {
+            if (rw.line.n == 0) continue;
+            rw.n = sr_delim_split(rw.line, delim, f, want);
+            /* No delimiter and nothing but blanks; "\t\t" in a tab file is a row. */
+            if (rw.n == 1 && sr_str_trim(rw.line).n == 0) continue;
+        } else if (sr_str_trim(rw.line).n == 0) {
+            continue;
+        }
+        if ((e = row(r, &rw, user))) return e;
+        rw.first = false;
+    }
 }

@@ -1,5 +1,5 @@
-/* Field splitting and small parsers shared by the delimited-text readers (csv.c,
- * lastfm.c, triplets.c).
+/* Field splitting, the line loop and small parsers shared by the line-oriented readers
+ * (csv.c, lastfm.c, triplets.c; lb_jsonl.c uses the line loop).
  *
  * Everything here works on borrowed sr_str slices of one line and allocates nothing,
  * except the CSV unquoting scratch buffer, which the caller owns and reuses for every
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/reader.h"
 #include "util/str.h"
 
 /* Splits line at every byte d (no quote processing). Stores the first max fields in
@@ -93,5 +94,32 @@ bool sr_delim_head_next(sr_delim_head *h, sr_str *line, bool *complete);
 
 /* Strips a UTF-8 byte-order mark from the start of s. */
 sr_str sr_delim_strip_bom(sr_str s);
+
+/* The most fields sr_delim_read_rows splits a line into. */
+#define SR_DELIM_MAX_FIELDS 8
+
+/* One line handed to an sr_delim_row_fn. Borrowed until the callback returns. */
+typedef struct sr_delim_row {
+    sr_str line;     /* without "\r\n" and, on line 1, without a BOM */
+    const sr_str *f; /* the first min(n, want) fields; NULL when delim is 0 */
+    size_t n;        /* field count, at most want + 1 (see sr_delim_split); 0 when delim is 0 */
+    uint64_t no;     /* 1-based line number, for sr_reader_emit / sr_reader_skip */
+    bool first;      /* no line came before it but blank ones: the only one that may be a
+                        header (an overlong line ends the chance) */
+} sr_delim_row;
+
+/* Called for each non-blank line; returns SR_OK to go on, or an error that ends the read
+ * (what sr_reader_emit / sr_reader_skip returned, or its own). */
+typedef sr_err (*sr_delim_row_fn)(sr_reader *r, const sr_delim_row *row, void *user);
+
+/* The line loop of a line-per-record reader: reads r->in to the end, skips overlong lines
+ * as SR_SKIP_LINE_TOO_LONG, drops a UTF-8 BOM before line 1, passes over blank lines,
+ * and hands every other line to row(r, &row, user). With delim nonzero the line is split
+ * on that byte into at most want (<= SR_DELIM_MAX_FIELDS) fields, and a blank line is
+ * one of only spaces, tabs and CRs with no delim in it; with delim 0 the callback splits
+ * (or parses) the line itself and a blank line is one of only spaces, tabs and CRs.
+ * Returns SR_OK at the end of the input, a stream error, or what row returned. One
+ * indirect call per line; the split is the inline memchr loop of sr_delim_split. */
+sr_err sr_delim_read_rows(sr_reader *r, char delim, size_t want, sr_delim_row_fn row, void *user);
 
 #endif

@@ -63,10 +63,10 @@ bool sr_ingest_user_from_name(const char *path, char *out, size_t cap) {
 /* Archive members that are not listens: metadata of dumps and exports. */
 static bool member_skipped(const char *name) {
     const char *b = base_name(name);
-    static const char *const exact[] = {"COPYING",       "SCHEMA_SEQUENCE", "TIMESTAMP",
-                                        "START_TIMESTAMP", "END_TIMESTAMP",  "DUMP_ID.txt",
-                                        "feedback.jsonl",  "pinned_recording.jsonl",
-                                        "index.json",      "user.json"};
+    static const char *const exact[] = {"COPYING",         "SCHEMA_SEQUENCE",        "TIMESTAMP",
+                                        "START_TIMESTAMP", "END_TIMESTAMP",          "DUMP_ID.txt",
+                                        "feedback.jsonl",  "pinned_recording.jsonl", "index.json",
+                                        "user.json"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (!strcmp(b, exact[i])) return true;
     size_t n = strlen(b);
@@ -110,11 +110,14 @@ static sr_err ingest_file(run *R, const char *path) {
     char msg[1400];
     sr_err e = sr_input_open(path, &R->in, &d);
     if (e == SR_E_NOMEM) return sr_diag_set(R->d, e, "out of memory");
-    if (e) return file_problem(R, e == SR_E_TRUNCATED ? SR_SKIP_TRUNCATED : SR_SKIP_UNREADABLE, d.msg);
+    if (e)
+        return file_problem(R, e == SR_E_TRUNCATED ? SR_SKIP_TRUNCATED : SR_SKIP_UNREADABLE, d.msg);
     R->st->files++;
     char user[1100] = "";
-    if (R->o->read.user) snprintf(user, sizeof user, "%s", R->o->read.user);
-    else sr_ingest_user_from_name(path, user, sizeof user);
+    if (R->o->read.user)
+        snprintf(user, sizeof user, "%s", R->o->read.user);
+    else
+        sr_ingest_user_from_name(path, user, sizeof user);
     const sr_format *forced = R->o->format ? sr_format_find(R->o->format) : NULL;
     sr_stream *s;
     const char *member;
@@ -122,8 +125,10 @@ static sr_err ingest_file(run *R, const char *path) {
     while ((r = sr_input_next(R->in, &s, &member, &d)) == 1) {
         bool archive = sr_input_is_archive(R->in);
         char label[1100];
-        if (archive) snprintf(label, sizeof label, "%s:%s", path, member);
-        else snprintf(label, sizeof label, "%s", path);
+        if (archive)
+            snprintf(label, sizeof label, "%s:%s", path, member);
+        else
+            snprintf(label, sizeof label, "%s", path);
         if (archive && !strcmp(base_name(member), "user.json") && !R->o->read.user) {
             read_user_json(s, user, sizeof user);
             continue;
@@ -140,8 +145,7 @@ static sr_err ingest_file(run *R, const char *path) {
         const sr_format *f = forced ? forced : sr_format_detect(member, head, (size_t)n);
         if (!f) {
             if (archive) {
-                sr_logf(R->o->read.log, SR_LOG_INFO, "%s: not a listening history, skipped",
-                        label);
+                sr_logf(R->o->read.log, SR_LOG_INFO, "%s: not a listening history, skipped", label);
                 continue;
             }
             snprintf(msg, sizeof msg,
@@ -162,18 +166,13 @@ static sr_err ingest_file(run *R, const char *path) {
         R->kind = f->kind;
         R->st->members++;
         sr_diag rd = {{0}};
-        sr_reader rdr = {.label = label,
-                         .member = member,
-                         .in = s,
-                         .opts = &R->o->read,
-                         .format = f,
-                         .default_user = sr_str_c(user),
-                         .stats = R->st,
-                         .accept = R->accept,
-                         .accept_user = R->accept_user,
-                         .diag = &rd,
-                         .tick = tick,
-                         .tick_user = R};
+        sr_reader rdr;
+        sr_reader_init(&rdr, f, s, &R->o->read, R->st, R->accept, R->accept_user, &rd);
+        rdr.label = label;
+        rdr.member = member;
+        rdr.default_user = sr_str_c(user);
+        rdr.tick = tick;
+        rdr.tick_user = R;
         e = f->read(&rdr);
         R->st->lines += s->line;
         if (e && rdr.stop) {
@@ -224,13 +223,17 @@ sr_err sr_ingest_paths(char *const *paths, size_t n_paths, const sr_ingest_opts 
         bool pattern = strpbrk(p, "*?[") != NULL && strcmp(p, "-") && stat(p, &sb) != 0;
         if (pattern && glob(p, 0, NULL, &g) == 0) {
             for (size_t k = 0; k < g.gl_pathc && !e; k++) {
-                if (sr_grow((void **)&list, &cap, n + 1, sizeof *list)) e = SR_E_NOMEM;
-                else if (!(list[n++] = sr_strdup(g.gl_pathv[k]))) e = SR_E_NOMEM;
+                if (sr_grow((void **)&list, &cap, n + 1, sizeof *list))
+                    e = SR_E_NOMEM;
+                else if (!(list[n++] = sr_strdup(g.gl_pathv[k])))
+                    e = SR_E_NOMEM;
             }
             globfree(&g);
         } else {
-            if (sr_grow((void **)&list, &cap, n + 1, sizeof *list)) e = SR_E_NOMEM;
-            else if (!(list[n++] = sr_strdup(p))) e = SR_E_NOMEM;
+            if (sr_grow((void **)&list, &cap, n + 1, sizeof *list))
+                e = SR_E_NOMEM;
+            else if (!(list[n++] = sr_strdup(p)))
+                e = SR_E_NOMEM;
         }
     }
     if (e) {

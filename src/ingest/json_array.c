@@ -351,6 +351,28 @@ void sr_json_array_close(sr_json_array *a) {
     memset(a, 0, sizeof *a);
 }
 
+sr_err sr_json_array_read(sr_reader *r, unsigned flags, sr_json_elem_fn fn, void *user) {
+    sr_json_array a;
+    sr_err e = sr_json_array_open(&a, r->in, flags, r->label, r->diag);
+    if (e) return e;
+    for (;;) {
+        sr_json_elem el;
+        int k = sr_json_array_next(&a, &el, r->diag);
+        if (k == SR_JA_END) break;
+        if (k < 0) {
+            e = k;
+            break;
+        }
+        if (k == SR_JA_TOO_LONG)
+            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, a.index, NULL);
+        else
+            e = fn(r, &a, &el, user);
+        if (e) break;
+    }
+    sr_json_array_close(&a);
+    return e;
+}
+
 sr_skip sr_json_error_skip(const json_error_t *err) {
     switch (json_error_code(err)) {
     case json_error_invalid_utf8:

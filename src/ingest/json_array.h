@@ -69,6 +69,16 @@ sr_err sr_json_array_open(sr_json_array *a, sr_stream *in, unsigned flags, const
 int sr_json_array_next(sr_json_array *a, sr_json_elem *el, sr_diag *d);
 void sr_json_array_close(sr_json_array *a);
 
+/* Called for each element by sr_json_array_read; a->index is its 1-based number (the
+ * "line" for sr_reader_emit / sr_reader_skip) and a->doc_user the document's user. */
+typedef sr_err (*sr_json_elem_fn)(sr_reader *r, const sr_json_array *a, const sr_json_elem *el,
+                                  void *user);
+/* The element loop of an array reader: opens r->in (flags as for sr_json_array_open,
+ * words in r->diag), hands each element to fn, skips overlong ones as
+ * SR_SKIP_LINE_TOO_LONG, and closes. Returns SR_OK after a well-formed array, the
+ * array's or stream's error, or the first error fn (or a skip) returned. */
+sr_err sr_json_array_read(sr_reader *r, unsigned flags, sr_json_elem_fn fn, void *user);
+
 /* Maps a jansson load error to a skip reason: invalid UTF-8, NUL/control characters,
  * else malformed JSON. */
 sr_skip sr_json_error_skip(const json_error_t *err);

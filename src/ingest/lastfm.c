@@ -15,7 +15,8 @@
  *   that does not parse and holds no digit). An empty date is the now-playing row:
  *   BAD_TIMESTAMP. No user inside: the default user.
  *
- * Both are one memchr per field over the stream's line buffer, nothing allocated.
+ * Both are one memchr per field over the stream's line buffer, nothing allocated; the
+ * line loop (BOM, blank and overlong lines) is sr_delim_read_rows.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,42 +41,6 @@ static sr_err malformed(sr_reader *r, uint64_t no, size_t n, size_t want) {
     return sr_reader_skip(r, SR_SKIP_MALFORMED_ROW, no, d);
 }
 
-/* Shared line loop: calls row() for each non-blank line with its fields split on
- * delim (want of them expected), after dropping a BOM and a header-like first line
- * (hdr_field: index of the field whose content decides). */
-typedef sr_err (*row_fn)(sr_reader *r, const sr_str *f, uint64_t no);
-
-static sr_err read_lines(sr_reader *r, char delim, size_t want, size_t hdr_field, row_fn row) {
-    sr_str f[8];
-    bool first = true;
-    for (;;) {
-        sr_str line;
-        int rc = sr_lines_next(r->in, &line);
-        if (rc == SR_LINE_END) return SR_OK;
-        if (rc < 0) return rc;
-        uint64_t no = r->in->line;
-        sr_err e;
-        if (rc == SR_LINE_TOO_LONG) {
-            first = false;
-            if ((e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL))) return e;
-            continue;
-        }
-        if (no == 1) line = sr_delim_strip_bom(line);
-        if (line.n == 0) continue;
-        size_t n = sr_delim_split(line, delim, f, want);
-        if (n == 1 && sr_str_trim(line).n == 0) continue;
-        if (first) {
-            first = false;
-            if (n > hdr_field && header_word(f[hdr_field])) continue;
-        }
-        if (n != want)
-            e = malformed(r, no, n, want);
-        else
-            e = row(r, f, no);
-        if (e) return e;
-    }
-}
-
 static sr_err bad_time(sr_reader *r, uint64_t no, sr_str s) {
     char d[64];
     s = sr_str_trim(s);
@@ -83,7 +48,12 @@ static sr_err bad_time(sr_reader *r, uint64_t no, sr_str s) {
                           s.n ? sr_delim_show(d, sizeof d, s) : "no timestamp");
 }
 
-static sr_err row_1k(sr_reader *r, const sr_str *f, uint64_t no) {
+static sr_err row_1k(sr_reader *r, const sr_delim_row *row, void *user) {
+    (void)user;
+    const sr_str *f = row->f;
+    uint64_t no = row->no;
+    if (row->first && row->n > 1 && header_word(f[1])) return SR_OK; /* a header */
+    if (row->n != 6) return malformed(r, no, row->n, 6);
     sr_listen l = {0};
     if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
     if (!sr_time_parse(f[1], &l.ts)) return bad_time(r, no, f[1]);
@@ -97,10 +67,15 @@ static sr_err row_1k(sr_reader *r, const sr_str *f, uint64_t no) {
 }
 
 static sr_err read_1k(sr_reader *r) {
-    return read_lines(r, '\t', 6, 1, row_1k);
+    return sr_delim_read_rows(r, '\t', 6, row_1k, NULL);
 }
 
-static sr_err row_csv(sr_reader *r, const sr_str *f, uint64_t no) {
+static sr_err row_csv(sr_reader *r, const sr_delim_row *row, void *user) {
+    (void)user;
+    const sr_str *f = row->f;
+    uint64_t no = row->no;
+    if (row->first && row->n > 3 && header_word(f[3])) return SR_OK; /* a header */
+    if (row->n != 4) return malformed(r, no, row->n, 4);
     sr_listen l = {0};
     if (!sr_time_parse(f[3], &l.ts)) return bad_time(r, no, f[3]);
     l.user = SR_STR_NULL;
@@ -113,7 +88,7 @@ static sr_err row_csv(sr_reader *r, const sr_str *f, uint64_t no) {
 }
 
 static sr_err read_csv(sr_reader *r) {
-    return read_lines(r, ',', 4, 3, row_csv);
+    return sr_delim_read_rows(r, ',', 4, row_csv, NULL);
 }
 
 /* Detection ------------------------------------------------------------------------ */

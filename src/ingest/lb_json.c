@@ -49,52 +49,38 @@ static int detect(const char *name, const unsigned char *head, size_t n) {
     return by_name;
 }
 
-static sr_err read_array(sr_reader *r) {
-    sr_json_array a;
-    sr_err e = sr_json_array_open(&a, r->in, SR_JSON_ARRAY_PAYLOAD, r->label, r->diag);
-    if (e) return e;
-    sr_lb_ctx ctx;
-    sr_lb_ctx_init(&ctx);
-    for (;;) {
-        sr_json_elem el;
-        int k = sr_json_array_next(&a, &el, r->diag);
-        if (k == SR_JA_END) break;
-        if (k < 0) {
-            e = k;
-            break;
-        }
-        uint64_t no = a.index;
-        if (k == SR_JA_TOO_LONG) {
-            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL);
-            if (e) break;
-            continue;
-        }
-        sr_listen l = {0};
-        sr_skip why;
-        const char *detail = NULL;
-        if (el.value) {
-            if (json_is_object(el.value)) {
-                sr_lb_raw raw;
-                sr_lb_from_json(el.value, &raw);
-                why = sr_lb_resolve(&raw, &l, &detail);
-                if (why == SR_SKIP__COUNT && !l.user.n) l.user = a.doc_user;
-            } else {
-                why = SR_SKIP_BAD_FIELD;
-                detail = "not a JSON object";
-            }
-        } else if (el.text.p[0] != '{' && el.text.p[0] != '[') {
+static sr_err element(sr_reader *r, const sr_json_array *a, const sr_json_elem *el, void *user) {
+    sr_lb_ctx *ctx = user;
+    sr_listen l = {0};
+    sr_skip why;
+    const char *detail = NULL;
+    if (el->value) {
+        if (json_is_object(el->value)) {
+            sr_lb_raw raw;
+            sr_lb_from_json(el->value, &raw);
+            why = sr_lb_resolve(&raw, &l, &detail);
+            if (why == SR_SKIP__COUNT && !l.user.n) l.user = a->doc_user;
+        } else {
             why = SR_SKIP_BAD_FIELD;
             detail = "not a JSON object";
-        } else {
-            e = sr_lb_extract(&ctx, el.text.p, el.text.n, &l, &why, &detail);
-        l.utf8_ok = true; /* both the scanner and jansson check it */
-            if (e) break;
         }
-        e = why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, no) : sr_reader_skip(r, why, no, detail);
-        if (e) break;
+    } else if (el->text.p[0] != '{' && el->text.p[0] != '[') {
+        why = SR_SKIP_BAD_FIELD;
+        detail = "not a JSON object";
+    } else {
+        sr_err e = sr_lb_extract(ctx, el->text.p, el->text.n, &l, &why, &detail);
+        l.utf8_ok = true; /* both the scanner and jansson check it */
+        if (e) return e;
     }
+    return why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, a->index)
+                                 : sr_reader_skip(r, why, a->index, detail);
+}
+
+static sr_err read_array(sr_reader *r) {
+    sr_lb_ctx ctx;
+    sr_lb_ctx_init(&ctx);
+    sr_err e = sr_json_array_read(r, SR_JSON_ARRAY_PAYLOAD, element, &ctx);
     sr_lb_ctx_deinit(&ctx);
-    sr_json_array_close(&a);
     return e;
 }
 

@@ -20,6 +20,7 @@
  */
 #include <string.h>
 
+#include "ingest/delim.h"
 #include "ingest/json_array.h"
 #include "ingest/lb_scan.h"
 #include "ingest/reader.h"
@@ -27,12 +28,6 @@
 static bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !memcmp(s + n - k, suffix, k);
-}
-
-static bool blank(sr_str l) {
-    for (size_t i = 0; i < l.n; i++)
-        if (l.p[i] != ' ' && l.p[i] != '\t' && l.p[i] != '\r') return false;
-    return true;
 }
 
 static int detect(const char *name, const unsigned char *head, size_t n) {
@@ -58,35 +53,24 @@ static int detect(const char *name, const unsigned char *head, size_t n) {
     return by_name ? by_name / 2 : 0;
 }
 
+static sr_err line_row(sr_reader *r, const sr_delim_row *row, void *user) {
+    sr_lb_ctx *ctx = user;
+    sr_listen l = {0};
+    sr_skip why;
+    const char *detail;
+    sr_err e = sr_lb_extract(ctx, row->line.p, row->line.n, &l, &why, &detail);
+    l.utf8_ok = true; /* both the scanner and jansson check it */
+    if (e) return e;
+    return why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, row->no)
+                                 : sr_reader_skip(r, why, row->no, detail);
+}
+
+/* The line loop (BOM, blank and overlong lines) is the text readers' (delim.h); each line
+ * is parsed whole, so the loop does not split it (delim 0). */
 static sr_err read_lines(sr_reader *r) {
     sr_lb_ctx ctx;
     sr_lb_ctx_init(&ctx);
-    sr_err e = SR_OK;
-    for (;;) {
-        sr_str line;
-        int k = sr_lines_next(r->in, &line);
-        if (k == SR_LINE_END) break;
-        if (k < 0) {
-            e = k;
-            break;
-        }
-        uint64_t no = r->in->line;
-        if (k == SR_LINE_TOO_LONG) {
-            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL);
-            if (e) break;
-            continue;
-        }
-        if (no == 1 && line.n >= 3 && !memcmp(line.p, "\xEF\xBB\xBF", 3)) line.p += 3, line.n -= 3;
-        if (blank(line)) continue;
-        sr_listen l = {0};
-        sr_skip why;
-        const char *detail;
-        e = sr_lb_extract(&ctx, line.p, line.n, &l, &why, &detail);
-        l.utf8_ok = true; /* both the scanner and jansson check it */
-        if (e) break;
-        e = why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, no) : sr_reader_skip(r, why, no, detail);
-        if (e) break;
-    }
+    sr_err e = sr_delim_read_rows(r, 0, 0, line_row, &ctx);
     sr_lb_ctx_deinit(&ctx);
     return e;
 }

@@ -265,16 +265,39 @@ static bool literal(scan *s, const char *lit, size_t n) {
 
 static bool skip_value(scan *s);
 
-static bool skip_container(scan *s, unsigned char close) {
-    if (++s->depth > MAX_DEPTH) return false;
+/* Enters the object or array whose bracket is at s->p: 1 when a member follows at s->p,
+ * 0 when it is empty (already left again), -1 when nested too deep. */
+static inline int enter(scan *s, unsigned char close) {
+    if (++s->depth > MAX_DEPTH) return -1;
     s->p++;
     skip_ws(s);
     if (s->p < s->end && *s->p == close) {
         s->p++;
         s->depth--;
-        return true;
+        return 0;
     }
-    for (;;) {
+    return 1;
+}
+
+/* After a member's value: 1 at ',' (the next member follows at s->p), 0 at the closing
+ * bracket (the container is left), -1 at anything else. */
+static inline int next_member(scan *s, unsigned char close) {
+    skip_ws(s);
+    if (s->p >= s->end) return -1;
+    if (*s->p == ',') {
+        s->p++;
+        skip_ws(s);
+        return 1;
+    }
+    if (*s->p != close) return -1;
+    s->p++;
+    s->depth--;
+    return 0;
+}
+
+static bool skip_container(scan *s, unsigned char close) {
+    int more = enter(s, close);
+    while (more > 0) {
         if (close == '}') {
             if (s->p >= s->end || *s->p != '"' || !string(s, NULL, false)) return false;
             skip_ws(s);
@@ -283,18 +306,9 @@ static bool skip_container(scan *s, unsigned char close) {
             skip_ws(s);
         }
         if (!skip_value(s)) return false;
-        skip_ws(s);
-        if (s->p >= s->end) return false;
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p != close) return false;
-        s->p++;
-        s->depth--;
-        return true;
+        more = next_member(s, close);
     }
+    return more == 0;
 }
 
 /* Parses any value; with v, records its kind (and string/integer value). */
@@ -395,17 +409,10 @@ static bool nested(scan *s, sr_lb_val *v, int ctx, sr_lb_val *c) {
 
 /* Parses the object at s->p in context ctx; c is the container's slot array. */
 static bool object(scan *s, int ctx, sr_lb_val *c) {
-    if (++s->depth > MAX_DEPTH) return false;
     const key_def *keys = ctx_keys[ctx];
     unsigned seen = 0;
-    s->p++;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        s->depth--;
-        return true;
-    }
-    for (;;) {
+    int more = enter(s, '}');
+    while (more > 0) {
         sr_str k;
         if (s->p >= s->end || *s->p != '"' || !string(s, &k, true)) return false;
         skip_ws(s);
@@ -449,18 +456,9 @@ static bool object(scan *s, int ctx, sr_lb_val *c) {
             break;
         }
         if (!ok) return false;
-        skip_ws(s);
-        if (s->p >= s->end) return false;
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p != '}') return false;
-        s->p++;
-        s->depth--;
-        return true;
+        more = next_member(s, '}');
     }
+    return more == 0;
 }
 
 int sr_lb_scan(const char *p, size_t n, char *scratch, sr_lb_raw *raw) {

@@ -85,7 +85,8 @@ static sr_str trim_name(sr_str s, bool *changed) {
             s.p++, s.n--;
         else if (s.n >= 2 && (unsigned char)s.p[0] == 0xC2 && (unsigned char)s.p[1] == 0xA0)
             s.p += 2, s.n -= 2;
-        else break;
+        else
+            break;
     }
     for (;;) {
         if (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\r' ||
@@ -94,7 +95,8 @@ static sr_str trim_name(sr_str s, bool *changed) {
         else if (s.n >= 2 && (unsigned char)s.p[s.n - 2] == 0xC2 &&
                  (unsigned char)s.p[s.n - 1] == 0xA0)
             s.n -= 2;
-        else break;
+        else
+            break;
     }
     if (s.n != n0) *changed = true;
     return s;
@@ -112,7 +114,7 @@ static int scan_name(sr_str s) {
         uint64_t w;
         memcpy(&w, s.p + i, 8);
         if (w & highs) flags |= F_HIGH;
-        uint64_t lo = (w - ones * 0x20) & ~w & highs;   /* some byte < 0x20 (or >= 0x80) */
+        uint64_t lo = (w - ones * 0x20) & ~w & highs; /* some byte < 0x20 (or >= 0x80) */
         uint64_t del = ((w ^ (ones * 0x7F)) - ones) & ~(w ^ (ones * 0x7F)) & highs;
         if ((lo | del) & ~(w & highs)) {
             for (size_t k = i; k < i + 8; k++) {
@@ -123,13 +125,13 @@ static int scan_name(sr_str s) {
     }
     for (; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if (c >= 0x80) flags |= F_HIGH;
-        else if ((c < 0x20 && c != '\t') || c == 0x7F) flags |= F_CONTROL;
+        if (c >= 0x80)
+            flags |= F_HIGH;
+        else if ((c < 0x20 && c != '\t') || c == 0x7F)
+            flags |= F_CONTROL;
     }
     return flags;
 }
-
-
 
 /* Cuts s to at most SR_MAX_FIELD bytes without splitting a UTF-8 sequence. */
 static sr_str cap_field(sr_str s, bool *cut) {
@@ -138,6 +140,18 @@ static sr_str cap_field(sr_str s, bool *cut) {
     while (n > 0 && ((unsigned char)s.p[n] & 0xC0) == 0x80) n--;
     *cut = true;
     return (sr_str){s.p, n};
+}
+
+void sr_reader_init(sr_reader *r, const sr_format *f, sr_stream *in, const sr_read_opts *o,
+                    sr_read_stats *st, sr_accept_fn accept, void *accept_user, sr_diag *d) {
+    memset(r, 0, sizeof *r);
+    r->in = in;
+    r->opts = o;
+    r->format = f;
+    r->stats = st;
+    r->accept = accept;
+    r->accept_user = accept_user;
+    r->diag = d;
 }
 
 static void tick(sr_reader *r) {
@@ -153,14 +167,14 @@ sr_err sr_reader_skip(sr_reader *r, sr_skip why, uint64_t line, const char *deta
     unsigned first = o && o->report_first ? o->report_first : 10;
     if (st->reported < first && o && o->log) {
         st->reported++;
-        sr_logf(o->log, SR_LOG_WARN, "%s:%" PRIu64 ": %s%s%s", r->label ? r->label : "input",
-                line, skip_words[why], detail ? ": " : "", detail ? detail : "");
+        sr_logf(o->log, SR_LOG_WARN, "%s:%" PRIu64 ": %s%s%s", r->label ? r->label : "input", line,
+                skip_words[why], detail ? ": " : "", detail ? detail : "");
     }
     if (o && o->strict) {
         r->stop = true;
         return sr_diag_set(r->diag, SR_E_INPUT, "%s:%" PRIu64 ": %s%s%s (--strict)",
-                           r->label ? r->label : "input", line, skip_words[why],
-                           detail ? ": " : "", detail ? detail : "");
+                           r->label ? r->label : "input", line, skip_words[why], detail ? ": " : "",
+                           detail ? detail : "");
     }
     if (o && o->max_errors && st->skipped_total > o->max_errors) {
         r->stop = true;
@@ -188,7 +202,8 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
     l.track = trim_name(l.track, &ws);
     l.release = trim_name(l.release, &ws);
     if (!l.user.n) {
-        if (r->format && r->format->items_only) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, line, NULL);
+        if (r->format && r->format->items_only)
+            return sr_reader_skip(r, SR_SKIP_EMPTY_USER, line, NULL);
         r->stop = true;
         return sr_diag_set(r->diag, SR_E_INPUT,
                            "%s: the records carry no user name and none could be taken from "

@@ -26,9 +26,9 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define SR_TS_NONE INT64_MIN
+#define SR_TS_NONE       INT64_MIN
 #define SR_TS_MIN_LISTEN 1033430400 /* 2002-10-01T00:00:00Z: ListenBrainz's minimum */
-#define SR_MAX_FIELD 1024           /* names are cut to this many bytes */
+#define SR_MAX_FIELD     1024       /* names are cut to this many bytes */
 
 typedef struct sr_listen {
     sr_str user; /* empty: the reader's default user (--user, file name, user.json) */
@@ -67,13 +67,13 @@ typedef enum sr_value_kind { SR_VALUE_PLAYS = 0, SR_VALUE_RATINGS = 1 } sr_value
 
 /* Options shared by all readers (set from the ingest command line). */
 typedef struct sr_read_opts {
-    const char *user;       /* --user: user for records without one, or NULL */
-    const char *columns;    /* --columns "user=U,artist=A,track=T,time=TS,count=C,..." */
-    int64_t min_ms_played;  /* Spotify: shorter plays are skipped; default 30000 */
-    int64_t now;            /* "now" for the future check (Unix s); 0 = the clock */
-    bool strict;            /* first bad record is fatal (exit code 2) */
-    uint64_t max_errors;    /* skipped records allowed before giving up; 0 = no limit */
-    unsigned report_first;  /* how many bad records to report by line; default 10 */
+    const char *user;      /* --user: user for records without one, or NULL */
+    const char *columns;   /* --columns "user=U,artist=A,track=T,time=TS,count=C,..." */
+    int64_t min_ms_played; /* Spotify: shorter plays are skipped; default 30000 */
+    int64_t now;           /* "now" for the future check (Unix s); 0 = the clock */
+    bool strict;           /* first bad record is fatal (exit code 2) */
+    uint64_t max_errors;   /* skipped records allowed before giving up; 0 = no limit */
+    unsigned report_first; /* how many bad records to report by line; default 10 */
     const sr_log *log;
 } sr_read_opts;
 
@@ -124,6 +124,15 @@ struct sr_format {
      * format that cannot parse returns SR_E_INPUT with words in r->diag. */
     sr_err (*read)(sr_reader *r);
 };
+
+/* Sets up r to read in with format f: options o, counters added to st, accepted listens
+ * to accept(accept_user, ...) (NULL: counted, not kept), fatal words in d. Every other
+ * field is zeroed; the caller then sets those that apply: label and member (names for
+ * messages and for readers that look at the member's name), default_user, tick. All
+ * pointers are borrowed and must outlive the read. The one way to set up a reader, so a
+ * private field added later starts zeroed everywhere. */
+void sr_reader_init(sr_reader *r, const sr_format *f, sr_stream *in, const sr_read_opts *o,
+                    sr_read_stats *st, sr_accept_fn accept, void *accept_user, sr_diag *d);
 
 /* Validates l and hands it on. line: 1-based line (or record) number for messages. */
 sr_err sr_reader_emit(sr_reader *r, const sr_listen *l, uint64_t line);

@@ -148,43 +148,30 @@ static sr_err row(sr_reader *r, const json_t *o, uint64_t no) {
     return sr_reader_emit(r, &l, no);
 }
 
+static sr_err element(sr_reader *r, const sr_json_array *a, const sr_json_elem *el, void *user) {
+    const bool *podcasts = user;
+    uint64_t no = a->index;
+    if (*podcasts) return sr_reader_skip(r, SR_SKIP_NON_MUSIC, no, NULL);
+    json_error_t err;
+    json_t *o = json_loadb(el->text.p, el->text.n, JSON_ALLOW_NUL, &err);
+    sr_err e;
+    if (!o) {
+        if (json_error_code(&err) == json_error_out_of_memory)
+            e = SR_E_NOMEM;
+        else
+            e = sr_reader_skip(r, sr_json_error_skip(&err), no, err.text);
+    } else if (!json_is_object(o)) {
+        e = sr_reader_skip(r, SR_SKIP_BAD_FIELD, no, "not a JSON object");
+    } else {
+        e = row(r, o, no);
+    }
+    json_decref(o);
+    return e;
+}
+
 static sr_err read_spotify(sr_reader *r) {
     bool podcasts = starts_with(sr_json_basename(r->member), "StreamingHistory_podcast_");
-    sr_json_array a;
-    sr_err e = sr_json_array_open(&a, r->in, 0, r->label, r->diag);
-    if (e) return e;
-    for (;;) {
-        sr_json_elem el;
-        int k = sr_json_array_next(&a, &el, r->diag);
-        if (k == SR_JA_END) break;
-        if (k < 0) {
-            e = k;
-            break;
-        }
-        uint64_t no = a.index;
-        if (k == SR_JA_TOO_LONG)
-            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL);
-        else if (podcasts)
-            e = sr_reader_skip(r, SR_SKIP_NON_MUSIC, no, NULL);
-        else {
-            json_error_t err;
-            json_t *o = json_loadb(el.text.p, el.text.n, JSON_ALLOW_NUL, &err);
-            if (!o) {
-                if (json_error_code(&err) == json_error_out_of_memory)
-                    e = SR_E_NOMEM;
-                else
-                    e = sr_reader_skip(r, sr_json_error_skip(&err), no, err.text);
-            } else if (!json_is_object(o)) {
-                e = sr_reader_skip(r, SR_SKIP_BAD_FIELD, no, "not a JSON object");
-            } else {
-                e = row(r, o, no);
-            }
-            json_decref(o);
-        }
-        if (e) break;
-    }
-    sr_json_array_close(&a);
-    return e;
+    return sr_json_array_read(r, 0, element, &podcasts);
 }
 
 const sr_format sr_format_spotify = {

@@ -45,47 +45,27 @@ static bool header_word(sr_str s) {
     return s.n && !sr_delim_has_digit(s);
 }
 
+static sr_err triplets_row(sr_reader *r, const sr_delim_row *row, void *user) {
+    (void)user;
+    const sr_str *f = row->f;
+    size_t n = row->n;
+    uint64_t no = row->no;
+    if (row->first && n == 3 && header_word(f[2])) return SR_OK; /* a header */
+    sr_listen l = {0};
+    if (n != 3) return malformed(r, no, n, "3");
+    if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
+    if (!sr_delim_parse_count(f[2], &l.value)) return bad_value(r, no, f[2]);
+    l.user = f[0];
+    l.track = f[1];
+    l.artist = SR_STR_NULL;
+    l.release = SR_STR_NULL;
+    l.recording_mbid = SR_STR_NULL;
+    l.ts = SR_TS_NONE;
+    return sr_reader_emit(r, &l, no);
+}
+
 static sr_err triplets_read(sr_reader *r) {
-    sr_str f[4];
-    bool first = true;
-    for (;;) {
-        sr_str line;
-        int rc = sr_lines_next(r->in, &line);
-        if (rc == SR_LINE_END) return SR_OK;
-        if (rc < 0) return rc;
-        uint64_t no = r->in->line;
-        sr_err e;
-        if (rc == SR_LINE_TOO_LONG) {
-            first = false;
-            if ((e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL))) return e;
-            continue;
-        }
-        if (no == 1) line = sr_delim_strip_bom(line);
-        if (line.n == 0) continue;
-        size_t n = sr_delim_split(line, '\t', f, 3);
-        if (n == 1 && sr_str_trim(line).n == 0) continue;
-        if (first) {
-            first = false;
-            if (n == 3 && header_word(f[2])) continue;
-        }
-        sr_listen l = {0};
-        if (n != 3)
-            e = malformed(r, no, n, "3");
-        else if (sr_str_trim(f[0]).n == 0)
-            e = sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
-        else if (!sr_delim_parse_count(f[2], &l.value))
-            e = bad_value(r, no, f[2]);
-        else {
-            l.user = f[0];
-            l.track = f[1];
-            l.artist = SR_STR_NULL;
-            l.release = SR_STR_NULL;
-            l.recording_mbid = SR_STR_NULL;
-            l.ts = SR_TS_NONE;
-            e = sr_reader_emit(r, &l, no);
-        }
-        if (e) return e;
-    }
+    return sr_delim_read_rows(r, '\t', 3, triplets_row, NULL);
 }
 
 typedef enum sep { SEP_DCOLON, SEP_TAB, SEP_COMMA, SEP_WS } sep;
@@ -114,50 +94,41 @@ static size_t split_sep(sr_str line, sep s, sr_str *f, size_t max) {
     }
 }
 
-static sr_err ratings_read(sr_reader *r) {
+/* The ratings line loop's state: the separator, fixed by the first line handed over
+ * (overlong lines before it do not count, unlike for a header in sr_delim_read_rows). */
+typedef struct ratings_state {
+    bool have_sep;
+    sep s;
+} ratings_state;
+
+static sr_err ratings_row(sr_reader *r, const sr_delim_row *row, void *user) {
+    ratings_state *st = user;
     sr_str f[5];
-    bool first = true;
-    sep s = SEP_TAB;
-    for (;;) {
-        sr_str line;
-        int rc = sr_lines_next(r->in, &line);
-        if (rc == SR_LINE_END) return SR_OK;
-        if (rc < 0) return rc;
-        uint64_t no = r->in->line;
-        sr_err e;
-        if (rc == SR_LINE_TOO_LONG) {
-            if ((e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, no, NULL))) return e;
-            continue;
-        }
-        if (no == 1) line = sr_delim_strip_bom(line);
-        if (sr_str_trim(line).n == 0) continue;
-        if (first) s = pick_sep(line);
-        size_t n = split_sep(line, s, f, 4);
-        if (first) {
-            first = false;
-            if ((n == 3 || n == 4) && header_word(f[2])) continue;
-        }
-        sr_listen l = {0};
-        l.ts = SR_TS_NONE;
-        char d[64];
-        if (n != 3 && n != 4)
-            e = malformed(r, no, n, "3 or 4");
-        else if (sr_str_trim(f[0]).n == 0)
-            e = sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
-        else if (!sr_delim_parse_number(f[2], &l.value))
-            e = bad_value(r, no, f[2]);
-        else if (n == 4 && sr_str_trim(f[3]).n && !sr_time_parse(f[3], &l.ts))
-            e = sr_reader_skip(r, SR_SKIP_BAD_TIMESTAMP, no, sr_delim_show(d, sizeof d, f[3]));
-        else {
-            l.user = f[0];
-            l.track = f[1];
-            l.artist = SR_STR_NULL;
-            l.release = SR_STR_NULL;
-            l.recording_mbid = SR_STR_NULL;
-            e = sr_reader_emit(r, &l, no);
-        }
-        if (e) return e;
-    }
+    uint64_t no = row->no;
+    bool first = !st->have_sep;
+    if (first) st->s = pick_sep(row->line), st->have_sep = true;
+    size_t n = split_sep(row->line, st->s, f, 4);
+    if (first && (n == 3 || n == 4) && header_word(f[2])) return SR_OK; /* a header */
+    sr_listen l = {0};
+    l.ts = SR_TS_NONE;
+    char d[64];
+    if (n != 3 && n != 4) return malformed(r, no, n, "3 or 4");
+    if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
+    if (!sr_delim_parse_number(f[2], &l.value)) return bad_value(r, no, f[2]);
+    if (n == 4 && sr_str_trim(f[3]).n && !sr_time_parse(f[3], &l.ts))
+        return sr_reader_skip(r, SR_SKIP_BAD_TIMESTAMP, no, sr_delim_show(d, sizeof d, f[3]));
+    l.user = f[0];
+    l.track = f[1];
+    l.artist = SR_STR_NULL;
+    l.release = SR_STR_NULL;
+    l.recording_mbid = SR_STR_NULL;
+    return sr_reader_emit(r, &l, no);
+}
+
+/* The separator varies by file, so the row splits the line itself (delim 0). */
+static sr_err ratings_read(sr_reader *r) {
+    ratings_state st = {false, SEP_TAB};
+    return sr_delim_read_rows(r, 0, 0, ratings_row, &st);
 }
 
 /* Detection ------------------------------------------------------------------------ */

@@ -15,8 +15,8 @@ int64_t sr_days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-    z += 719468;
+void sr_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
+    int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -31,7 +31,7 @@ void sr_time_format_date(int64_t t, char out[11]) {
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    sr_civil_from_days(days, &y, &m, &d);
     char buf[64]; /* roomy: gcc cannot prove the fields' widths */
     snprintf(buf, sizeof buf, "%04d-%02u-%02u", (int)(y % 10000), m, d);
     memcpy(out, buf, 10);
@@ -43,7 +43,7 @@ void sr_time_format_iso(int64_t t, char out[21]) {
     int64_t secs = t - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    sr_civil_from_days(days, &y, &m, &d);
     char buf[96];
     snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)(y % 10000), m, d,
              (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
@@ -113,8 +113,10 @@ static bool parse_iso(const char *p, const char *end, int64_t *out) {
         }
         if (h > 23 || mi > 59 || se > 60) return false;
         while (p < end && *p == ' ') p++;
-        if (p < end && *p == 'Z') p++;
-        else if (end - p == 3 && !memcmp(p, "UTC", 3)) p += 3;
+        if (p < end && *p == 'Z')
+            p++;
+        else if (end - p == 3 && !memcmp(p, "UTC", 3))
+            p += 3;
         else if (p < end && (*p == '+' || *p == '-')) {
             int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
             if (!digits(&p, end, 2, &oh)) return false;
@@ -125,8 +127,8 @@ static bool parse_iso(const char *p, const char *end, int64_t *out) {
         }
     }
     if (p != end) return false;
-    *out = sr_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-           offset;
+    *out =
+        sr_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - offset;
     return true;
 }
 

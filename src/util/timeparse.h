@@ -21,6 +21,11 @@ bool sr_time_parse(sr_str s, int64_t *out);
 bool sr_time_parse_epoch(sr_str s, int64_t *out);
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t sr_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The inverse: the proleptic Gregorian date (*y, *m 1..12, *d 1..31) of day number
+ * days (days since 1970-01-01, negative before). Howard Hinnant's civil_from_days:
+ * constant time, a handful of divisions, no tables; the CSV generator calls it once
+ * per listen day. */
+void sr_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 /* Formats t as "YYYY-MM-DD" (11 bytes with NUL) / "YYYY-MM-DDTHH:MM:SSZ" (21 bytes). */
 void sr_time_format_date(int64_t t, char out[11]);
 void sr_time_format_iso(int64_t t, char out[21]);

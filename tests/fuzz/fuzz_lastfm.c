@@ -4,7 +4,7 @@
  * an even one lastfm-csv (four comma fields, "05 Mar 2017 13:45" dates). The detector
  * of the chosen format runs on the same bytes. Seeds: tests/fuzz/corpus/lastfm (a
  * seed's first byte decides which reader sees it; both kinds are there). */
-#include "text_harness.h"
+#include "harness.h"
 
 extern const sr_format sr_format_lastfm_1k, sr_format_lastfm_csv;
 
@@ -12,6 +12,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool one_k = size && (data[0] & 1);
-    fuzz_text(one_k ? &sr_format_lastfm_1k : &sr_format_lastfm_csv, data, size, NULL);
+    fuzz_read(one_k ? &sr_format_lastfm_1k : &sr_format_lastfm_csv, "fuzz", data, size, NULL);
     return 0;
 }

@@ -1,28 +1,22 @@
 /* libFuzzer target: the ListenBrainz JSON Lines reader (lb_jsonl.c), plus a
  * differential check of the line scanner against jansson (lb_scan.c).
  *
- * The input is read as a member named "fuzz.listens" with a no-op accept callback; the
- * format's detector sees it too. Then each line goes through sr_lb_scan and jansson:
- * when the scanner accepts a line, jansson must parse it to an object and both must
- * resolve to the same listen or skip reason, else the target aborts (a finding). The
- * seed corpus is tests/fuzz/corpus/lb_jsonl/.
+ * The input is read as a member named "fuzz.listens" through the shared harness
+ * (harness.h: every field's bytes touched, the detector run on the same bytes). Then
+ * each line goes through sr_lb_scan and jansson: when the scanner accepts a line,
+ * jansson must parse it to an object and both must resolve to the same listen or skip
+ * reason, else the target aborts (a finding). The seed corpus is
+ * tests/fuzz/corpus/lb_jsonl/.
  */
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "harness.h"
 #include "ingest/lb_scan.h"
-#include "ingest/reader.h"
 #include "util/mem.h"
 
 extern const sr_format sr_format_lb_jsonl;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static sr_err accept_none(void *user, const sr_listen *l, sr_value_kind kind) {
-    (void)user, (void)l, (void)kind;
-    return SR_OK;
-}
 
 static bool same(sr_str a, sr_str b) {
     return a.n == b.n && (a.n == 0 || !memcmp(a.p, b.p, a.n));
@@ -51,24 +45,7 @@ static void differential(const char *p, size_t n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    (void)sr_format_lb_jsonl.detect("fuzz.listens", data, size);
-    sr_stream s;
-    if (sr_stream_init_mem(&s, data, size)) return 0;
-    sr_read_stats st;
-    memset(&st, 0, sizeof st);
-    sr_diag d = {{0}};
-    sr_read_opts o = {.min_ms_played = 30000, .now = 1750000000};
-    sr_reader r = {.label = "fuzz.listens",
-                   .member = "fuzz.listens",
-                   .in = &s,
-                   .opts = &o,
-                   .format = &sr_format_lb_jsonl,
-                   .default_user = sr_str_c("fuzz"),
-                   .stats = &st,
-                   .accept = accept_none,
-                   .diag = &d};
-    (void)sr_format_lb_jsonl.read(&r);
-    sr_stream_deinit(&s);
+    fuzz_read(&sr_format_lb_jsonl, "fuzz.listens", data, size, NULL);
 
     const char *p = (const char *)data, *end = p + size;
     while (p < end) {

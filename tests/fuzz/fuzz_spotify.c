@@ -1,42 +1,18 @@
 /* libFuzzer target: the Spotify streaming-history reader (spotify.c).
  *
  * The input is read as "StreamingHistory0.json" (or, when its length is odd, as a
- * podcast file, whose rows are all skipped) with a no-op accept callback; the format's
- * detector sees it too. The seed corpus is tests/fuzz/corpus/spotify/.
+ * podcast file, whose rows are all skipped) through the shared harness (harness.h:
+ * every field's bytes touched, the detector run on the same bytes). The seed corpus is
+ * tests/fuzz/corpus/spotify/.
  */
-#include <stdint.h>
-#include <string.h>
-
-#include "ingest/reader.h"
+#include "harness.h"
 
 extern const sr_format sr_format_spotify;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static sr_err accept_none(void *user, const sr_listen *l, sr_value_kind kind) {
-    (void)user, (void)l, (void)kind;
-    return SR_OK;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *name = size & 1 ? "StreamingHistory_podcast_0.json" : "StreamingHistory0.json";
-    (void)sr_format_spotify.detect(name, data, size);
-    sr_stream s;
-    if (sr_stream_init_mem(&s, data, size)) return 0;
-    sr_read_stats st;
-    memset(&st, 0, sizeof st);
-    sr_diag d = {{0}};
-    sr_read_opts o = {.min_ms_played = 30000, .now = 1750000000};
-    sr_reader r = {.label = name,
-                   .member = name,
-                   .in = &s,
-                   .opts = &o,
-                   .format = &sr_format_spotify,
-                   .default_user = sr_str_c("fuzz"),
-                   .stats = &st,
-                   .accept = accept_none,
-                   .diag = &d};
-    (void)sr_format_spotify.read(&r);
-    sr_stream_deinit(&s);
+    fuzz_read(&sr_format_spotify, name, data, size, NULL);
     return 0;
 }

@@ -4,7 +4,7 @@
  * ratings (separator "::", tab, comma or whitespace chosen from the first line). The
  * detector of the chosen format runs on the same bytes. Seeds:
  * tests/fuzz/corpus/triplets (the triplets and ratings fixtures). */
-#include "text_harness.h"
+#include "harness.h"
 
 extern const sr_format sr_format_triplets, sr_format_ratings;
 
@@ -12,6 +12,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool trip = size && (data[0] & 1);
-    fuzz_text(trip ? &sr_format_triplets : &sr_format_ratings, data, size, NULL);
+    fuzz_read(trip ? &sr_format_triplets : &sr_format_ratings, "fuzz", data, size, NULL);
     return 0;
 }

@@ -1,10 +1,11 @@
-/* Shared body of the delimited-text fuzz targets (fuzz_csv.c, fuzz_lastfm.c,
- * fuzz_triplets.c): reads the input bytes with one format through an in-memory stream,
- * with an accept callback that touches every byte of every field (so a field pointing
- * at freed or stale memory shows up under ASan), then runs the format's detector on the
- * same bytes. Errors are expected; only crashes, leaks and UB are findings. */
-#ifndef SR_FUZZ_TEXT_HARNESS_H
-#define SR_FUZZ_TEXT_HARNESS_H
+/* Shared body of the reader fuzz targets (fuzz_csv.c, fuzz_lastfm.c, fuzz_triplets.c,
+ * fuzz_lb_json.c, fuzz_lb_jsonl.c, fuzz_spotify.c): reads the input bytes with one format
+ * through an in-memory stream, with an accept callback that touches every byte of every
+ * field (so a field pointing at freed or stale memory shows up under ASan), then runs
+ * the format's detector on the same bytes and traps on a score outside 0..100. Errors
+ * are expected; only crashes, leaks and UB are findings. */
+#ifndef SR_FUZZ_HARNESS_H
+#define SR_FUZZ_HARNESS_H
 
 #include <stdint.h>
 #include <string.h>
@@ -25,25 +26,25 @@ static sr_err touch_all(void *user, const sr_listen *l, sr_value_kind kind) {
     return SR_OK;
 }
 
-static void fuzz_text(const sr_format *f, const uint8_t *data, size_t size, const char *columns) {
+/* Reads data[0, size) with format f as the member name (also the label), with the
+ * options every target shares (--user fuzz, default user "fuzz", --min-ms-played 30000,
+ * "now" 2025-06-15) and columns as --columns (NULL: none); then detects. */
+static void fuzz_read(const sr_format *f, const char *name, const uint8_t *data, size_t size,
+                      const char *columns) {
     sr_stream s;
     if (sr_stream_init_mem(&s, data, size)) return;
     sr_read_stats st;
     memset(&st, 0, sizeof st);
     sr_diag d = {{0}};
-    sr_read_opts o = {.user = "fuzz", .columns = columns, .now = 1700000000};
-    sr_reader r = {.label = "fuzz",
-                   .member = "fuzz",
-                   .in = &s,
-                   .opts = &o,
-                   .format = f,
-                   .default_user = sr_str_c("fuzz"),
-                   .stats = &st,
-                   .accept = touch_all,
-                   .diag = &d};
-    f->read(&r);
+    sr_read_opts o = {
+        .user = "fuzz", .columns = columns, .min_ms_played = 30000, .now = 1750000000};
+    sr_reader r;
+    sr_reader_init(&r, f, &s, &o, &st, touch_all, NULL, &d);
+    r.label = r.member = name;
+    r.default_user = sr_str_c("fuzz");
+    (void)f->read(&r);
     sr_stream_deinit(&s);
-    int score = f->detect("fuzz", data, size);
+    int score = f->detect(name, data, size);
     if (score < 0 || score > 100) __builtin_trap();
 }
 

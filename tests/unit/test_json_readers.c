@@ -84,16 +84,10 @@ static run *read_mem_opts(const sr_format *f, const char *member, const void *da
     sr_stream s;
     assert_int_equal(sr_stream_init_mem(&s, data, n), SR_OK);
     sr_read_opts o = {.min_ms_played = min_ms, .now = NOW};
-    sr_reader r = {.label = member,
-                   .member = member,
-                   .in = &s,
-                   .opts = &o,
-                   .format = f,
-                   .default_user = sr_str_c(user),
-                   .stats = &R->st,
-                   .accept = accept_cb,
-                   .accept_user = &R->cap,
-                   .diag = &R->diag};
+    sr_reader r;
+    sr_reader_init(&r, f, &s, &o, &R->st, accept_cb, &R->cap, &R->diag);
+    r.label = r.member = member;
+    r.default_user = sr_str_c(user);
     R->err = f->read(&r);
     sr_stream_deinit(&s);
     return R;
@@ -597,14 +591,11 @@ static void test_json_array_oom(void **state) {
             sr_read_stats st = {0};
             sr_diag d = {{0}};
             sr_read_opts o = {.now = NOW};
-            sr_reader r = {.label = "x",
-                           .member = cases[c].file,
-                           .in = &s,
-                           .opts = &o,
-                           .format = cases[c].f,
-                           .default_user = sr_str_c("u"),
-                           .stats = &st,
-                           .diag = &d};
+            sr_reader r;
+            sr_reader_init(&r, cases[c].f, &s, &o, &st, NULL, NULL, &d);
+            r.label = "x";
+            r.member = cases[c].file;
+            r.default_user = sr_str_c("u");
             sr_err e = cases[c].f->read(&r);
             assert_true(e == SR_OK || e == SR_E_NOMEM);
             sr_stream_deinit(&s);

@@ -87,17 +87,10 @@ static result *run_mem(const sr_format *f, const char *label, const void *data, 
                          .log = &log};
     sr_stream s;
     assert_int_equal(sr_stream_init_mem(&s, data, n), SR_OK);
-    sr_reader r = {.label = label,
-                   .member = label,
-                   .in = &s,
-                   .opts = &opts,
-                   .format = f,
-                   .default_user = sr_str_c(o.user),
-                   .stats = &res->st,
-                   .accept = collect,
-                   .accept_user = res,
-                   .now = NOW,
-                   .diag = &res->diag};
+    sr_reader r;
+    sr_reader_init(&r, f, &s, &opts, &res->st, collect, res, &res->diag);
+    r.label = r.member = label;
+    r.default_user = sr_str_c(o.user);
     res->err = f->read(&r);
     res->stop = r.stop;
     sr_stream_deinit(&s);
@@ -457,15 +450,9 @@ static void test_csv_oom(void **state) {
         sr_read_opts opts = {.now = NOW};
         sr_stream s;
         assert_int_equal(sr_stream_init_mem(&s, text, n), SR_OK);
-        sr_reader r = {.label = "oom",
-                       .in = &s,
-                       .opts = &opts,
-                       .format = &sr_format_csv,
-                       .stats = &res->st,
-                       .accept = collect,
-                       .accept_user = res,
-                       .now = NOW,
-                       .diag = &res->diag};
+        sr_reader r;
+        sr_reader_init(&r, &sr_format_csv, &s, &opts, &res->st, collect, res, &res->diag);
+        r.label = "oom";
         sr_mem_fail_after(fail);
         sr_err e = sr_format_csv.read(&r);
         sr_mem_fail_after(-1);
