@@ -113,6 +113,20 @@ expect 0 "top-songs" -- "$BIN" ingest --json --top-songs 2 fixtures/text/bigquer
 [ "$(field "['songs']")" -le 2 ] && ok || bad "--top-songs 2 kept more songs"
 expect 0 "since/until" -- "$BIN" ingest --json --since 2016-01-01 --until 2100-01-01 fixtures/text/bigquery.csv -o "$T/since.srd"
 
+# --- song keys: two spellings of one recording merge with --song-key mbid
+M=22222222-2222-4222-8222-222222222222
+cat > "$T/mbid.jsonl" <<JSONL
+{"user_name": "amy", "listened_at": 1514764800, "track_metadata": {"artist_name": "Band", "track_name": "Song (Live)", "additional_info": {"recording_mbid": "$M"}}}
+{"user_name": "amy", "listened_at": 1514764900, "track_metadata": {"artist_name": "Band", "track_name": "Song - Live", "additional_info": {"recording_mbid": "$M"}}}
+{"user_name": "amy", "listened_at": 1514765000, "track_metadata": {"artist_name": "band", "track_name": "SONG - live"}}
+JSONL
+expect 0 "song key name" -- "$BIN" ingest --json "$T/mbid.jsonl" -o "$T/name.srd"
+[ "$(field "['songs']")" = 2 ] && ok || bad "by name: want 2 songs (case-folded spellings merge)"
+expect 0 "song key mbid" -- "$BIN" ingest --json --song-key mbid "$T/mbid.jsonl" -o "$T/mbid.srd"
+[ "$(field "['songs']")" = 2 ] && ok || bad "by mbid: want 2 songs (one MBID, one name-keyed)"
+expect 0 "stats of mbid dataset" -- "$BIN" stats --json "$T/mbid.srd"
+python3 -c "import json; d=json.load(open('$T/out')); assert d['plays_per_pair']['max'] == 2, d['plays_per_pair']" && ok || bad "by mbid: the two spellings should be one pair of 2 plays"
+
 # --- stats on damaged files
 printf 'SRDATA\r\n' > "$T/short.srd"
 expect 2 "stats of a truncated dataset" -- "$BIN" stats "$T/short.srd"
