@@ -1,0 +1,87 @@
+/* Train/test splits (split.h). */
+#include "eval/split.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util/mem.h"
+#include "util/rng.h"
+
+unsigned sr_split_count(const sr_split_opts *o) {
+    switch (o->kind) {
+    case SR_SPLIT_REPEATED_KFOLD: return o->n_splits * (o->n_repeats ? o->n_repeats : 1);
+    default: return o->n_splits;
+    }
+}
+
+/* A shuffled permutation of 0..n-1 from seed. */
+static uint32_t *permutation(uint64_t n, uint64_t seed) {
+    uint32_t *perm = sr_mallocarray(n ? n : 1, sizeof *perm);
+    if (!perm) return NULL;
+    for (uint64_t k = 0; k < n; k++) perm[k] = (uint32_t)k;
+    sr_rng rng;
+    sr_rng_seed(&rng, seed);
+    sr_rng_shuffle_u32(&rng, perm, n);
+    return perm;
+}
+
+static sr_err kfold(const sr_ratings *rs, unsigned k, unsigned fold, uint64_t seed, uint8_t *test) {
+    if (k < 2 || k > rs->n) return SR_E_USAGE;
+    uint32_t *perm = permutation(rs->n, seed);
+    if (!perm) return SR_E_NOMEM;
+    /* Fold sizes: n / k, the first n % k one larger (numpy/Surprise). */
+    uint64_t base = rs->n / k, extra = rs->n % k, start = 0;
+    for (unsigned f = 0; f < fold; f++) start += base + (f < extra);
+    uint64_t len = base + (fold < extra);
+    memset(test, 0, rs->n);
+    for (uint64_t q = start; q < start + len; q++) test[perm[q]] = 1;
+    sr_free(perm);
+    return SR_OK;
+}
+
+sr_err sr_split_mask(const sr_ratings *rs, const sr_split_opts *o, unsigned s, uint8_t *test) {
+    if (s >= sr_split_count(o)) return SR_E_RANGE;
+    switch (o->kind) {
+    case SR_SPLIT_KFOLD: return kfold(rs, o->n_splits, s, o->seed, test);
+    case SR_SPLIT_REPEATED_KFOLD:
+        return kfold(rs, o->n_splits, s % o->n_splits, o->seed + s / o->n_splits, test);
+    case SR_SPLIT_SHUFFLE: {
+        uint64_t n_test = o->test_size < 1 ? (uint64_t)ceil(o->test_size * (double)rs->n)
+                                           : (uint64_t)o->test_size;
+        if (n_test == 0 || n_test >= rs->n) return SR_E_USAGE;
+        uint32_t *perm = permutation(rs->n, o->seed + s);
+        if (!perm) return SR_E_NOMEM;
+        memset(test, 0, rs->n);
+        for (uint64_t q = 0; q < n_test; q++) test[perm[q]] = 1;
+        sr_free(perm);
+        return SR_OK;
+    }
+    case SR_SPLIT_LEAVE_ONE_OUT: {
+        /* For every user with >= min_n_ratings ratings, one of them picked at random. */
+        uint64_t *count = sr_calloc((size_t)rs->n_users + 1, sizeof *count);
+        uint64_t *pick = sr_mallocarray((size_t)rs->n_users + 1, sizeof *pick);
+        if (!count || !pick) {
+            sr_free(count);
+            sr_free(pick);
+            return SR_E_NOMEM;
+        }
+        for (uint64_t k = 0; k < rs->n; k++) count[rs->user[k]]++;
+        sr_rng rng;
+        sr_rng_seed_stream(&rng, o->seed, s);
+        for (uint32_t u = 0; u < rs->n_users; u++)
+            pick[u] = count[u] && count[u] >= (o->min_n_ratings ? o->min_n_ratings : 1)
+                          ? sr_rng_below(&rng, count[u])
+                          : UINT64_MAX;
+        memset(test, 0, rs->n);
+        memset(count, 0, ((size_t)rs->n_users + 1) * sizeof *count);
+        for (uint64_t k = 0; k < rs->n; k++) {
+            uint32_t u = rs->user[k];
+            if (count[u]++ == pick[u]) test[k] = 1;
+        }
+        sr_free(count);
+        sr_free(pick);
+        return SR_OK;
+    }
+    }
+    return SR_E_USAGE;
+}

@@ -1,0 +1,96 @@
+/* The rating-model interface: one file per algorithm fills one sr_model_ops.
+ *
+ * The maths of every algorithm follows the Surprise library's documentation and code
+ * (same parameters, same defaults, same update rules), so that results agree with its
+ * published accuracy table. An algorithm:
+ *   - declares its parameters in a table (name, type, default, range, help), which
+ *     drives --param parsing, --help, grid search and validation;
+ *   - fits on an sr_trainset with a parameter vector (one double per table entry, in
+ *     table order; booleans 0/1, choices the index into `choices`), a seed and a thread
+ *     count, returning its state;
+ *   - estimates a rating for (user, item) — unclipped — or reports that it cannot
+ *     (Surprise's PredictionImpossible), in which case the caller predicts the trainset's
+ *     global mean. sr_model_predict clips to the rating scale, as Surprise does.
+ * The registry (models.def) lists the algorithms; nothing switches on the algorithm.
+ *
+ * Ownership: fit returns new state; ops->free frees it. State borrows nothing but the
+ * trainset it was fitted on, which must outlive it for estimate.
+ */
+#ifndef SR_MODEL_H
+#define SR_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/trainset.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define SR_MAX_PARAMS 24
+
+typedef enum sr_param_type {
+    SR_PARAM_INT,
+    SR_PARAM_REAL,
+    SR_PARAM_BOOL,
+    SR_PARAM_CHOICE, /* value = index into the '|'-separated `choices` */
+} sr_param_type;
+
+typedef struct sr_param_def {
+    const char *name; /* Surprise's name, e.g. "n_factors", "reg_all" */
+    sr_param_type type;
+    double def, min, max; /* NaN default: "unset" (e.g. lr_bu falls back to lr_all) */
+    const char *choices;  /* SR_PARAM_CHOICE: "cosine|msd|pearson|pearson_baseline" */
+    const char *help;
+} sr_param_def;
+
+typedef struct sr_fit_ctx {
+    uint64_t seed;  /* random_state */
+    int threads;    /* >= 1 */
+    const sr_log *log;
+} sr_fit_ctx;
+
+typedef struct sr_model_ops {
+    const char *name;    /* "svd", "knn_basic", ... (used by --algo) */
+    const char *surprise; /* Surprise's class name: "SVD", "KNNBasic", ... */
+    const char *summary;
+    const sr_param_def *params;
+    size_t n_params;
+    sr_err (*fit)(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
+                  sr_diag *d);
+    /* The estimate for (u, i), not clipped; false when impossible. u and i are ids of
+     * the trainset's id space; either may be unknown to the trainset. */
+    bool (*estimate)(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
+                     double *est);
+    void (*free)(void *state);
+} sr_model_ops;
+
+/* The registry. */
+extern const sr_model_ops *const sr_models[];
+extern const size_t sr_n_models;
+const sr_model_ops *sr_model_find(const char *name); /* by name or Surprise class name */
+
+/* Parameter vectors. */
+void sr_params_defaults(const sr_model_ops *ops, double *p);
+/* Sets one "name=value" (value: number, true/false, or a choice name). */
+sr_err sr_params_set(const sr_model_ops *ops, double *p, const char *assignment, sr_diag *d);
+int sr_params_index(const sr_model_ops *ops, const char *name); /* -1 when absent */
+/* Writes "name=value,..." of p into buf. */
+void sr_params_format(const sr_model_ops *ops, const double *p, char *buf, size_t cap);
+
+/* A fitted model: ops + parameters + state + the trainset it was fitted on (borrowed). */
+typedef struct sr_model {
+    const sr_model_ops *ops;
+    double p[SR_MAX_PARAMS];
+    void *state;
+    const sr_trainset *ts;
+} sr_model;
+
+sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p,
+                    const sr_trainset *ts, const sr_fit_ctx *c, sr_diag *d);
+/* The prediction Surprise's predict() returns: estimate, or the global mean when the
+ * estimate is impossible, clipped to the rating scale. */
+double sr_model_predict(const sr_model *m, uint32_t u, uint32_t i);
+void sr_model_deinit(sr_model *m);
+
+#endif

@@ -1,0 +1,147 @@
+/* Ratings and trainsets (trainset.h). */
+#include "models/trainset.h"
+
+#include <string.h>
+
+#include "util/mem.h"
+
+void sr_ratings_free(sr_ratings *r) {
+    if (!r) return;
+    sr_free(r->user);
+    sr_free(r->item);
+    sr_free(r->r);
+    sr_free(r);
+}
+
+static sr_ratings *ratings_alloc(uint64_t n) {
+    sr_ratings *r = sr_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->user = sr_mallocarray(n ? n : 1, sizeof *r->user);
+    r->item = sr_mallocarray(n ? n : 1, sizeof *r->item);
+    r->r = sr_mallocarray(n ? n : 1, sizeof *r->r);
+    if (!r->user || !r->item || !r->r) {
+        sr_ratings_free(r);
+        return NULL;
+    }
+    r->n = n;
+    return r;
+}
+
+sr_err sr_ratings_new(uint32_t n_users, uint32_t n_items, uint64_t n, const uint32_t *user,
+                      const uint32_t *item, const float *r, double lo, double hi,
+                      sr_ratings **out) {
+    *out = NULL;
+    for (uint64_t k = 0; k < n; k++)
+        if (user[k] >= n_users || item[k] >= n_items) return SR_E_RANGE;
+    sr_ratings *rs = ratings_alloc(n);
+    if (!rs) return SR_E_NOMEM;
+    rs->n_users = n_users;
+    rs->n_items = n_items;
+    if (n) {
+        memcpy(rs->user, user, n * sizeof *user);
+        memcpy(rs->item, item, n * sizeof *item);
+        memcpy(rs->r, r, n * sizeof *r);
+    }
+    rs->lo = lo;
+    rs->hi = hi;
+    *out = rs;
+    return SR_OK;
+}
+
+sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings **out) {
+    *out = NULL;
+    sr_ratings *rs = ratings_alloc(ds->n_pairs);
+    if (!rs) return SR_E_NOMEM;
+    rs->n_users = ds->n_users;
+    rs->n_items = ds->n_songs;
+    double lo = 0, hi = 0;
+    for (uint32_t u = 0; u < ds->n_users; u++)
+        for (uint64_t p = ds->user_ptr[u]; p < ds->user_ptr[u + 1]; p++) {
+            float v = ds->pair_value[p];
+            if (t == SR_TRANSFORM_CAP10 && ds->kind == SR_VALUE_PLAYS) v = v < 10 ? v : 10;
+            rs->user[p] = u;
+            rs->item[p] = ds->pair_song[p];
+            rs->r[p] = v;
+            if (p == 0 || v < lo) lo = v;
+            if (p == 0 || v > hi) hi = v;
+        }
+    if (t == SR_TRANSFORM_CAP10 && ds->kind == SR_VALUE_PLAYS) lo = 1, hi = 10;
+    rs->lo = lo;
+    rs->hi = hi;
+    *out = rs;
+    return SR_OK;
+}
+
+void sr_trainset_free(sr_trainset *ts) {
+    if (!ts) return;
+    sr_free(ts->user_ptr);
+    sr_free(ts->ur_item);
+    sr_free(ts->ur_r);
+    sr_free(ts->item_ptr);
+    sr_free(ts->ir_user);
+    sr_free(ts->ir_r);
+    sr_free(ts);
+}
+
+sr_err sr_trainset_new(const sr_ratings *rs, const uint8_t *take, sr_trainset **out) {
+    *out = NULL;
+    sr_trainset *ts = sr_calloc(1, sizeof *ts);
+    if (!ts) return SR_E_NOMEM;
+    ts->n_users = rs->n_users;
+    ts->n_items = rs->n_items;
+    ts->lo = rs->lo;
+    ts->hi = rs->hi;
+    uint64_t n = 0;
+    double sum = 0;
+    for (uint64_t k = 0; k < rs->n; k++)
+        if (!take || take[k]) n++, sum += rs->r[k];
+    ts->n = n;
+    ts->global_mean = n ? sum / (double)n : 0;
+    ts->user_ptr = sr_calloc((size_t)rs->n_users + 1, sizeof *ts->user_ptr);
+    ts->item_ptr = sr_calloc((size_t)rs->n_items + 1, sizeof *ts->item_ptr);
+    ts->ur_item = sr_mallocarray(n ? n : 1, sizeof *ts->ur_item);
+    ts->ur_r = sr_mallocarray(n ? n : 1, sizeof *ts->ur_r);
+    ts->ir_user = sr_mallocarray(n ? n : 1, sizeof *ts->ir_user);
+    ts->ir_r = sr_mallocarray(n ? n : 1, sizeof *ts->ir_r);
+    uint64_t *pos = sr_mallocarray((size_t)(rs->n_users > rs->n_items ? rs->n_users : rs->n_items) + 1,
+                                   sizeof *pos);
+    if (!ts->user_ptr || !ts->item_ptr || !ts->ur_item || !ts->ur_r || !ts->ir_user ||
+        !ts->ir_r || !pos) {
+        sr_free(pos);
+        sr_trainset_free(ts);
+        return SR_E_NOMEM;
+    }
+    for (uint64_t k = 0; k < rs->n; k++)
+        if (!take || take[k]) ts->user_ptr[rs->user[k] + 1]++, ts->item_ptr[rs->item[k] + 1]++;
+    for (uint32_t u = 0; u < rs->n_users; u++) ts->user_ptr[u + 1] += ts->user_ptr[u];
+    for (uint32_t i = 0; i < rs->n_items; i++) ts->item_ptr[i + 1] += ts->item_ptr[i];
+    /* Three stable counting sorts, so that items come out ascending within a user and
+     * users ascending within an item whatever the order of the ratings.
+     * pass 1: counting sort by user (stable) into ur_*, carrying the item */
+    memcpy(pos, ts->user_ptr, ((size_t)rs->n_users + 1) * sizeof *pos);
+    for (uint64_t k = 0; k < rs->n; k++) {
+        if (take && !take[k]) continue;
+        uint64_t q = pos[rs->user[k]]++;
+        ts->ur_item[q] = rs->item[k];
+        ts->ur_r[q] = rs->r[k];
+    }
+    /* pass 2: by item from the by-user order: users ascending within an item */
+    memcpy(pos, ts->item_ptr, ((size_t)rs->n_items + 1) * sizeof *pos);
+    for (uint32_t u = 0; u < rs->n_users; u++)
+        for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q++) {
+            uint64_t w = pos[ts->ur_item[q]]++;
+            ts->ir_user[w] = u;
+            ts->ir_r[w] = ts->ur_r[q];
+        }
+    /* pass 3: back to by-user from the by-item order: items ascending within a user */
+    memcpy(pos, ts->user_ptr, ((size_t)rs->n_users + 1) * sizeof *pos);
+    for (uint32_t i = 0; i < rs->n_items; i++)
+        for (uint64_t w = ts->item_ptr[i]; w < ts->item_ptr[i + 1]; w++) {
+            uint64_t q = pos[ts->ir_user[w]]++;
+            ts->ur_item[q] = i;
+            ts->ur_r[q] = ts->ir_r[w];
+        }
+    sr_free(pos);
+    *out = ts;
+    return SR_OK;
+}

@@ -1,0 +1,226 @@
+/* Ratings, trainsets, parameter vectors, metrics, splits and cross-validation, checked
+ * on cases small enough to work out by hand (the arithmetic is in the comments). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/cv.h"
+#include "util/mem.h"
+
+/* users 0..2, items 0..2:
+ *   u0: i0=4, i2=2      u1: i0=5, i1=3, i2=1      u2: i1=4
+ * global mean = (4+2+5+3+1+4)/6 = 19/6 */
+static sr_ratings *small(void) {
+    const uint32_t u[] = {1, 0, 2, 1, 0, 1};
+    const uint32_t i[] = {2, 2, 1, 0, 0, 1};
+    const float r[] = {1, 2, 4, 5, 4, 3};
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(3, 3, 6, u, i, r, 1, 5, &rs), SR_OK);
+    return rs;
+}
+
+static void test_trainset(void **state) {
+    (void)state;
+    sr_ratings *rs = small();
+    sr_trainset *ts;
+    assert_int_equal(sr_trainset_new(rs, NULL, &ts), SR_OK);
+    assert_int_equal(ts->n, 6);
+    assert_true(fabs(ts->global_mean - 19.0 / 6) < 1e-12);
+    /* u1's items ascending: 0 (5), 1 (3), 2 (1) */
+    assert_int_equal(ts->user_ptr[1], 2);
+    assert_int_equal(ts->user_ptr[2], 5);
+    assert_int_equal(ts->ur_item[2], 0);
+    assert_int_equal(ts->ur_item[4], 2);
+    assert_true(ts->ur_r[2] == 5 && ts->ur_r[3] == 3 && ts->ur_r[4] == 1);
+    /* item 1's users ascending: 1 (3), 2 (4) */
+    assert_int_equal(ts->item_ptr[1], 2);
+    assert_int_equal(ts->ir_user[2], 1);
+    assert_int_equal(ts->ir_user[3], 2);
+    assert_true(ts->ir_r[3] == 4);
+    sr_trainset_free(ts);
+    /* A trainset without u2's only rating: u2 unknown, item 1 still known (u1). */
+    uint8_t take[] = {1, 1, 0, 1, 1, 1};
+    assert_int_equal(sr_trainset_new(rs, take, &ts), SR_OK);
+    assert_false(sr_trainset_knows_user(ts, 2));
+    assert_true(sr_trainset_knows_item(ts, 1));
+    assert_true(fabs(ts->global_mean - 15.0 / 5) < 1e-12);
+    sr_trainset_free(ts);
+    sr_ratings_free(rs);
+}
+
+static void test_metrics(void **state) {
+    (void)state;
+    /* errors 1, -1, 2, 0: MSE = (1+1+4+0)/4 = 1.5, RMSE = sqrt(1.5), MAE = 4/4 = 1 */
+    const uint32_t u[] = {0, 0, 1, 1};
+    const float r[] = {4, 2, 5, 3};
+    const double est[] = {3, 3, 3, 3};
+    assert_true(fabs(sr_metric_compute(SR_METRIC_MSE, 4, u, r, est) - 1.5) < 1e-12);
+    assert_true(fabs(sr_metric_compute(SR_METRIC_RMSE, 4, u, r, est) - sqrt(1.5)) < 1e-12);
+    assert_true(fabs(sr_metric_compute(SR_METRIC_MAE, 4, u, r, est) - 1.0) < 1e-12);
+    /* FCP: user 0 truths (4, 2), estimates (3.5, 3): ordered pairs (a,b) with est_a >
+     * est_b and r_a > r_b: 1 concordant; discordant (est_a >= est_b, r_a < r_b): 0.
+     * user 1 truths (5, 3), estimates (2, 4): concordant 0; discordant 1 (4 >= 2, 3 < 5).
+     * nc = mean(1, 0) = 0.5, nd = mean(0, 1) = 0.5: FCP = 0.5. */
+    const double est2[] = {3.5, 3, 2, 4};
+    assert_true(fabs(sr_metric_compute(SR_METRIC_FCP, 4, u, r, est2) - 0.5) < 1e-12);
+    assert_int_equal(sr_metric_find("RMSE"), SR_METRIC_RMSE);
+    assert_int_equal(sr_metric_find("nope"), -1);
+}
+
+static void test_splits(void **state) {
+    (void)state;
+    /* 10 ratings of 4 users. */
+    uint32_t u[10], i[10];
+    float r[10];
+    for (int k = 0; k < 10; k++) u[k] = (uint32_t)(k % 4), i[k] = (uint32_t)k, r[k] = 3;
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(4, 10, 10, u, i, r, 1, 5, &rs), SR_OK);
+    uint8_t test[10];
+    /* KFold 3 over 10: folds of 4, 3, 3; each rating tested exactly once. */
+    sr_split_opts o = {.kind = SR_SPLIT_KFOLD, .n_splits = 3, .seed = 7};
+    int seen[10] = {0}, sizes[3];
+    for (unsigned f = 0; f < 3; f++) {
+        assert_int_equal(sr_split_mask(rs, &o, f, test), SR_OK);
+        sizes[f] = 0;
+        for (int k = 0; k < 10; k++) seen[k] += test[k], sizes[f] += test[k];
+    }
+    assert_int_equal(sizes[0], 4);
+    assert_int_equal(sizes[1], 3);
+    assert_int_equal(sizes[2], 3);
+    for (int k = 0; k < 10; k++) assert_int_equal(seen[k], 1);
+    /* same seed, same split; another seed, (almost surely) another */
+    uint8_t again[10], other[10];
+    assert_int_equal(sr_split_mask(rs, &o, 0, again), SR_OK);
+    assert_int_equal(sr_split_mask(rs, &o, 0, test), SR_OK);
+    assert_memory_equal(test, again, 10);
+    o.seed = 8;
+    assert_int_equal(sr_split_mask(rs, &o, 0, other), SR_OK);
+    /* shuffle split of 0.2 -> ceil(2) = 2 test ratings */
+    sr_split_opts s = {.kind = SR_SPLIT_SHUFFLE, .n_splits = 2, .test_size = 0.2, .seed = 1};
+    assert_int_equal(sr_split_mask(rs, &s, 1, test), SR_OK);
+    int n = 0;
+    for (int k = 0; k < 10; k++) n += test[k];
+    assert_int_equal(n, 2);
+    /* leave-one-out: one per user (users 0, 1 have 3 ratings; 2, 3 have 2) */
+    sr_split_opts l = {.kind = SR_SPLIT_LEAVE_ONE_OUT, .n_splits = 1, .seed = 3, .min_n_ratings = 3};
+    assert_int_equal(sr_split_mask(rs, &l, 0, test), SR_OK);
+    int per_user[4] = {0};
+    for (int k = 0; k < 10; k++) per_user[u[k]] += test[k];
+    assert_int_equal(per_user[0], 1);
+    assert_int_equal(per_user[1], 1);
+    assert_int_equal(per_user[2], 0);
+    assert_int_equal(per_user[3], 0);
+    sr_ratings_free(rs);
+}
+
+/* A test model: predicts its parameter "bias" plus the trainset mean; impossible for
+ * unknown users. */
+typedef struct { double bias; } mean_state;
+static sr_err mean_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **st,
+                       sr_diag *d) {
+    (void)ts, (void)c, (void)d;
+    mean_state *m = sr_malloc(sizeof *m);
+    if (!m) return SR_E_NOMEM;
+    m->bias = p[0];
+    *st = m;
+    return SR_OK;
+}
+static bool mean_est(const void *st, const sr_trainset *ts, uint32_t u, uint32_t i, double *e) {
+    (void)i;
+    if (!sr_trainset_knows_user(ts, u)) return false;
+    *e = ts->global_mean + ((const mean_state *)st)->bias;
+    return true;
+}
+static void mean_free(void *st) {
+    sr_free(st);
+}
+static const sr_param_def mean_params[] = {
+    {"bias", SR_PARAM_REAL, 0, -10, 10, NULL, "added to the mean"},
+    {"mode", SR_PARAM_CHOICE, 0, 0, 2, "a|b|c", "a choice"},
+    {"flag", SR_PARAM_BOOL, 1, 0, 1, NULL, "a flag"},
+};
+static const sr_model_ops mean_ops = {"mean", "Mean", "test", mean_params, 3, mean_fit,
+                                      mean_est, mean_free};
+
+static void test_params(void **state) {
+    (void)state;
+    double p[SR_MAX_PARAMS];
+    sr_params_defaults(&mean_ops, p);
+    sr_diag d;
+    assert_int_equal(sr_params_set(&mean_ops, p, "bias=2.5", &d), SR_OK);
+    assert_true(p[0] == 2.5);
+    assert_int_equal(sr_params_set(&mean_ops, p, "mode=c", &d), SR_OK);
+    assert_true(p[1] == 2);
+    assert_int_equal(sr_params_set(&mean_ops, p, "flag=false", &d), SR_OK);
+    assert_true(p[2] == 0);
+    assert_int_equal(sr_params_set(&mean_ops, p, "bias=99", &d), SR_E_USAGE);
+    assert_int_equal(sr_params_set(&mean_ops, p, "mode=z", &d), SR_E_USAGE);
+    assert_int_equal(sr_params_set(&mean_ops, p, "colour=1", &d), SR_E_USAGE);
+    assert_non_null(strstr(d.msg, "bias"));
+    char buf[128];
+    sr_params_format(&mean_ops, p, buf, sizeof buf);
+    assert_string_equal(buf, "bias=2.5,mode=c,flag=false");
+}
+
+static void test_predict_clips_and_defaults(void **state) {
+    (void)state;
+    sr_ratings *rs = small();
+    sr_trainset *ts;
+    assert_int_equal(sr_trainset_new(rs, NULL, &ts), SR_OK);
+    sr_model m;
+    double p[SR_MAX_PARAMS] = {5, 0, 1};
+    assert_int_equal(sr_model_fit(&m, &mean_ops, p, ts, NULL, NULL), SR_OK);
+    assert_true(sr_model_predict(&m, 0, 0) == 5.0); /* 19/6 + 5 clipped to 5 */
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+    uint8_t take[] = {1, 1, 0, 1, 1, 1}; /* u2 unknown -> global mean 3 (unclipped) */
+    assert_int_equal(sr_trainset_new(rs, take, &ts), SR_OK);
+    p[0] = 0;
+    assert_int_equal(sr_model_fit(&m, &mean_ops, p, ts, NULL, NULL), SR_OK);
+    assert_true(sr_model_predict(&m, 2, 1) == 3.0);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+    sr_ratings_free(rs);
+}
+
+static void test_cross_validate(void **state) {
+    (void)state;
+    /* 200 ratings, all 4 except every 4th which is 2: the mean model's RMSE is known
+     * to be about sqrt(E[(r - mean)^2]) with mean ~3.5: sqrt(0.75*0.25+0.25*2.25)=0.866 */
+    enum { N = 200 };
+    uint32_t u[N], i[N];
+    float r[N];
+    for (int k = 0; k < N; k++) u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(10, 20, N, u, i, r, 1, 5, &rs), SR_OK);
+    double p[SR_MAX_PARAMS] = {0, 0, 1};
+    sr_cv_opts o = {.split = {.kind = SR_SPLIT_KFOLD, .n_splits = 5, .seed = 1}, .threads = 1};
+    sr_cv_result a, b;
+    sr_diag d;
+    assert_int_equal(sr_cross_validate(rs, &mean_ops, p, &o, &a, &d), SR_OK);
+    assert_int_equal(a.n_folds, 5);
+    assert_true(fabs(a.mean[SR_METRIC_RMSE] - 0.866) < 0.05);
+    for (unsigned f = 0; f < 5; f++) assert_int_equal(a.folds[f].n_test, 40);
+    o.threads = 3; /* same numbers with folds in parallel */
+    assert_int_equal(sr_cross_validate(rs, &mean_ops, p, &o, &b, &d), SR_OK);
+    for (unsigned f = 0; f < 5; f++)
+        assert_true(a.folds[f].metric[SR_METRIC_RMSE] == b.folds[f].metric[SR_METRIC_RMSE]);
+    sr_cv_result_deinit(&a);
+    sr_cv_result_deinit(&b);
+    sr_ratings_free(rs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trainset),  cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_splits),    cmocka_unit_test(test_params),
+        cmocka_unit_test(test_predict_clips_and_defaults),
+        cmocka_unit_test(test_cross_validate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
