@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "gen/generate.h"
+#include "util/str.h"
 
 typedef enum opt_id {
     O_OUTPUT,
@@ -94,11 +95,6 @@ static int bad_usage(const char *fmt, const char *what) {
     return 1;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 /* A count: what sr_cli_parse_u64 takes (10k, 1M) or a decimal with a suffix (37.8M)
  * that comes out whole. */
 static bool parse_count(const char *s, uint64_t *out) {
@@ -162,8 +158,10 @@ int sr_cmd_generate(int argc, char **argv) {
                 usage(stdout);
                 return 0;
             }
-            if (o->id == O_JSON) json = true;
-            else quiet = true;
+            if (o->id == O_JSON)
+                json = true;
+            else
+                quiet = true;
             continue;
         }
         if (!val) {
@@ -223,7 +221,7 @@ int sr_cmd_generate(int argc, char **argv) {
     if (p.since >= p.until) return bad_usage("%s", "--since must not be after --until");
 
     sr_gen_output o = {
-        .format = SR_GEN_JSONL, .zstd = ends_with(out, ".zst"), .zstd_level = (int)level};
+        .format = SR_GEN_JSONL, .zstd = sr_cstr_ends_with(out, ".zst"), .zstd_level = (int)level};
     if (format) {
         if (!strcmp(format, "jsonl"))
             o.format = SR_GEN_JSONL;
@@ -233,9 +231,10 @@ int sr_cmd_generate(int argc, char **argv) {
             o.format = SR_GEN_CSV3;
         else
             return bad_usage("unknown format '%s' (want jsonl, csv or csv3)", format);
-    } else if (ends_with(out, ".csv") || ends_with(out, ".csv.zst")) {
+    } else if (sr_cstr_ends_with(out, ".csv") || sr_cstr_ends_with(out, ".csv.zst")) {
         o.format = SR_GEN_CSV;
-    } else if (!(ends_with(out, ".jsonl") || ends_with(out, ".jsonl.zst") || !strcmp(out, "-"))) {
+    } else if (!(sr_cstr_ends_with(out, ".jsonl") || sr_cstr_ends_with(out, ".jsonl.zst") ||
+                 !strcmp(out, "-"))) {
         return bad_usage("cannot tell the format of '%s': name it .jsonl, .jsonl.zst, .csv or "
                          ".csv.zst, or pass --format",
                          out);
@@ -263,7 +262,8 @@ int sr_cmd_generate(int argc, char **argv) {
         printf(", \"listens\": %llu, \"users\": %llu, \"songs_used\": %llu, "
                "\"songs\": %u, \"bytes\": %llu, \"seconds\": %.3f}\n",
                (unsigned long long)st.n_listens, (unsigned long long)st.n_users,
-               (unsigned long long)st.n_songs, sr_gen_n_songs(g), (unsigned long long)st.bytes, secs);
+               (unsigned long long)st.n_songs, sr_gen_n_songs(g), (unsigned long long)st.bytes,
+               secs);
     } else if (!quiet)
         fprintf(stderr,
                 "songrec generate: %llu listens, %llu users, %llu of %u songs, %.1f MB to %s in "

@@ -414,7 +414,7 @@ static sr_err csv_read(sr_reader *r) {
  * little when some other columns are recognised or the name ends in .csv/.tsv (so that
  * a read explains which column is missing rather than "unrecognised format"). */
 static int csv_detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_delim_basename(name);
+    const char *base = sr_path_base(name);
     size_t bl = strlen(base);
     bool ext = bl > 4 && (!strcmp(base + bl - 4, ".csv") || !strcmp(base + bl - 4, ".tsv"));
     sr_delim_head h;

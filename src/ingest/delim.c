@@ -208,12 +208,6 @@ bool sr_delim_ieq(sr_str s, const char *lit) {
     return true;
 }
 
-const char *sr_delim_basename(const char *name) {
-    if (!name) return "";
-    const char *slash = strrchr(name, '/');
-    return slash ? slash + 1 : name;
-}
-
 char *sr_delim_show(char *out, size_t cap, sr_str s) {
     size_t n = s.n < 40 ? s.n : 40, k = 0;
     if (cap == 0) return out;

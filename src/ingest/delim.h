@@ -1,5 +1,7 @@
-/* Field splitting, the line loop and small parsers shared by the line-oriented readers
- * (csv.c, lastfm.c, triplets.c; lb_jsonl.c uses the line loop).
+/* Field splitting, the line loop and small parsers shared by the line-oriented readers:
+ * csv.c, lastfm.c and triplets.c split fields here; lastfm.c, triplets.c and lb_jsonl.c
+ * read lines through sr_delim_read_rows (csv.c has its own loop, as it joins the lines
+ * of a quoted field and pushes them back).
  *
  * Everything here works on borrowed sr_str slices of one line and allocates nothing,
  * except the CSV unquoting scratch buffer, which the caller owns and reuses for every
@@ -76,8 +78,6 @@ bool sr_delim_parse_count(sr_str s, double *out);
 bool sr_delim_has_digit(sr_str s);
 /* Case-insensitive ASCII comparison of s (after trimming spaces) with lit. */
 bool sr_delim_ieq(sr_str s, const char *lit);
-/* The part of a path after the last '/' (the whole name when none). */
-const char *sr_delim_basename(const char *name);
 /* Writes s into out (cap bytes, NUL-terminated) for a message: at most 40 bytes, bytes
  * outside printable ASCII shown as '?'. Returns out. */
 char *sr_delim_show(char *out, size_t cap, sr_str s);
@@ -118,8 +118,8 @@ typedef sr_err (*sr_delim_row_fn)(sr_reader *r, const sr_delim_row *row, void *u
  * on that byte into at most want (<= SR_DELIM_MAX_FIELDS) fields, and a blank line is
  * one of only spaces, tabs and CRs with no delim in it; with delim 0 the callback splits
  * (or parses) the line itself and a blank line is one of only spaces, tabs and CRs.
- * Returns SR_OK at the end of the input, a stream error, or what row returned. One
- * indirect call per line; the split is the inline memchr loop of sr_delim_split. */
+ * Returns SR_OK at the end of the input, a stream error, or what row returned. Costs one
+ * indirect call per line over a hand-written loop. */
 sr_err sr_delim_read_rows(sr_reader *r, char delim, size_t want, sr_delim_row_fn row, void *user);
 
 #endif

@@ -26,13 +26,8 @@ typedef struct run {
     sr_value_kind kind;
 } run;
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 bool sr_ingest_user_from_name(const char *path, char *out, size_t cap) {
-    const char *b = base_name(path);
+    const char *b = sr_path_base(path);
     size_t n = strlen(b);
     const char *lb = strstr(b, "_lb-");
     if (lb && lb > b && (size_t)(lb - b) < cap) {
@@ -62,19 +57,16 @@ bool sr_ingest_user_from_name(const char *path, char *out, size_t cap) {
 
 /* Archive members that are not listens: metadata of dumps and exports. */
 static bool member_skipped(const char *name) {
-    const char *b = base_name(name);
+    const char *b = sr_path_base(name);
     static const char *const exact[] = {"COPYING",         "SCHEMA_SEQUENCE",        "TIMESTAMP",
                                         "START_TIMESTAMP", "END_TIMESTAMP",          "DUMP_ID.txt",
                                         "feedback.jsonl",  "pinned_recording.jsonl", "index.json",
                                         "user.json"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (!strcmp(b, exact[i])) return true;
-    size_t n = strlen(b);
     static const char *const sfx[] = {".md5", ".sha256", ".pdf", ".txt.md5", ".parquet"};
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-        size_t k = strlen(sfx[i]);
-        if (n >= k && !strcmp(b + n - k, sfx[i])) return true;
-    }
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
+        if (sr_cstr_ends_with(b, sfx[i])) return true;
     return b[0] == '.' || strstr(b, "Streaming_History_Video") != NULL;
 }
 
@@ -129,7 +121,7 @@ static sr_err ingest_file(run *R, const char *path) {
             snprintf(label, sizeof label, "%s:%s", path, member);
         else
             snprintf(label, sizeof label, "%s", path);
-        if (archive && !strcmp(base_name(member), "user.json") && !R->o->read.user) {
+        if (archive && !strcmp(sr_path_base(member), "user.json") && !R->o->read.user) {
             read_user_json(s, user, sizeof user);
             continue;
         }

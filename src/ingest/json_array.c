@@ -440,9 +440,3 @@ size_t sr_json_head_value_len(const unsigned char *h, size_t n) {
     bool found = false;
     return walk(h, n, 0, NULL, &found);
 }
-
-const char *sr_json_basename(const char *name) {
-    if (!name) return "";
-    const char *s = strrchr(name, '/');
-    return s ? s + 1 : name;
-}

@@ -93,7 +93,5 @@ bool sr_json_head_has_key(const unsigned char *h, size_t n, int depth, const cha
 /* Offset just past the first top-level object or array in h when it ends within h,
  * else 0. */
 size_t sr_json_head_value_len(const unsigned char *h, size_t n);
-/* The part of a member name after its last '/'. */
-const char *sr_json_basename(const char *name);
 
 #endif

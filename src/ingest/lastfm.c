@@ -54,15 +54,11 @@ static sr_err row_1k(sr_reader *r, const sr_delim_row *row, void *user) {
     uint64_t no = row->no;
     if (row->first && row->n > 1 && header_word(f[1])) return SR_OK; /* a header */
     if (row->n != 6) return malformed(r, no, row->n, 6);
-    sr_listen l = {0};
+    int64_t ts;
     if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
-    if (!sr_time_parse(f[1], &l.ts)) return bad_time(r, no, f[1]);
-    l.user = f[0];
-    l.artist = f[3];
-    l.recording_mbid = f[4];
-    l.track = f[5];
-    l.release = SR_STR_NULL;
-    l.value = 1;
+    if (!sr_time_parse(f[1], &ts)) return bad_time(r, no, f[1]);
+    sr_listen l = {
+        .user = f[0], .artist = f[3], .track = f[5], .recording_mbid = f[4], .ts = ts, .value = 1};
     return sr_reader_emit(r, &l, no);
 }
 
@@ -76,14 +72,10 @@ static sr_err row_csv(sr_reader *r, const sr_delim_row *row, void *user) {
     uint64_t no = row->no;
     if (row->first && row->n > 3 && header_word(f[3])) return SR_OK; /* a header */
     if (row->n != 4) return malformed(r, no, row->n, 4);
-    sr_listen l = {0};
-    if (!sr_time_parse(f[3], &l.ts)) return bad_time(r, no, f[3]);
-    l.user = SR_STR_NULL;
-    l.artist = f[0];
-    l.release = f[1];
-    l.track = f[2];
-    l.recording_mbid = SR_STR_NULL;
-    l.value = 1;
+    int64_t ts;
+    if (!sr_time_parse(f[3], &ts)) return bad_time(r, no, f[3]);
+    /* no user: the default user */
+    sr_listen l = {.artist = f[0], .track = f[2], .release = f[1], .ts = ts, .value = 1};
     return sr_reader_emit(r, &l, no);
 }
 
@@ -162,7 +154,7 @@ static int kind_csv(sr_str line, bool first) {
 
 static int detect_1k(const char *name, const unsigned char *head, size_t n) {
     int s = score_lines(head, n, kind_1k);
-    if (s && strstr(sr_delim_basename(name), "userid-timestamp")) s = s < 95 ? s + 5 : 100;
+    if (s && strstr(sr_path_base(name), "userid-timestamp")) s = s < 95 ? s + 5 : 100;
     return s;
 }
 

@@ -27,14 +27,9 @@
 #include "ingest/lb_scan.h"
 #include "ingest/reader.h"
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !memcmp(s + n - k, suffix, k);
-}
-
 static int detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_json_basename(name);
-    int by_name = strstr(base, "_lb-") && ends_with(base, ".json") ? 70 : 0;
+    const char *base = sr_path_base(name);
+    int by_name = strstr(base, "_lb-") && sr_cstr_ends_with(base, ".json") ? 70 : 0;
     size_t i = sr_json_head_start(head, n);
     if (i >= n) return by_name / 2;
     if (head[i] == '{') return sr_json_head_has_key(head, n, 1, "payload") ? 90 : 0;

@@ -25,17 +25,16 @@
 #include "ingest/lb_scan.h"
 #include "ingest/reader.h"
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !memcmp(s + n - k, suffix, k);
-}
-
 static int detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_json_basename(name);
+    const char *base = sr_path_base(name);
     if (!strcmp(base, "feedback.jsonl") || !strcmp(base, "pinned_recording.jsonl") ||
         !strcmp(base, "user.json"))
         return 0;
-    int by_name = ends_with(base, ".listens") ? 60 : ends_with(base, ".jsonl") ? 50 : 0;
+    int by_name = 0;
+    if (sr_cstr_ends_with(base, ".listens"))
+        by_name = 60;
+    else if (sr_cstr_ends_with(base, ".jsonl"))
+        by_name = 50;
     size_t i = sr_json_head_start(head, n);
     if (i >= n) return by_name / 2; /* empty member: harmless either way */
     if (head[i] != '{') return 0;

@@ -24,23 +24,15 @@
 #include "ingest/reader.h"
 #include "util/timeparse.h"
 
-static bool starts_with(const char *s, const char *prefix) {
-    return !strncmp(s, prefix, strlen(prefix));
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !memcmp(s + n - k, suffix, k);
-}
-
 static int detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_json_basename(name);
+    const char *base = sr_path_base(name);
     int by_name = 0;
-    if (ends_with(base, ".json")) {
-        if (starts_with(base, "StreamingHistory") || starts_with(base, "endsong_") ||
-            starts_with(base, "Streaming_History_Audio_"))
+    if (sr_cstr_ends_with(base, ".json")) {
+        if (sr_cstr_starts_with(base, "StreamingHistory") ||
+            sr_cstr_starts_with(base, "endsong_") ||
+            sr_cstr_starts_with(base, "Streaming_History_Audio_"))
             by_name = 80;
-        else if (starts_with(base, "Streaming_History_Video_"))
+        else if (sr_cstr_starts_with(base, "Streaming_History_Video_"))
             by_name = 60;
     }
     size_t i = sr_json_head_start(head, n);
@@ -170,7 +162,7 @@ static sr_err element(sr_reader *r, const sr_json_array *a, const sr_json_elem *
 }
 
 static sr_err read_spotify(sr_reader *r) {
-    bool podcasts = starts_with(sr_json_basename(r->member), "StreamingHistory_podcast_");
+    bool podcasts = sr_cstr_starts_with(sr_path_base(r->member), "StreamingHistory_podcast_");
     return sr_json_array_read(r, 0, element, &podcasts);
 }
 

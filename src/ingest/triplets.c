@@ -51,16 +51,11 @@ static sr_err triplets_row(sr_reader *r, const sr_delim_row *row, void *user) {
     size_t n = row->n;
     uint64_t no = row->no;
     if (row->first && n == 3 && header_word(f[2])) return SR_OK; /* a header */
-    sr_listen l = {0};
+    double v;
     if (n != 3) return malformed(r, no, n, "3");
     if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
-    if (!sr_delim_parse_count(f[2], &l.value)) return bad_value(r, no, f[2]);
-    l.user = f[0];
-    l.track = f[1];
-    l.artist = SR_STR_NULL;
-    l.release = SR_STR_NULL;
-    l.recording_mbid = SR_STR_NULL;
-    l.ts = SR_TS_NONE;
+    if (!sr_delim_parse_count(f[2], &v)) return bad_value(r, no, f[2]);
+    sr_listen l = {.user = f[0], .track = f[1], .ts = SR_TS_NONE, .value = v};
     return sr_reader_emit(r, &l, no);
 }
 
@@ -109,19 +104,15 @@ static sr_err ratings_row(sr_reader *r, const sr_delim_row *row, void *user) {
     if (first) st->s = pick_sep(row->line), st->have_sep = true;
     size_t n = split_sep(row->line, st->s, f, 4);
     if (first && (n == 3 || n == 4) && header_word(f[2])) return SR_OK; /* a header */
-    sr_listen l = {0};
-    l.ts = SR_TS_NONE;
+    double v;
+    int64_t ts = SR_TS_NONE;
     char d[64];
     if (n != 3 && n != 4) return malformed(r, no, n, "3 or 4");
     if (sr_str_trim(f[0]).n == 0) return sr_reader_skip(r, SR_SKIP_EMPTY_USER, no, NULL);
-    if (!sr_delim_parse_number(f[2], &l.value)) return bad_value(r, no, f[2]);
-    if (n == 4 && sr_str_trim(f[3]).n && !sr_time_parse(f[3], &l.ts))
+    if (!sr_delim_parse_number(f[2], &v)) return bad_value(r, no, f[2]);
+    if (n == 4 && sr_str_trim(f[3]).n && !sr_time_parse(f[3], &ts))
         return sr_reader_skip(r, SR_SKIP_BAD_TIMESTAMP, no, sr_delim_show(d, sizeof d, f[3]));
-    l.user = f[0];
-    l.track = f[1];
-    l.artist = SR_STR_NULL;
-    l.release = SR_STR_NULL;
-    l.recording_mbid = SR_STR_NULL;
+    sr_listen l = {.user = f[0], .track = f[1], .ts = ts, .value = v};
     return sr_reader_emit(r, &l, no);
 }
 
@@ -210,7 +201,7 @@ static int kind_tab3(sr_str line, bool first, void *ctx) {
 }
 
 static int triplets_detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_delim_basename(name);
+    const char *base = sr_path_base(name);
     int good, bad, full = 0;
     tally(head, n, kind_msd, &full, &good, &bad);
     int s = full ? score(good, bad, 95) : 0;
@@ -254,7 +245,7 @@ static int kind_rating(sr_str line, bool first, void *ctx) {
 }
 
 static int ratings_detect(const char *name, const unsigned char *head, size_t n) {
-    const char *base = sr_delim_basename(name);
+    const char *base = sr_path_base(name);
     size_t bl = strlen(base);
     bool named = !strcmp(base, "u.data") || !strcmp(base, "ratings.dat") ||
                  !strcmp(base, "ratings.csv") ||

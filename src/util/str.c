@@ -1,5 +1,6 @@
-/* sr_str helpers and a UTF-8 validator (the strict one of RFC 3629, table 3-7 of the
- * Unicode standard: rejects overlong forms, surrogates and code points past U+10FFFF). */
+/* sr_str and C-string helpers, and a UTF-8 validator (the strict one of RFC 3629, table
+ * 3-7 of the Unicode standard: rejects overlong forms, surrogates and code points past
+ * U+10FFFF). */
 #include "util/str.h"
 
 #include <stdint.h>
@@ -11,6 +12,12 @@ sr_str sr_str_trim(sr_str s) {
                    s.p[s.n - 1] == '\n'))
         s.n--;
     return s;
+}
+
+const char *sr_path_base(const char *path) {
+    if (!path) return "";
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 bool sr_utf8_valid(const char *str, size_t n) {
@@ -33,6 +40,8 @@ bool sr_utf8_valid(const char *str, size_t n) {
         }
         size_t len;
         unsigned lo = 0x80, hi = 0xBF;
+        /* One line per row of table 3-7. */
+        /* clang-format off */
         if (c >= 0xC2 && c <= 0xDF) len = 2;
         else if (c == 0xE0) len = 3, lo = 0xA0;
         else if (c >= 0xE1 && c <= 0xEC) len = 3;
@@ -42,6 +51,7 @@ bool sr_utf8_valid(const char *str, size_t n) {
         else if (c >= 0xF1 && c <= 0xF3) len = 4;
         else if (c == 0xF4) len = 4, hi = 0x8F;
         else return false;
+        /* clang-format on */
         if (i + len > n) return false;
         if (s[i + 1] < lo || s[i + 1] > hi) return false;
         for (size_t k = 2; k < len; k++)

@@ -20,6 +20,17 @@ static inline bool sr_str_eq(sr_str a, const char *lit) {
     size_t n = strlen(lit);
     return a.n == n && memcmp(a.p, lit, n) == 0;
 }
+/* True when the C string s starts with prefix / ends with suffix. */
+static inline bool sr_cstr_starts_with(const char *s, const char *prefix) {
+    return !strncmp(s, prefix, strlen(prefix));
+}
+static inline bool sr_cstr_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !memcmp(s + n - k, suffix, k);
+}
+/* The part of a path (or archive member name) after its last '/': the whole path when
+ * it has none, "" for NULL. Borrows from path. */
+const char *sr_path_base(const char *path);
 /* Trims ASCII spaces, tabs, CR and LF at both ends. */
 sr_str sr_str_trim(sr_str s);
 /* True when s is valid UTF-8 (no overlongs, no surrogates, max U+10FFFF). */

@@ -38,9 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         volatile uint64_t sink = 0;
         for (uint32_t u = 0; u < ds->n_users; u++) {
             sink += sr_dataset_user(ds, u).n;
-            for (uint64_t p = ds->user_ptr[u]; p < ds->user_ptr[u + 1]; p++)
-                sink += ds->pair_song[p] + ds->song_artist[ds->pair_song[p]] +
-                        (uint64_t)ds->pair_value[p] + ds->pair_first[p] + ds->pair_last[p];
+            for (uint64_t p = ds->user_ptr[u]; p < ds->user_ptr[u + 1]; p++) {
+                uint32_t value_bits; /* any float may be stored: casting it could be UB */
+                memcpy(&value_bits, &ds->pair_value[p], sizeof value_bits);
+                sink += ds->pair_song[p] + ds->song_artist[ds->pair_song[p]] + value_bits +
+                        ds->pair_first[p] + ds->pair_last[p];
+            }
         }
         for (uint32_t s = 0; s < ds->n_songs; s++) {
             sink += sr_dataset_track(ds, s).n + sr_dataset_artist(ds, ds->song_artist[s]).n;

@@ -1,0 +1,67 @@
+/* Shared-private helpers of the matrix-factorisation models (mf.h): aligned factor
+ * matrices, their seeded initialisation and the run-time CPU check. */
+#include "models/mf.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+float *sr__mf_alloc(size_t rows, size_t ld) {
+    if (rows == 0) rows = 1;
+    if (ld && rows > (SIZE_MAX - 128) / sizeof(float) / ld) return NULL;
+    size_t bytes = rows * ld * sizeof(float);
+    /* Over-allocate one line plus room for the raw pointer just below the aligned one. */
+    unsigned char *raw = sr_malloc(bytes + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    memcpy((void *)(a - sizeof(void *)), &raw, sizeof raw);
+    memset((void *)a, 0, bytes);
+    return (float *)a;
+}
+
+void sr__mf_free(float *m) {
+    if (!m) return;
+    void *raw;
+    memcpy(&raw, (unsigned char *)m - sizeof(void *), sizeof raw);
+    sr_free(raw);
+}
+
+void sr__mf_init_normal(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *r, double mean,
+                        double sd) {
+    /* Box-Muller, both outputs of each pair used: the k draws of all rows form one
+     * stream (row-major, padding skipped), consumed two at a time. */
+    double spare = 0;
+    int have = 0;
+    for (size_t u = 0; u < rows; u++)
+        for (uint32_t f = 0; f < k; f++) {
+            double z;
+            if (have) {
+                z = spare, have = 0;
+            } else {
+                double u1 = 1.0 - sr_rng_double(r), u2 = sr_rng_double(r); /* u1 in (0, 1] */
+                double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+                z = rad * cos(th), spare = rad * sin(th), have = 1;
+            }
+            m[u * ld + f] = (float)(mean + sd * z);
+        }
+}
+
+void sr__mf_init_uniform(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *r, double lo,
+                         double hi) {
+    for (size_t u = 0; u < rows; u++)
+        for (uint32_t f = 0; f < k; f++) m[u * ld + f] = (float)(lo + (hi - lo) * sr_rng_double(r));
+}
+
+double sr__mf_or(double p, double def) {
+    return isnan(p) ? def : p;
+}
+
+int sr__mf_have_avx512(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
