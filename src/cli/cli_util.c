@@ -28,9 +28,7 @@ static void cli_message(void *user, sr_log_level level, const char *text) {
     if (level == SR_LOG_DEBUG && !cl->verbose) return;
     if (cl->quiet && level > SR_LOG_WARN) return;
     clear_bar(cl);
-    const char *tag = level == SR_LOG_ERROR  ? "error: "
-                      : level == SR_LOG_WARN ? "warning: "
-                                             : "";
+    const char *tag = level == SR_LOG_ERROR ? "error: " : level == SR_LOG_WARN ? "warning: " : "";
     fprintf(stderr, "songrec: %s%s\n", tag, text);
 }
 
@@ -82,9 +80,12 @@ bool sr_cli_parse_u64(const char *s, uint64_t *out) {
     double mant = 1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return false;
-    if (*end == 'k' || *end == 'K') mant = 1e3, end++;
-    else if (*end == 'M' || *end == 'm') mant = 1e6, end++;
-    else if (*end == 'G' || *end == 'g') mant = 1e9, end++;
+    if (*end == 'k' || *end == 'K')
+        mant = 1e3, end++;
+    else if (*end == 'M' || *end == 'm')
+        mant = 1e6, end++;
+    else if (*end == 'G' || *end == 'g')
+        mant = 1e9, end++;
     if (*end) return false;
     if (mant > 1 && (double)v * mant > 1.8e19) return false;
     *out = (uint64_t)v * (uint64_t)mant;
@@ -115,12 +116,18 @@ void sr_cli_json_string(FILE *f, const char *s, size_t n) {
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }

@@ -42,17 +42,32 @@ static void list_algos(void) {
         for (size_t k = 0; k < m->n_params; k++) {
             const sr_param_def *p = &m->params[k];
             char def[64];
-            if (p->type == SR_PARAM_CHOICE) snprintf(def, sizeof def, "%s", p->choices);
-            else if (p->def != p->def) snprintf(def, sizeof def, "unset");
-            else snprintf(def, sizeof def, "%g", p->def);
+            if (p->type == SR_PARAM_CHOICE)
+                snprintf(def, sizeof def, "%s", p->choices);
+            else if (p->def != p->def)
+                snprintf(def, sizeof def, "unset");
+            else
+                snprintf(def, sizeof def, "%g", p->def);
             printf("    %-16s %-28s %s\n", p->name, def, p->help);
         }
     }
 }
 
 int sr_cmd_evaluate(int argc, char **argv) {
-    enum { O_ALGO = 256, O_PARAM, O_CV, O_SPLIT, O_REPEATS, O_TEST, O_MEASURES, O_TRANSFORM,
-           O_SEED, O_THREADS, O_JSON, O_LIST };
+    enum {
+        O_ALGO = 256,
+        O_PARAM,
+        O_CV,
+        O_SPLIT,
+        O_REPEATS,
+        O_TEST,
+        O_MEASURES,
+        O_TRANSFORM,
+        O_SEED,
+        O_THREADS,
+        O_JSON,
+        O_LIST
+    };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
                                          {"param", required_argument, 0, O_PARAM},
                                          {"cv", required_argument, 0, O_CV},
@@ -69,18 +84,20 @@ int sr_cmd_evaluate(int argc, char **argv) {
                                          {0, 0, 0, 0}};
     const char *algo = NULL, *params[SR_MAX_PARAMS * 2];
     int n_params = 0;
-    sr_cv_opts co = {.split = {.kind = SR_SPLIT_KFOLD, .n_splits = 5, .n_repeats = 2,
-                               .test_size = 0.2},
-                     .threads = 2};
-    bool json = false, measure[SR_METRIC__COUNT] = {[SR_METRIC_RMSE] = true,
-                                                    [SR_METRIC_MAE] = true};
+    sr_cv_opts co = {
+        .split = {.kind = SR_SPLIT_KFOLD, .n_splits = 5, .n_repeats = 2, .test_size = 0.2},
+        .threads = 2};
+    bool json = false,
+         measure[SR_METRIC__COUNT] = {[SR_METRIC_RMSE] = true, [SR_METRIC_MAE] = true};
     int transform = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
-        case O_ALGO: algo = optarg; break;
+        case O_ALGO:
+            algo = optarg;
+            break;
         case O_PARAM:
             if (n_params == (int)(sizeof params / sizeof params[0])) goto bad;
             params[n_params++] = optarg;
@@ -90,11 +107,16 @@ int sr_cmd_evaluate(int argc, char **argv) {
             co.split.n_splits = (unsigned)v;
             break;
         case O_SPLIT:
-            if (!strcmp(optarg, "kfold")) co.split.kind = SR_SPLIT_KFOLD;
-            else if (!strcmp(optarg, "repeated")) co.split.kind = SR_SPLIT_REPEATED_KFOLD;
-            else if (!strcmp(optarg, "shuffle")) co.split.kind = SR_SPLIT_SHUFFLE;
-            else if (!strcmp(optarg, "loo")) co.split.kind = SR_SPLIT_LEAVE_ONE_OUT;
-            else goto bad;
+            if (!strcmp(optarg, "kfold"))
+                co.split.kind = SR_SPLIT_KFOLD;
+            else if (!strcmp(optarg, "repeated"))
+                co.split.kind = SR_SPLIT_REPEATED_KFOLD;
+            else if (!strcmp(optarg, "shuffle"))
+                co.split.kind = SR_SPLIT_SHUFFLE;
+            else if (!strcmp(optarg, "loo"))
+                co.split.kind = SR_SPLIT_LEAVE_ONE_OUT;
+            else
+                goto bad;
             break;
         case O_REPEATS:
             if (!sr_cli_parse_u64(optarg, &v) || v < 1 || v > 1000) goto bad;
@@ -116,9 +138,12 @@ int sr_cmd_evaluate(int argc, char **argv) {
             break;
         }
         case O_TRANSFORM:
-            if (!strcmp(optarg, "cap10")) transform = SR_TRANSFORM_CAP10;
-            else if (!strcmp(optarg, "raw")) transform = SR_TRANSFORM_RAW;
-            else goto bad;
+            if (!strcmp(optarg, "cap10"))
+                transform = SR_TRANSFORM_CAP10;
+            else if (!strcmp(optarg, "raw"))
+                transform = SR_TRANSFORM_RAW;
+            else
+                goto bad;
             break;
         case O_SEED:
             if (!sr_cli_parse_u64(optarg, &co.seed)) goto bad;
@@ -128,10 +153,18 @@ int sr_cmd_evaluate(int argc, char **argv) {
             if (!sr_cli_parse_u64(optarg, &v) || v < 1 || v > 64) goto bad;
             co.threads = (unsigned)v;
             break;
-        case O_JSON: json = true; break;
-        case O_LIST: list_algos(); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
+        case O_JSON:
+            json = true;
+            break;
+        case O_LIST:
+            list_algos();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
         continue;
     bad:
@@ -162,7 +195,8 @@ int sr_cmd_evaluate(int argc, char **argv) {
     sr_dataset *ds;
     sr_err e = sr_dataset_load(argv[optind], &ds, &d);
     if (e) return sr_cli_fail("evaluate", e, &d);
-    if (transform < 0) transform = ds->kind == SR_VALUE_PLAYS ? SR_TRANSFORM_CAP10 : SR_TRANSFORM_RAW;
+    if (transform < 0)
+        transform = ds->kind == SR_VALUE_PLAYS ? SR_TRANSFORM_CAP10 : SR_TRANSFORM_RAW;
     sr_ratings *rs;
     e = sr_ratings_from_dataset(ds, (sr_transform)transform, &rs);
     sr_dataset_free(ds);
@@ -177,13 +211,14 @@ int sr_cmd_evaluate(int argc, char **argv) {
     sr_params_format(ops, p, pbuf, sizeof pbuf);
     unsigned n = res.n_folds;
     if (json) {
-        printf("{\"algo\": \"%s\", \"params\": \"%s\", \"ratings\": %llu, \"splits\": %u", ops->name,
-               pbuf, (unsigned long long)n_ratings, n);
+        printf("{\"algo\": \"%s\", \"params\": \"%s\", \"ratings\": %llu, \"splits\": %u",
+               ops->name, pbuf, (unsigned long long)n_ratings, n);
         for (int m = 0; m < SR_METRIC__COUNT; m++) {
             if (!measure[m]) continue;
             printf(", \"%s\": {\"mean\": %.6f, \"std\": %.6f, \"folds\": [", sr_metric_name(m),
                    res.mean[m], res.std[m]);
-            for (unsigned f = 0; f < n; f++) printf("%s%.6f", f ? ", " : "", res.folds[f].metric[m]);
+            for (unsigned f = 0; f < n; f++)
+                printf("%s%.6f", f ? ", " : "", res.folds[f].metric[m]);
             printf("]}");
         }
         printf(", \"fit_time\": {\"mean\": %.4f, \"std\": %.4f}, \"test_time\": {\"mean\": %.4f, "
@@ -203,7 +238,8 @@ int sr_cmd_evaluate(int argc, char **argv) {
             if (!measure[m]) continue;
             char label[32];
             snprintf(label, sizeof label, "%s (testset)", sr_metric_name(m));
-            for (char *q = label; *q && *q != ' '; q++) *q = (char)(*q - 32 * (*q >= 'a' && *q <= 'z'));
+            for (char *q = label; *q && *q != ' '; q++)
+                *q = (char)(*q - 32 * (*q >= 'a' && *q <= 'z'));
             printf("%-18s", label);
             for (unsigned f = 0; f < n; f++) printf("%-8.4f", res.folds[f].metric[m]);
             printf("%-8.4f%-8.4f\n", res.mean[m], res.std[m]);

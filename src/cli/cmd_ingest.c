@@ -22,32 +22,31 @@
 #include "util/timeparse.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: songrec ingest [OPTIONS] FILE... -o OUT.srd\n\n"
-            "Reads listening histories (ListenBrainz dumps and exports, CSV/TSV, Last.fm,\n"
-            "Spotify, play-count triplets, rating triples; plain, gz/xz/zst, tar or zip;\n"
-            "globs; '-' for stdin) into a dataset file.\n\n"
-            "input:\n"
-            "  --format NAME            force the format (default: detected per file)\n"
-            "  --list-formats           list the formats and exit\n"
-            "  --user NAME              user for records without one\n"
-            "  --columns MAP            CSV column names, e.g. user=U,artist=A,track=T,time=TS\n"
-            "  --min-ms-played N        Spotify: shorter plays are skipped (default 30000)\n"
-            "dataset:\n"
-            "  -o, --output FILE        the .srd file to write (required)\n"
-            "  --song-key name|mbid     a song is artist+track (default) or recording MBID\n"
-            "  --since DATE, --until DATE  keep listens in [since, until)\n"
-            "  --min-user-listens N     drop users with fewer plays\n"
-            "  --min-song-listeners N   drop songs with fewer distinct listeners\n"
-            "  --top-songs N            keep only the N most-played songs\n"
-            "  --keep-duplicates        keep exact duplicate listens (same user, song, time)\n"
-            "errors:\n"
-            "  --strict                 stop at the first bad record (exit code 2)\n"
-            "  --max-errors N           stop after N bad records (exit code 2)\n"
-            "output:\n"
-            "  --json                   print the summary as JSON on stdout\n"
-            "  -q, --quiet              no progress and no summary\n"
-            "  -h, --help               this help\n");
+    fprintf(f, "usage: songrec ingest [OPTIONS] FILE... -o OUT.srd\n\n"
+               "Reads listening histories (ListenBrainz dumps and exports, CSV/TSV, Last.fm,\n"
+               "Spotify, play-count triplets, rating triples; plain, gz/xz/zst, tar or zip;\n"
+               "globs; '-' for stdin) into a dataset file.\n\n"
+               "input:\n"
+               "  --format NAME            force the format (default: detected per file)\n"
+               "  --list-formats           list the formats and exit\n"
+               "  --user NAME              user for records without one\n"
+               "  --columns MAP            CSV column names, e.g. user=U,artist=A,track=T,time=TS\n"
+               "  --min-ms-played N        Spotify: shorter plays are skipped (default 30000)\n"
+               "dataset:\n"
+               "  -o, --output FILE        the .srd file to write (required)\n"
+               "  --song-key name|mbid     a song is artist+track (default) or recording MBID\n"
+               "  --since DATE, --until DATE  keep listens in [since, until)\n"
+               "  --min-user-listens N     drop users with fewer plays\n"
+               "  --min-song-listeners N   drop songs with fewer distinct listeners\n"
+               "  --top-songs N            keep only the N most-played songs\n"
+               "  --keep-duplicates        keep exact duplicate listens (same user, song, time)\n"
+               "errors:\n"
+               "  --strict                 stop at the first bad record (exit code 2)\n"
+               "  --max-errors N           stop after N bad records (exit code 2)\n"
+               "output:\n"
+               "  --json                   print the summary as JSON on stdout\n"
+               "  -q, --quiet              no progress and no summary\n"
+               "  -h, --help               this help\n");
 }
 
 static void list_formats(void) {
@@ -73,17 +72,20 @@ static char *meta_json(int n, char **paths, const sr_ingest_opts *io, const sr_b
     if (bo->since) json_object_set_new(opt, "since", json_integer(bo->since));
     if (bo->until) json_object_set_new(opt, "until", json_integer(bo->until));
     json_object_set_new(opt, "top_songs", json_integer((json_int_t)bo->top_songs));
-    json_object_set_new(opt, "min_song_listeners", json_integer((json_int_t)bo->min_song_listeners));
+    json_object_set_new(opt, "min_song_listeners",
+                        json_integer((json_int_t)bo->min_song_listeners));
     json_object_set_new(opt, "min_user_listens", json_integer((json_int_t)bo->min_user_listens));
     json_object_set_new(opt, "keep_duplicates", json_boolean(bo->keep_duplicates));
     json_object_set_new(m, "options", opt);
     json_t *sk = json_object();
     for (int i = 0; i < SR_SKIP__COUNT; i++)
-        if (rs->skipped[i]) json_object_set_new(sk, sr_skip_name(i), json_integer((json_int_t)rs->skipped[i]));
+        if (rs->skipped[i])
+            json_object_set_new(sk, sr_skip_name(i), json_integer((json_int_t)rs->skipped[i]));
     json_object_set_new(m, "skipped", sk);
     json_t *fx = json_object();
     for (int i = 0; i < SR_FIX__COUNT; i++)
-        if (rs->fixed[i]) json_object_set_new(fx, sr_fix_name(i), json_integer((json_int_t)rs->fixed[i]));
+        if (rs->fixed[i])
+            json_object_set_new(fx, sr_fix_name(i), json_integer((json_int_t)rs->fixed[i]));
     json_object_set_new(m, "fixed", fx);
     json_object_set_new(m, "records", json_integer((json_int_t)rs->records));
     json_object_set_new(m, "duplicates", json_integer((json_int_t)bs->duplicates));
@@ -102,29 +104,41 @@ static double now_s(void) {
 
 int sr_cmd_ingest(int argc, char **argv) {
     enum {
-        O_FORMAT = 256, O_LIST, O_USER, O_COLUMNS, O_MINMS, O_SONGKEY, O_SINCE, O_UNTIL,
-        O_MINUSER, O_MINSONG, O_TOP, O_KEEPDUP, O_STRICT, O_MAXERR, O_JSON
+        O_FORMAT = 256,
+        O_LIST,
+        O_USER,
+        O_COLUMNS,
+        O_MINMS,
+        O_SONGKEY,
+        O_SINCE,
+        O_UNTIL,
+        O_MINUSER,
+        O_MINSONG,
+        O_TOP,
+        O_KEEPDUP,
+        O_STRICT,
+        O_MAXERR,
+        O_JSON
     };
-    static const struct option opts[] = {
-        {"format", required_argument, 0, O_FORMAT},
-        {"list-formats", no_argument, 0, O_LIST},
-        {"user", required_argument, 0, O_USER},
-        {"columns", required_argument, 0, O_COLUMNS},
-        {"min-ms-played", required_argument, 0, O_MINMS},
-        {"output", required_argument, 0, 'o'},
-        {"song-key", required_argument, 0, O_SONGKEY},
-        {"since", required_argument, 0, O_SINCE},
-        {"until", required_argument, 0, O_UNTIL},
-        {"min-user-listens", required_argument, 0, O_MINUSER},
-        {"min-song-listeners", required_argument, 0, O_MINSONG},
-        {"top-songs", required_argument, 0, O_TOP},
-        {"keep-duplicates", no_argument, 0, O_KEEPDUP},
-        {"strict", no_argument, 0, O_STRICT},
-        {"max-errors", required_argument, 0, O_MAXERR},
-        {"json", no_argument, 0, O_JSON},
-        {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"format", required_argument, 0, O_FORMAT},
+                                         {"list-formats", no_argument, 0, O_LIST},
+                                         {"user", required_argument, 0, O_USER},
+                                         {"columns", required_argument, 0, O_COLUMNS},
+                                         {"min-ms-played", required_argument, 0, O_MINMS},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"song-key", required_argument, 0, O_SONGKEY},
+                                         {"since", required_argument, 0, O_SINCE},
+                                         {"until", required_argument, 0, O_UNTIL},
+                                         {"min-user-listens", required_argument, 0, O_MINUSER},
+                                         {"min-song-listeners", required_argument, 0, O_MINSONG},
+                                         {"top-songs", required_argument, 0, O_TOP},
+                                         {"keep-duplicates", no_argument, 0, O_KEEPDUP},
+                                         {"strict", no_argument, 0, O_STRICT},
+                                         {"max-errors", required_argument, 0, O_MAXERR},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     sr_ingest_opts io = {.read = {.min_ms_played = 30000}};
     sr_build_opts bo = {0};
     const char *out = NULL;
@@ -135,25 +149,40 @@ int sr_cmd_ingest(int argc, char **argv) {
         uint64_t v;
         int64_t t;
         switch (c) {
-        case O_FORMAT: io.format = optarg; break;
-        case O_LIST: list_formats(); return 0;
-        case O_USER: io.read.user = optarg; break;
-        case O_COLUMNS: io.read.columns = optarg; break;
+        case O_FORMAT:
+            io.format = optarg;
+            break;
+        case O_LIST:
+            list_formats();
+            return 0;
+        case O_USER:
+            io.read.user = optarg;
+            break;
+        case O_COLUMNS:
+            io.read.columns = optarg;
+            break;
         case O_MINMS:
             if (!sr_cli_parse_u64(optarg, &v)) goto bad;
             io.read.min_ms_played = (int64_t)v;
             break;
-        case 'o': out = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
         case O_SONGKEY:
-            if (!strcmp(optarg, "name")) bo.song_key = SR_SONG_KEY_NAME;
-            else if (!strcmp(optarg, "mbid")) bo.song_key = SR_SONG_KEY_MBID;
-            else goto bad;
+            if (!strcmp(optarg, "name"))
+                bo.song_key = SR_SONG_KEY_NAME;
+            else if (!strcmp(optarg, "mbid"))
+                bo.song_key = SR_SONG_KEY_MBID;
+            else
+                goto bad;
             break;
         case O_SINCE:
         case O_UNTIL:
             if (!parse_date(optarg, &t)) goto bad;
-            if (c == O_SINCE) bo.since = t;
-            else bo.until = t;
+            if (c == O_SINCE)
+                bo.since = t;
+            else
+                bo.until = t;
             break;
         case O_MINUSER:
             if (!sr_cli_parse_u64(optarg, &bo.min_user_listens)) goto bad;
@@ -164,20 +193,33 @@ int sr_cmd_ingest(int argc, char **argv) {
         case O_TOP:
             if (!sr_cli_parse_u64(optarg, &bo.top_songs)) goto bad;
             break;
-        case O_KEEPDUP: bo.keep_duplicates = true; break;
-        case O_STRICT: io.read.strict = true; break;
+        case O_KEEPDUP:
+            bo.keep_duplicates = true;
+            break;
+        case O_STRICT:
+            io.read.strict = true;
+            break;
         case O_MAXERR:
             if (!sr_cli_parse_u64(optarg, &io.read.max_errors)) goto bad;
             break;
-        case O_JSON: json = true; break;
-        case 'q': quiet = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
+        case O_JSON:
+            json = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
         continue;
     bad:
         for (const struct option *o = opts; o->name; o++)
-            if (o->val == c) fprintf(stderr, "songrec ingest: bad value '%s' for --%s\n", optarg, o->name);
+            if (o->val == c)
+                fprintf(stderr, "songrec ingest: bad value '%s' for --%s\n", optarg, o->name);
         return 1;
     }
     if (!out) {
@@ -214,10 +256,15 @@ int sr_cmd_ingest(int argc, char **argv) {
     /* Readers on this thread, the builder on a worker (ingest/pipe.h). */
     sr_pipe *pipe = NULL;
     e = sr_pipe_new(sr_builder_add_batch, b, &pipe);
-    if (!e) e = sr_ingest_paths(argv + optind, (size_t)(argc - optind), &io, sr_pipe_accept, pipe, &rs, &d);
+    if (!e)
+        e = sr_ingest_paths(argv + optind, (size_t)(argc - optind), &io, sr_pipe_accept, pipe, &rs,
+                            &d);
     sr_err pe = pipe ? sr_pipe_finish(pipe) : SR_OK;
     sr_pipe_free(pipe);
-    if (!e && pe) e = sr_diag_set(&d, pe, "%s", pe == SR_E_INPUT ? "cannot mix play counts and ratings in one dataset" : sr_err_message(pe));
+    if (!e && pe)
+        e = sr_diag_set(&d, pe, "%s",
+                        pe == SR_E_INPUT ? "cannot mix play counts and ratings in one dataset"
+                                         : sr_err_message(pe));
     if (e) {
         sr_builder_free(b);
         return sr_cli_fail("ingest", e, &d);

@@ -21,14 +21,14 @@ struct sr_builder {
     bool kind_set;
     sr_value_kind kind;
     sr_strmap users;
-    uint32_t last_user;   /* id of the previous listen's user */
+    uint32_t last_user;    /* id of the previous listen's user */
     sr_str last_user_name; /* into users' blob; refreshed on every intern */
     bool has_last_user;
-    sr_hmap raw_index;   /* 128-bit hash of a raw key -> raw id (the hot path) */
-    sr_strvec raw;       /* raw keys "artist\x1ftrack[\x1fmbid]" as given, by raw id */
-    uint32_t *raw_song;  /* (raw.n) */
+    sr_hmap raw_index;    /* 128-bit hash of a raw key -> raw id (the hot path) */
+    sr_strvec raw;        /* raw keys "artist\x1ftrack[\x1fmbid]" as given, by raw id */
+    uint32_t *raw_song;   /* (raw.n) */
     uint32_t *raw_aspell; /* (raw.n) artist spelling id */
-    uint64_t *raw_count; /* (raw.n) plays */
+    uint64_t *raw_count;  /* (raw.n) plays */
     size_t raw_cap;
     sr_strmap aspell;        /* artist spelling as given -> id */
     uint32_t *aspell_artist; /* (aspell.n) */
@@ -53,8 +53,7 @@ sr_err sr_builder_new(const sr_build_opts *o, sr_builder **out) {
     if (!b) return SR_E_NOMEM;
     if (o) b->o = *o;
     sr_strvec_init(&b->raw);
-    if (sr_strmap_init(&b->users) || sr_hmap_init(&b->raw_index) ||
-        sr_strmap_init(&b->aspell) ||
+    if (sr_strmap_init(&b->users) || sr_hmap_init(&b->raw_index) || sr_strmap_init(&b->aspell) ||
         sr_strmap_init(&b->artist_keys) || sr_strmap_init(&b->song_keys)) {
         sr_builder_free(b);
         return SR_E_NOMEM;
@@ -106,8 +105,10 @@ static void mbid_bytes(sr_str m, uint8_t out[16]) {
     for (size_t i = 0; i < m.n && k < 32; i++) {
         int v = hexval(m.p[i]);
         if (v < 0) continue;
-        if (k % 2 == 0) out[k / 2] = (uint8_t)(v << 4);
-        else out[k / 2] |= (uint8_t)v;
+        if (k % 2 == 0)
+            out[k / 2] = (uint8_t)(v << 4);
+        else
+            out[k / 2] |= (uint8_t)v;
         k++;
     }
 }
@@ -363,12 +364,11 @@ static sr_err make_strtab(sr_dataset *ds, sr_strtab *t, uint32_t n, const sr_str
     return SR_OK;
 }
 
-sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
-                         sr_build_stats *st, sr_diag *d) {
+sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out, sr_build_stats *st,
+                         sr_diag *d) {
     *out = NULL;
     sr_err e = SR_OK;
-    const uint32_t n_users0 = b->users.n, n_songs0 = b->song_keys.n,
-                   n_artists0 = b->artist_keys.n;
+    const uint32_t n_users0 = b->users.n, n_songs0 = b->song_keys.n, n_artists0 = b->artist_keys.n;
     b->st.spellings = b->raw.n;
     sr_dataset *ds = sr_calloc(1, sizeof *ds);
     rec *sorted = NULL;
@@ -431,8 +431,10 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
             }
             if (same_pair) {
                 size_t p = n_pairs - 1;
-                if (b->kind == SR_VALUE_PLAYS) p_val[p] += r->value;
-                else p_val[p] = r->value; /* latest rating: by time, then input order */
+                if (b->kind == SR_VALUE_PLAYS)
+                    p_val[p] += r->value;
+                else
+                    p_val[p] = r->value; /* latest rating: by time, then input order */
                 if (r->ts && (!p_first[p] || r->ts < p_first[p])) p_first[p] = r->ts;
                 if (r->ts > p_last[p]) p_last[p] = r->ts;
             } else {
@@ -693,4 +695,3 @@ fail:
     if (st) *st = b->st;
     return e;
 }
-

@@ -27,8 +27,8 @@
 typedef enum sr_song_key { SR_SONG_KEY_NAME = 0, SR_SONG_KEY_MBID = 1 } sr_song_key;
 
 typedef struct sr_build_opts {
-    sr_song_key song_key; /* MBID: songs with a recording MBID are keyed by it */
-    int64_t since, until; /* keep since <= ts < until; 0 = unbounded. Unknown times kept. */
+    sr_song_key song_key;        /* MBID: songs with a recording MBID are keyed by it */
+    int64_t since, until;        /* keep since <= ts < until; 0 = unbounded. Unknown times kept. */
     uint64_t top_songs;          /* keep the N most-played songs; 0 = all */
     uint64_t min_song_listeners; /* drop songs with fewer distinct listeners */
     uint64_t min_user_listens;   /* drop users with fewer plays (ratings: rated songs) */
@@ -42,7 +42,7 @@ typedef struct sr_build_stats {
     uint64_t duplicates;     /* exact duplicates dropped */
     uint64_t filtered_pairs; /* pairs removed by the song/user filters */
     uint64_t filtered_listens;
-    uint64_t spellings;      /* distinct raw artist+track spellings seen */
+    uint64_t spellings; /* distinct raw artist+track spellings seen */
 } sr_build_stats;
 
 typedef struct sr_builder sr_builder;
@@ -56,8 +56,8 @@ sr_err sr_builder_add(void *builder, const sr_listen *l, sr_value_kind kind);
 sr_err sr_builder_add_batch(void *builder, const sr_listen *ls, const uint8_t *kinds, size_t n);
 /* Builds the dataset; the builder is spent afterwards (free it). On SR_E_EMPTY no
  * records were left after the filters. meta_json (borrowed, may be NULL) is stored. */
-sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
-                         sr_build_stats *st, sr_diag *d);
+sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out, sr_build_stats *st,
+                         sr_diag *d);
 void sr_builder_free(sr_builder *b);
 
 #endif

@@ -35,20 +35,20 @@ static inline sr_str sr_strtab_get(const sr_strtab *t, uint32_t i) {
 typedef struct sr_dataset {
     sr_value_kind kind; /* plays (value = play count) or explicit ratings */
     uint32_t n_users, n_artists, n_songs;
-    uint64_t n_pairs;   /* (user, song) pairs */
-    uint64_t n_listens; /* sum of play counts (plays) or number of ratings */
+    uint64_t n_pairs;       /* (user, song) pairs */
+    uint64_t n_listens;     /* sum of play counts (plays) or number of ratings */
     int64_t ts_min, ts_max; /* range of known listen times; 0 when none */
 
-    sr_strtab users;   /* (n_users) user names as given */
-    sr_strtab artists; /* (n_artists) most frequent original spelling */
-    sr_strtab tracks;  /* (n_songs) most frequent original spelling of the track */
+    sr_strtab users;             /* (n_users) user names as given */
+    sr_strtab artists;           /* (n_artists) most frequent original spelling */
+    sr_strtab tracks;            /* (n_songs) most frequent original spelling of the track */
     const uint32_t *song_artist; /* (n_songs) artist of each song */
     const uint8_t *song_mbid;    /* (n_songs, 16) binary recording MBID, all-zero if none */
 
     /* by user */
-    const uint64_t *user_ptr;  /* (n_users + 1) pairs of user u: [user_ptr[u], user_ptr[u+1]) */
-    const uint32_t *pair_song; /* (n_pairs) song of each pair, ascending within a user */
-    const float *pair_value;   /* (n_pairs) play count, or the rating */
+    const uint64_t *user_ptr;   /* (n_users + 1) pairs of user u: [user_ptr[u], user_ptr[u+1]) */
+    const uint32_t *pair_song;  /* (n_pairs) song of each pair, ascending within a user */
+    const float *pair_value;    /* (n_pairs) play count, or the rating */
     const uint32_t *pair_first; /* (n_pairs) first listen, Unix s; 0 = unknown */
     const uint32_t *pair_last;  /* (n_pairs) last listen, Unix s; 0 = unknown */
 

@@ -56,10 +56,9 @@ sr_err sr_normalize(sr_str s, sr_normbuf *b, sr_str *out) {
         return SR_OK;
     }
     utf8proc_uint8_t *mapped = NULL;
-    utf8proc_ssize_t n =
-        utf8proc_map((const utf8proc_uint8_t *)s.p, (utf8proc_ssize_t)s.n, &mapped,
-                     UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-                         UTF8PROC_IGNORE);
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s.p, (utf8proc_ssize_t)s.n, &mapped,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                                          UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
     if (n < 0) {
         /* Invalid UTF-8 never reaches here (the reader rejects it); be safe anyway. */
         if (n == UTF8PROC_ERROR_NOMEM) return SR_E_NOMEM;

@@ -134,8 +134,10 @@ sr_err sr_cross_validate(const sr_ratings *rs, const sr_model_ops *ops, const do
     if (workers > 64) workers = 64;
     unsigned started = 0;
     for (unsigned w = 1; w < workers; w++)
-        if (pthread_create(&th[w], NULL, worker, &J) == 0) started = w;
-        else break;
+        if (pthread_create(&th[w], NULL, worker, &J) == 0)
+            started = w;
+        else
+            break;
     worker(&J);
     for (unsigned w = 1; w <= started; w++) pthread_join(th[w], NULL);
     sr_err e = atomic_load(&J.err);

@@ -17,7 +17,7 @@ typedef struct sr_cv_fold {
 
 typedef struct sr_cv_result {
     unsigned n_folds;
-    sr_cv_fold *folds; /* (n_folds) owned */
+    sr_cv_fold *folds;                                    /* (n_folds) owned */
     double mean[SR_METRIC__COUNT], std[SR_METRIC__COUNT]; /* std: population, as numpy */
     double fit_mean, fit_std, test_mean, test_std;
 } sr_cv_result;

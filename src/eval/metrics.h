@@ -8,7 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum sr_metric { SR_METRIC_RMSE, SR_METRIC_MSE, SR_METRIC_MAE, SR_METRIC_FCP, SR_METRIC__COUNT } sr_metric;
+typedef enum sr_metric {
+    SR_METRIC_RMSE,
+    SR_METRIC_MSE,
+    SR_METRIC_MAE,
+    SR_METRIC_FCP,
+    SR_METRIC__COUNT
+} sr_metric;
 
 const char *sr_metric_name(sr_metric m); /* "rmse" */
 int sr_metric_find(const char *name);    /* -1 when unknown (case-insensitive) */

@@ -9,8 +9,10 @@
 
 unsigned sr_split_count(const sr_split_opts *o) {
     switch (o->kind) {
-    case SR_SPLIT_REPEATED_KFOLD: return o->n_splits * (o->n_repeats ? o->n_repeats : 1);
-    default: return o->n_splits;
+    case SR_SPLIT_REPEATED_KFOLD:
+        return o->n_splits * (o->n_repeats ? o->n_repeats : 1);
+    default:
+        return o->n_splits;
     }
 }
 
@@ -42,7 +44,8 @@ static sr_err kfold(const sr_ratings *rs, unsigned k, unsigned fold, uint64_t se
 sr_err sr_split_mask(const sr_ratings *rs, const sr_split_opts *o, unsigned s, uint8_t *test) {
     if (s >= sr_split_count(o)) return SR_E_RANGE;
     switch (o->kind) {
-    case SR_SPLIT_KFOLD: return kfold(rs, o->n_splits, s, o->seed, test);
+    case SR_SPLIT_KFOLD:
+        return kfold(rs, o->n_splits, s, o->seed, test);
     case SR_SPLIT_REPEATED_KFOLD:
         return kfold(rs, o->n_splits, s % o->n_splits, o->seed + s / o->n_splits, test);
     case SR_SPLIT_SHUFFLE: {

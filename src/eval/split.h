@@ -22,9 +22,9 @@ typedef enum sr_split_kind {
 
 typedef struct sr_split_opts {
     sr_split_kind kind;
-    unsigned n_splits;   /* folds (kfold), splits (shuffle, leave-one-out) */
-    unsigned n_repeats;  /* repeated kfold */
-    double test_size;    /* shuffle: a fraction (< 1) or a count (>= 1) */
+    unsigned n_splits;      /* folds (kfold), splits (shuffle, leave-one-out) */
+    unsigned n_repeats;     /* repeated kfold */
+    double test_size;       /* shuffle: a fraction (< 1) or a count (>= 1) */
     unsigned min_n_ratings; /* leave-one-out: users with fewer ratings are never tested */
     uint64_t seed;
 } sr_split_opts;

@@ -12,11 +12,11 @@
 #include "util/mem.h"
 
 #define BATCH_LISTENS 4096
-#define N_BATCHES 4
+#define N_BATCHES     4
 
 typedef struct batch {
-    sr_listen *ls;      /* (BATCH_LISTENS) strings point into bytes */
-    uint8_t *kinds;     /* (BATCH_LISTENS) */
+    sr_listen *ls;  /* (BATCH_LISTENS) strings point into bytes */
+    uint8_t *kinds; /* (BATCH_LISTENS) */
     char *bytes;
     size_t n, used, cap;
 } batch;

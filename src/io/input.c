@@ -23,8 +23,8 @@
 /* Read-ahead: a thread per member runs archive_read_data (decompression) into a ring
  * of blocks while the caller parses the previous ones. */
 #define RA_BLOCKS 4
-#define RA_BLOCK (1u << 20)
-#define RA_READ (128u << 10)
+#define RA_BLOCK  (1u << 20)
+#define RA_READ   (128u << 10)
 
 typedef struct ra_block {
     unsigned char *data;
@@ -235,8 +235,8 @@ int sr_input_next(sr_input *in, sr_stream **s, const char **name, sr_diag *d) {
         if (r == ARCHIVE_EOF) return 0;
         if (r < ARCHIVE_WARN) {
             const char *why = archive_error_string(in->a);
-            return sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated or corrupt archive (%s)",
-                               in->path, why ? why : "unknown");
+            return sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated or corrupt archive (%s)", in->path,
+                               why ? why : "unknown");
         }
         if (!in->archive_checked) {
             in->archive_checked = true;

@@ -12,7 +12,7 @@
 #include "util/mem.h"
 
 #define INITIAL_CAP (256u << 10)
-#define MAX_CAP (SR_MAX_LINE * 2u + (64u << 10))
+#define MAX_CAP     (SR_MAX_LINE * 2u + (64u << 10))
 
 typedef struct mem_src {
     const unsigned char *p;

@@ -33,9 +33,9 @@ typedef struct sr_stream {
     size_t cap, pos, len;
     uint64_t offset; /* stream offset of buf[0] */
     bool eof;
-    sr_err err;      /* sticky error from fill */
+    sr_err err; /* sticky error from fill */
     sr_diag err_diag;
-    uint64_t line;   /* lines returned so far (1-based number of the last line) */
+    uint64_t line; /* lines returned so far (1-based number of the last line) */
 } sr_stream;
 
 sr_err sr_stream_init(sr_stream *s, sr_fill_fn fill, void *src);

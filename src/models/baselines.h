@@ -14,8 +14,8 @@
 typedef struct sr_baseline_opts {
     int method; /* 0 = als, 1 = sgd */
     int n_epochs;
-    double reg_u, reg_i;  /* als */
-    double reg, lr;       /* sgd */
+    double reg_u, reg_i; /* als */
+    double reg, lr;      /* sgd */
 } sr_baseline_opts;
 
 /* Surprise's defaults for method 0 (als) or 1 (sgd). */

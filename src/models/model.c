@@ -45,8 +45,8 @@ sr_err sr_params_set(const sr_model_ops *ops, double *p, const char *a, sr_diag 
             if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
             strncat(known, ops->params[i].name, sizeof known - strlen(known) - 1);
         }
-        return sr_diag_set(d, SR_E_USAGE, "%s has no parameter '%s' (it has: %s)", ops->name,
-                           name, known);
+        return sr_diag_set(d, SR_E_USAGE, "%s has no parameter '%s' (it has: %s)", ops->name, name,
+                           known);
     }
     const sr_param_def *def = &ops->params[k];
     const char *v = eq + 1;
@@ -57,9 +57,12 @@ sr_err sr_params_set(const sr_model_ops *ops, double *p, const char *a, sr_diag 
             return sr_diag_set(d, SR_E_USAGE, "%s: '%s' is not one of %s", name, v, def->choices);
         x = c;
     } else if (def->type == SR_PARAM_BOOL) {
-        if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "1")) x = 1;
-        else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "0")) x = 0;
-        else return sr_diag_set(d, SR_E_USAGE, "%s: '%s' is not true or false", name, v);
+        if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "1"))
+            x = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "0"))
+            x = 0;
+        else
+            return sr_diag_set(d, SR_E_USAGE, "%s: '%s' is not true or false", name, v);
     } else {
         char *end;
         x = strtod(v, &end);
@@ -81,8 +84,10 @@ void sr_params_format(const sr_model_ops *ops, const double *p, char *buf, size_
     for (size_t i = 0; i < ops->n_params && k < cap; i++) {
         const sr_param_def *def = &ops->params[i];
         char val[64];
-        if (isnan(p[i])) snprintf(val, sizeof val, "unset");
-        else if (def->type == SR_PARAM_BOOL) snprintf(val, sizeof val, "%s", p[i] ? "true" : "false");
+        if (isnan(p[i]))
+            snprintf(val, sizeof val, "unset");
+        else if (def->type == SR_PARAM_BOOL)
+            snprintf(val, sizeof val, "%s", p[i] ? "true" : "false");
         else if (def->type == SR_PARAM_CHOICE) {
             const char *c = def->choices;
             for (int j = 0; j < (int)p[i] && c; j++) {
@@ -91,17 +96,20 @@ void sr_params_format(const sr_model_ops *ops, const double *p, char *buf, size_
             }
             size_t len = c ? strcspn(c, "|") : 0;
             snprintf(val, sizeof val, "%.*s", (int)len, c ? c : "");
-        } else snprintf(val, sizeof val, "%g", p[i]);
+        } else
+            snprintf(val, sizeof val, "%g", p[i]);
         k += (size_t)snprintf(buf + k, cap - k, "%s%s=%s", i ? "," : "", def->name, val);
     }
 }
 
-sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p,
-                    const sr_trainset *ts, const sr_fit_ctx *c, sr_diag *d) {
+sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p, const sr_trainset *ts,
+                    const sr_fit_ctx *c, sr_diag *d) {
     memset(m, 0, sizeof *m);
     m->ops = ops;
-    if (p) memcpy(m->p, p, ops->n_params * sizeof *p);
-    else sr_params_defaults(ops, m->p);
+    if (p)
+        memcpy(m->p, p, ops->n_params * sizeof *p);
+    else
+        sr_params_defaults(ops, m->p);
     m->ts = ts;
     sr_fit_ctx def = {.seed = 0, .threads = 1, .log = NULL};
     return ops->fit(ts, m->p, c ? c : &def, &m->state, d);
@@ -109,8 +117,7 @@ sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p,
 
 double sr_model_predict(const sr_model *m, uint32_t u, uint32_t i) {
     double est;
-    if (!m->ops->estimate(m->state, m->ts, u, i, &est) || !isfinite(est))
-        est = m->ts->global_mean;
+    if (!m->ops->estimate(m->state, m->ts, u, i, &est) || !isfinite(est)) est = m->ts->global_mean;
     if (est < m->ts->lo) est = m->ts->lo;
     if (est > m->ts->hi) est = m->ts->hi;
     return est;

@@ -45,13 +45,13 @@ typedef struct sr_param_def {
 } sr_param_def;
 
 typedef struct sr_fit_ctx {
-    uint64_t seed;  /* random_state */
-    int threads;    /* >= 1 */
+    uint64_t seed; /* random_state */
+    int threads;   /* >= 1 */
     const sr_log *log;
 } sr_fit_ctx;
 
 typedef struct sr_model_ops {
-    const char *name;    /* "svd", "knn_basic", ... (used by --algo) */
+    const char *name;     /* "svd", "knn_basic", ... (used by --algo) */
     const char *surprise; /* Surprise's class name: "SVD", "KNNBasic", ... */
     const char *summary;
     const sr_param_def *params;
@@ -60,8 +60,7 @@ typedef struct sr_model_ops {
                   sr_diag *d);
     /* The estimate for (u, i), not clipped; false when impossible. u and i are ids of
      * the trainset's id space; either may be unknown to the trainset. */
-    bool (*estimate)(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
-                     double *est);
+    bool (*estimate)(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i, double *est);
     void (*free)(void *state);
 } sr_model_ops;
 
@@ -86,8 +85,8 @@ typedef struct sr_model {
     const sr_trainset *ts;
 } sr_model;
 
-sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p,
-                    const sr_trainset *ts, const sr_fit_ctx *c, sr_diag *d);
+sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p, const sr_trainset *ts,
+                    const sr_fit_ctx *c, sr_diag *d);
 /* The prediction Surprise's predict() returns: estimate, or the global mean when the
  * estimate is impossible, clipped to the rating scale. */
 double sr_model_predict(const sr_model *m, uint32_t u, uint32_t i);

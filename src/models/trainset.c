@@ -103,10 +103,10 @@ sr_err sr_trainset_new(const sr_ratings *rs, const uint8_t *take, sr_trainset **
     ts->ur_r = sr_mallocarray(n ? n : 1, sizeof *ts->ur_r);
     ts->ir_user = sr_mallocarray(n ? n : 1, sizeof *ts->ir_user);
     ts->ir_r = sr_mallocarray(n ? n : 1, sizeof *ts->ir_r);
-    uint64_t *pos = sr_mallocarray((size_t)(rs->n_users > rs->n_items ? rs->n_users : rs->n_items) + 1,
-                                   sizeof *pos);
-    if (!ts->user_ptr || !ts->item_ptr || !ts->ur_item || !ts->ur_r || !ts->ir_user ||
-        !ts->ir_r || !pos) {
+    uint64_t *pos = sr_mallocarray(
+        (size_t)(rs->n_users > rs->n_items ? rs->n_users : rs->n_items) + 1, sizeof *pos);
+    if (!ts->user_ptr || !ts->item_ptr || !ts->ur_item || !ts->ur_r || !ts->ir_user || !ts->ir_r ||
+        !pos) {
         sr_free(pos);
         sr_trainset_free(ts);
         return SR_E_NOMEM;

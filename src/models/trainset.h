@@ -40,8 +40,7 @@ typedef struct sr_ratings {
 sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings **out);
 /* Ratings from arrays (copied): for tests and loaders. */
 sr_err sr_ratings_new(uint32_t n_users, uint32_t n_items, uint64_t n, const uint32_t *user,
-                      const uint32_t *item, const float *r, double lo, double hi,
-                      sr_ratings **out);
+                      const uint32_t *item, const float *r, double lo, double hi, sr_ratings **out);
 void sr_ratings_free(sr_ratings *r);
 
 typedef struct sr_trainset {

@@ -53,8 +53,11 @@ sr_err sr_diag_set(sr_diag *d, sr_err e, const char *fmt, ...) {
 sr_err sr_err_from_errno(int errnum) {
     switch (errnum) {
     case ENOSPC:
-    case EDQUOT: return SR_E_NOSPC;
-    case ENOMEM: return SR_E_NOMEM;
-    default: return SR_E_IO;
+    case EDQUOT:
+        return SR_E_NOSPC;
+    case ENOMEM:
+        return SR_E_NOMEM;
+    default:
+        return SR_E_IO;
     }
 }

@@ -21,7 +21,7 @@ typedef enum sr_err {
 
 /* Public codes: 0 and negatives, SR_OK == 0, SR_E_INPUT == -2, ... */
 typedef int sr_err;
-#define SR_OK 0
+#define SR_OK              0
 #define X(name, msg, code) enum { SR_E_##name = -(int)SR_E_##name##_IDX };
 #include "errors.def"
 #undef X

@@ -26,7 +26,7 @@ typedef struct sr_strmap {
     uint32_t cap;          /* power of two */
     uint32_t n;            /* strings held */
     uint32_t *hash;        /* (n) low 32 bits of each string's hash, for rehashing */
-    uint64_t *off;   /* (n + 1) offsets into blob */
+    uint64_t *off;         /* (n + 1) offsets into blob */
     char *blob;
     uint64_t blob_len, blob_cap;
     size_t arr_cap;

@@ -38,12 +38,16 @@ static void test_normalize(void **state) {
     (void)state;
     expect_norm("  The  Example\tBand ", "the example band");
     expect_norm("BJÖRK", "björk");
-    expect_norm("Bjo\xcc\x88rk", "björk");                   /* decomposed ö composes */
+    expect_norm("Bjo\xcc\x88rk", "björk");                      /* decomposed ö composes */
     expect_norm("\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3", "abc"); /* fullwidth ABC (NFKC) */
-    expect_norm("Stra\xc3\x9f" "e", "strasse");              /* ß case-folds to ss */
-    expect_norm("A\xc2\xa0\xc2\xa0" "B", "a b");             /* NBSP collapses */
-    expect_norm("zero\xe2\x80\x8bwidth", "zerowidth");       /* U+200B is ignorable */
-    expect_norm("AC/DC", "ac/dc");                           /* punctuation kept */
+    expect_norm("Stra\xc3\x9f"
+                "e",
+                "strasse"); /* ß case-folds to ss */
+    expect_norm("A\xc2\xa0\xc2\xa0"
+                "B",
+                "a b");                                /* NBSP collapses */
+    expect_norm("zero\xe2\x80\x8bwidth", "zerowidth"); /* U+200B is ignorable */
+    expect_norm("AC/DC", "ac/dc");                     /* punctuation kept */
 }
 
 static void test_strmap(void **state) {
@@ -84,8 +88,8 @@ static sr_dataset *build(const sr_build_opts *o, sr_build_stats *bs) {
     sr_builder *b;
     assert_int_equal(sr_builder_new(o, &b), SR_OK);
     sr_listen ls[] = {
-        L("alice", "The Band", "Song", 1500000000), L("alice", "The Band", "Song", 1500000100),
-        L("alice", "The Band", "Song", 1500000000), L("alice", "the band", "SONG", 1500000200),
+        L("alice", "The Band", "Song", 1500000000),  L("alice", "The Band", "Song", 1500000100),
+        L("alice", "The Band", "Song", 1500000000),  L("alice", "the band", "SONG", 1500000200),
         L("alice", "The Band", "Other", 1500000300), L("bob", "THE BAND", "Song", 1400000000),
         L("bob", "Solo", "Tune", SR_TS_NONE),
     };
@@ -224,7 +228,8 @@ static void test_ratings(void **state) {
     assert_int_equal(sr_builder_new(NULL, &b), SR_OK);
     sr_listen r1 = {.user = sr_str_c("1"), .track = sr_str_c("242"), .ts = 100, .value = 3};
     sr_listen r2 = {.user = sr_str_c("1"), .track = sr_str_c("242"), .ts = 200, .value = 5};
-    sr_listen r3 = {.user = sr_str_c("2"), .track = sr_str_c("302"), .ts = SR_TS_NONE, .value = 2.5};
+    sr_listen r3 = {
+        .user = sr_str_c("2"), .track = sr_str_c("302"), .ts = SR_TS_NONE, .value = 2.5};
     assert_int_equal(sr_builder_add(b, &r2, SR_VALUE_RATINGS), SR_OK);
     assert_int_equal(sr_builder_add(b, &r1, SR_VALUE_RATINGS), SR_OK);
     assert_int_equal(sr_builder_add(b, &r3, SR_VALUE_RATINGS), SR_OK);
@@ -310,8 +315,10 @@ static void test_srd_roundtrip_and_damage(void **state) {
         copy[(size_t)rand() % n] ^= (unsigned char)(1 + rand() % 255);
         write_bytes(bad, copy, n);
         sr_err e = sr_dataset_load(bad, &ds, &d);
-        if (e == SR_OK) sr_dataset_free(ds); /* a flip in a padding byte of the header */
-        else assert_true(e == SR_E_CORRUPT || e == SR_E_TRUNCATED || e == SR_E_VERSION);
+        if (e == SR_OK)
+            sr_dataset_free(ds); /* a flip in a padding byte of the header */
+        else
+            assert_true(e == SR_E_CORRUPT || e == SR_E_TRUNCATED || e == SR_E_VERSION);
     }
     /* missing file */
     assert_int_equal(sr_dataset_load("/nonexistent/x.srd", &ds, &d), SR_E_IO);
@@ -351,10 +358,13 @@ static void test_out_of_memory(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize),  cmocka_unit_test(test_strmap),
-        cmocka_unit_test(test_build),      cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_build),
+        cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_ratings),    cmocka_unit_test(test_srd_roundtrip_and_damage),
+        cmocka_unit_test(test_ratings),
+        cmocka_unit_test(test_srd_roundtrip_and_damage),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,7 +107,8 @@ static void test_splits(void **state) {
     for (int k = 0; k < 10; k++) n += test[k];
     assert_int_equal(n, 2);
     /* leave-one-out: one per user (users 0, 1 have 3 ratings; 2, 3 have 2) */
-    sr_split_opts l = {.kind = SR_SPLIT_LEAVE_ONE_OUT, .n_splits = 1, .seed = 3, .min_n_ratings = 3};
+    sr_split_opts l = {
+        .kind = SR_SPLIT_LEAVE_ONE_OUT, .n_splits = 1, .seed = 3, .min_n_ratings = 3};
     assert_int_equal(sr_split_mask(rs, &l, 0, test), SR_OK);
     int per_user[4] = {0};
     for (int k = 0; k < 10; k++) per_user[u[k]] += test[k];
@@ -120,7 +121,9 @@ static void test_splits(void **state) {
 
 /* A test model: predicts its parameter "bias" plus the trainset mean; impossible for
  * unknown users. */
-typedef struct { double bias; } mean_state;
+typedef struct {
+    double bias;
+} mean_state;
 static sr_err mean_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **st,
                        sr_diag *d) {
     (void)ts, (void)c, (void)d;
@@ -144,8 +147,8 @@ static const sr_param_def mean_params[] = {
     {"mode", SR_PARAM_CHOICE, 0, 0, 2, "a|b|c", "a choice"},
     {"flag", SR_PARAM_BOOL, 1, 0, 1, NULL, "a flag"},
 };
-static const sr_model_ops mean_ops = {"mean", "Mean", "test", mean_params, 3, mean_fit,
-                                      mean_est, mean_free};
+static const sr_model_ops mean_ops = {"mean", "Mean",   "test",   mean_params,
+                                      3,      mean_fit, mean_est, mean_free};
 
 static void test_params(void **state) {
     (void)state;
@@ -195,7 +198,8 @@ static void test_cross_validate(void **state) {
     enum { N = 200 };
     uint32_t u[N], i[N];
     float r[N];
-    for (int k = 0; k < N; k++) u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
+    for (int k = 0; k < N; k++)
+        u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
     sr_ratings *rs;
     assert_int_equal(sr_ratings_new(10, 20, N, u, i, r, 1, 5, &rs), SR_OK);
     double p[SR_MAX_PARAMS] = {0, 0, 1};
@@ -217,8 +221,10 @@ static void test_cross_validate(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trainset),  cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_splits),    cmocka_unit_test(test_params),
+        cmocka_unit_test(test_trainset),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_splits),
+        cmocka_unit_test(test_params),
         cmocka_unit_test(test_predict_clips_and_defaults),
         cmocka_unit_test(test_cross_validate),
     };

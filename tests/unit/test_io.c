@@ -212,9 +212,9 @@ static void test_atomic(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines_mem),   cmocka_unit_test(test_line_too_long),
+        cmocka_unit_test(test_lines_mem),    cmocka_unit_test(test_line_too_long),
         cmocka_unit_test(test_peek_consume), cmocka_unit_test(test_compressed),
-        cmocka_unit_test(test_archives),    cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_archives),     cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
