@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -177,6 +178,13 @@ static bool ids_ok(const uint32_t *ids, uint64_t n, uint64_t bound) {
     return !bad;
 }
 
+/* Every pair value is a finite number (a play count or a rating). */
+static bool values_ok(const float *v, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
 sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -296,7 +304,8 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
              ptr_ok(sec[SEC_TRACKS_OFF], ns, cnt[SEC_TRACKS_DATA]) &&
              ptr_ok(sec[SEC_USER_PTR], nu, np) && ptr_ok(sec[SEC_SONG_PTR], ns, np) &&
              ids_ok(sec[SEC_SONG_ARTIST], ns, na) && ids_ok(sec[SEC_PAIR_SONG], np, ns) &&
-             ids_ok(sec[SEC_SONG_USER], np, nu) && ids_ok(sec[SEC_SONG_PAIR], np, np);
+             ids_ok(sec[SEC_SONG_USER], np, nu) && ids_ok(sec[SEC_SONG_PAIR], np, np) &&
+             values_ok(sec[SEC_PAIR_VALUE], np);
     }
     if (!ok) {
         err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (inconsistent arrays)", path);
