@@ -24,12 +24,13 @@ struct sr_builder {
     uint32_t last_user;    /* id of the previous listen's user */
     sr_str last_user_name; /* into users' blob; refreshed on every intern */
     bool has_last_user;
-    sr_hmap raw_index;    /* 128-bit hash of a raw key -> raw id (the hot path) */
-    sr_strvec raw;        /* raw keys "artist\x1ftrack[\x1fmbid]" as given, by raw id */
-    uint32_t *raw_song;   /* (raw.n) */
-    uint32_t *raw_aspell; /* (raw.n) artist spelling id */
-    uint64_t *raw_count;  /* (raw.n) plays */
-    size_t raw_cap;
+    sr_hmap raw_index;       /* 128-bit hash of a raw key -> raw id (the hot path) */
+    sr_strvec raw;           /* raw keys "artist\x1ftrack[\x1fmbid]" as given, by raw id */
+    uint32_t *raw_song;      /* (raw.n) */
+    uint32_t *raw_aspell;    /* (raw.n) artist spelling id */
+    uint64_t *raw_count;     /* (raw.n) plays */
+    size_t raw_cap;          /* of raw_song */
+    size_t raw_side_cap;     /* of raw_aspell and raw_count */
     sr_strmap aspell;        /* artist spelling as given -> id */
     uint32_t *aspell_artist; /* (aspell.n) */
     size_t aspell_cap;
@@ -118,13 +119,16 @@ static sr_err resolve_raw(sr_builder *b, const sr_listen *l, uint32_t raw_id) {
     sr_err e;
     if (sr_grow((void **)&b->raw_song, &b->raw_cap, (size_t)raw_id + 1, sizeof(uint32_t)))
         return SR_E_NOMEM;
-    size_t cap = b->raw_cap;
-    uint32_t *as = sr_reallocarray(b->raw_aspell, cap, sizeof *as);
-    if (!as) return SR_E_NOMEM;
-    b->raw_aspell = as;
-    uint64_t *rc = sr_reallocarray(b->raw_count, cap, sizeof *rc);
-    if (!rc) return SR_E_NOMEM;
-    b->raw_count = rc;
+    if (b->raw_cap != b->raw_side_cap) { /* raw_song grew: grow its two companions */
+        size_t cap = b->raw_cap;
+        uint32_t *as = sr_reallocarray(b->raw_aspell, cap, sizeof *as);
+        if (!as) return SR_E_NOMEM;
+        b->raw_aspell = as;
+        uint64_t *rc = sr_reallocarray(b->raw_count, cap, sizeof *rc);
+        if (!rc) return SR_E_NOMEM;
+        b->raw_count = rc;
+        b->raw_side_cap = cap;
+    }
     b->raw_count[raw_id] = 0;
 
     /* Artist spelling -> artist. */

@@ -15,8 +15,9 @@
 #include "util/mem.h"
 
 typedef struct bo_state {
-    double *bu; /* (n_users) */
-    double *bi; /* (n_items) */
+    double *bu;  /* (n_users) */
+    double *bi;  /* (n_items) */
+    bool mapped; /* loaded: bu, bi borrowed from the model file */
 } bo_state;
 
 enum { P_METHOD, P_N_EPOCHS, P_REG_U, P_REG_I, P_REG, P_LR, P_COUNT };
@@ -35,8 +36,10 @@ static const sr_param_def bo_params[P_COUNT] = {
 static void bo_free(void *state) {
     bo_state *s = state;
     if (!s) return;
-    sr_free(s->bu);
-    sr_free(s->bi);
+    if (!s->mapped) {
+        sr_free(s->bu);
+        sr_free(s->bi);
+    }
     sr_free(s);
 }
 
@@ -85,6 +88,28 @@ static bool bo_estimate(const void *state, const sr_trainset *ts, uint32_t u, ui
     return true;
 }
 
+static void bo_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const bo_state *s = state;
+    sr_srm_put(w, "m.bu", SR_SRM_F64, s->bu, ts->n_users);
+    sr_srm_put(w, "m.bi", SR_SRM_F64, s->bi, ts->n_items);
+}
+
+static sr_err bo_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    (void)p;
+    *state = NULL;
+    const void *bu, *bi;
+    sr_err e = sr_srm_get(r, "m.bu", SR_SRM_F64, ts->n_users, &bu, NULL, d);
+    if (!e) e = sr_srm_get(r, "m.bi", SR_SRM_F64, ts->n_items, &bi, NULL, d);
+    if (e) return e;
+    bo_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->bu = (double *)bu;
+    s->bi = (double *)bi;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_baseline_only = {
     .name = "baseline_only",
     .surprise = "BaselineOnly",
@@ -94,4 +119,6 @@ const sr_model_ops sr_model_baseline_only = {
     .fit = bo_fit,
     .estimate = bo_estimate,
     .free = bo_free,
+    .save = bo_save,
+    .load = bo_load,
 };

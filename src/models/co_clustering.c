@@ -49,19 +49,22 @@ typedef struct cc_state {
     double *avg_i;     /* (ki) */
     double *avg_co;    /* (ku, ki), row-major */
     double *scratch;   /* (2, ku, ki): co-cluster sums and counts while fitting */
+    bool mapped;       /* loaded: the arrays are borrowed from the model file */
 } cc_state;
 
 static void cc_free(void *state) {
     cc_state *s = state;
     if (!s) return;
-    sr_free(s->cu);
-    sr_free(s->ci);
-    sr_free(s->user_mean);
-    sr_free(s->item_mean);
-    sr_free(s->avg_u);
-    sr_free(s->avg_i);
-    sr_free(s->avg_co);
-    sr_free(s->scratch);
+    if (!s->mapped) {
+        sr_free(s->cu);
+        sr_free(s->ci);
+        sr_free(s->user_mean);
+        sr_free(s->item_mean);
+        sr_free(s->avg_u);
+        sr_free(s->avg_i);
+        sr_free(s->avg_co);
+        sr_free(s->scratch);
+    }
     sr_free(s);
 }
 
@@ -279,6 +282,49 @@ static bool cc_estimate(const void *state, const sr_trainset *ts, uint32_t u, ui
     return true;
 }
 
+static void cc_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const cc_state *s = state;
+    sr_srm_put(w, "m.cu", SR_SRM_U32, s->cu, ts->n_users);
+    sr_srm_put(w, "m.ci", SR_SRM_U32, s->ci, ts->n_items);
+    sr_srm_put(w, "m.user_mean", SR_SRM_F64, s->user_mean, ts->n_users);
+    sr_srm_put(w, "m.item_mean", SR_SRM_F64, s->item_mean, ts->n_items);
+    sr_srm_put(w, "m.avg_u", SR_SRM_F64, s->avg_u, (uint64_t)s->ku);
+    sr_srm_put(w, "m.avg_i", SR_SRM_F64, s->avg_i, (uint64_t)s->ki);
+    sr_srm_put(w, "m.avg_co", SR_SRM_F64, s->avg_co, (uint64_t)s->ku * (uint64_t)s->ki);
+}
+
+static sr_err cc_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    *state = NULL;
+    int ku = (int)p[P_N_CLTR_U], ki = (int)p[P_N_CLTR_I];
+    const void *a[7];
+    sr_err e = sr_srm_get(r, "m.cu", SR_SRM_U32, ts->n_users, &a[0], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.ci", SR_SRM_U32, ts->n_items, &a[1], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.user_mean", SR_SRM_F64, ts->n_users, &a[2], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.item_mean", SR_SRM_F64, ts->n_items, &a[3], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.avg_u", SR_SRM_F64, (uint64_t)ku, &a[4], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.avg_i", SR_SRM_F64, (uint64_t)ki, &a[5], NULL, d);
+    if (!e) e = sr_srm_get(r, "m.avg_co", SR_SRM_F64, (uint64_t)ku * (uint64_t)ki, &a[6], NULL, d);
+    if (e) return e;
+    const uint32_t *cu = a[0], *ci = a[1];
+    uint32_t bad = 0;
+    for (uint32_t u = 0; u < ts->n_users; u++) bad |= cu[u] >= (uint32_t)ku;
+    for (uint32_t i = 0; i < ts->n_items; i++) bad |= ci[i] >= (uint32_t)ki;
+    if (bad) return sr_diag_set(d, SR_E_CORRUPT, "%s: cluster ids out of range", sr_srm_path(r));
+    cc_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->ku = ku, s->ki = ki;
+    s->cu = (uint32_t *)cu;
+    s->ci = (uint32_t *)ci;
+    s->user_mean = (double *)a[2];
+    s->item_mean = (double *)a[3];
+    s->avg_u = (double *)a[4];
+    s->avg_i = (double *)a[5];
+    s->avg_co = (double *)a[6];
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_co_clustering = {
     .name = "co_clustering",
     .surprise = "CoClustering",
@@ -288,4 +334,6 @@ const sr_model_ops sr_model_co_clustering = {
     .fit = cc_fit,
     .estimate = cc_estimate,
     .free = cc_free,
+    .save = cc_save,
+    .load = cc_load,
 };

@@ -30,6 +30,10 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    return sr__knn_load(r, ts, p, 0, state, d);
+}
+
 const sr_model_ops sr_model_knn_basic = {
     .name = "knn_basic",
     .surprise = "KNNBasic",
@@ -39,4 +43,7 @@ const sr_model_ops sr_model_knn_basic = {
     .fit = fit,
     .estimate = estimate,
     .free = sr__knn_free,
+    .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,
+    .save = sr__knn_save,
+    .load = load,
 };

@@ -96,12 +96,70 @@ bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint3
 void sr__knn_free(void *state) {
     sr_knn *m = state;
     if (!m) return;
+    if (m->mapped) {
+        sr_free(m->sim);
+        sr_free(m);
+        return;
+    }
     sr_sim_free(m->sim);
     sr_free(m->mean);
     sr_free(m->sigma);
     sr_free(m->bu);
     sr_free(m->bi);
     sr_free(m);
+}
+
+void sr__knn_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const sr_knn *m = state;
+    const uint64_t nx = m->user_based ? ts->n_users : ts->n_items;
+    sr_srm_put_factors(w, "m.sim", m->sim->s, (uint64_t)m->sim->n * m->sim->n);
+    if (m->mean) sr_srm_put(w, "m.mean", SR_SRM_F64, m->mean, nx);
+    if (m->sigma) sr_srm_put(w, "m.sigma", SR_SRM_F64, m->sigma, nx);
+    if (m->bu) sr_srm_put(w, "m.bu", SR_SRM_F64, m->bu, ts->n_users);
+    if (m->bi) sr_srm_put(w, "m.bi", SR_SRM_F64, m->bi, ts->n_items);
+}
+
+/* An optional f64 array of n: required when `need`. */
+static sr_err get_opt(sr_srm *r, const char *name, uint64_t n, bool need, double **out,
+                      sr_diag *d) {
+    *out = NULL;
+    if (!need && !sr_srm_has(r, name)) return SR_OK;
+    const void *p;
+    sr_err e = sr_srm_get(r, name, SR_SRM_F64, n, &p, NULL, d);
+    if (!e) *out = (double *)p;
+    return e;
+}
+
+sr_err sr__knn_load(sr_srm *r, const sr_trainset *ts, const double *p, unsigned needs, void **state,
+                    sr_diag *d) {
+    *state = NULL;
+    const bool ub = p[SR_KNN_USER_BASED] != 0;
+    const uint32_t nx = ub ? ts->n_users : ts->n_items;
+    const float *s;
+    sr_err e = sr_srm_get_factors(r, "m.sim", (uint64_t)nx * nx, &s, d);
+    if (e) return e;
+    sr_knn *m = sr_calloc(1, sizeof *m);
+    if (!m || !(m->sim = sr_calloc(1, sizeof *m->sim))) {
+        sr_free(m);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    m->mapped = true;
+    m->sim->n = nx;
+    m->sim->s = (float *)s;
+    m->user_based = ub;
+    m->k = p[SR_KNN_K] > 1e9 ? 1000000000 : (int)p[SR_KNN_K];
+    m->min_k = p[SR_KNN_MIN_K] > 1e9 ? 1000000000 : (int)p[SR_KNN_MIN_K];
+    e = get_opt(r, "m.mean", nx, (needs & (SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS)) != 0, &m->mean,
+                d);
+    if (!e) e = get_opt(r, "m.sigma", nx, (needs & SR_KNN_NEED_SIGMAS) != 0, &m->sigma, d);
+    if (!e) e = get_opt(r, "m.bu", ts->n_users, (needs & SR_KNN_NEED_BASELINES) != 0, &m->bu, d);
+    if (!e) e = get_opt(r, "m.bi", ts->n_items, (needs & SR_KNN_NEED_BASELINES) != 0, &m->bi, d);
+    if (e) {
+        sr__knn_free(m);
+        return e;
+    }
+    *state = m;
+    return SR_OK;
 }
 
 /* Means (and population deviations) of each x's ratings; a zero deviation becomes the

@@ -82,6 +82,7 @@ typedef struct sr_knn {
     double *mean;    /* (n_x) or NULL */
     double *sigma;   /* (n_x) or NULL; a zero deviation is replaced by the overall one */
     double *bu, *bi; /* (n_users), (n_items) or NULL */
+    bool mapped;     /* loaded: sim->s and the arrays are borrowed from the model file */
 } sr_knn;
 
 /* The neighbour sums for one estimate. */
@@ -95,6 +96,12 @@ typedef struct sr_knn_sum {
 sr_err sr__knn_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, unsigned needs,
                    sr_knn **out, sr_diag *d);
 void sr__knn_free(void *state);
+
+/* Model files: the similarity matrix ("m.sim", a factor array: f32 or f16), and mean,
+ * sigma, bu, bi where fitted. load checks the sizes and that `needs` is present. */
+void sr__knn_save(const void *state, const sr_trainset *ts, sr_srm_writer *w);
+sr_err sr__knn_load(sr_srm *r, const sr_trainset *ts, const double *p, unsigned needs, void **state,
+                    sr_diag *d);
 
 /* Maps (u, i) to (x, y) by user_based. */
 static inline void sr__knn_xy(const sr_knn *m, uint32_t u, uint32_t i, uint32_t *x, uint32_t *y) {

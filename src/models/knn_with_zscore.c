@@ -29,6 +29,10 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    return sr__knn_load(r, ts, p, SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS, state, d);
+}
+
 const sr_model_ops sr_model_knn_with_zscore = {
     .name = "knn_with_zscore",
     .surprise = "KNNWithZScore",
@@ -38,4 +42,7 @@ const sr_model_ops sr_model_knn_with_zscore = {
     .fit = fit,
     .estimate = estimate,
     .free = sr__knn_free,
+    .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,
+    .save = sr__knn_save,
+    .load = load,
 };

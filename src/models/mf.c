@@ -65,3 +65,22 @@ int sr__mf_have_avx512(void) {
     return 0;
 #endif
 }
+
+void sr__mf_save(sr_srm_writer *w, const sr_trainset *ts, uint32_t ld, const sr_mf_arrays *a) {
+    sr_srm_put(w, "m.bu", SR_SRM_F32, a->bu, ts->n_users);
+    sr_srm_put(w, "m.bi", SR_SRM_F32, a->bi, ts->n_items);
+    sr_srm_put_factors(w, "m.pu", a->pu, (uint64_t)ts->n_users * ld);
+    sr_srm_put_factors(w, "m.qi", a->qi, (uint64_t)ts->n_items * ld);
+}
+
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t ld, sr_mf_arrays *a, sr_diag *d) {
+    const void *bu, *bi;
+    const float *pu, *qi;
+    sr_err e = sr_srm_get(r, "m.bu", SR_SRM_F32, ts->n_users, &bu, NULL, d);
+    if (!e) e = sr_srm_get(r, "m.bi", SR_SRM_F32, ts->n_items, &bi, NULL, d);
+    if (!e) e = sr_srm_get_factors(r, "m.pu", (uint64_t)ts->n_users * ld, &pu, d);
+    if (!e) e = sr_srm_get_factors(r, "m.qi", (uint64_t)ts->n_items * ld, &qi, d);
+    if (e) return e;
+    *a = (sr_mf_arrays){(float *)bu, (float *)bi, (float *)pu, (float *)qi};
+    return SR_OK;
+}

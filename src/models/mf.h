@@ -37,6 +37,16 @@ void sr__mf_init_normal(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *
 void sr__mf_init_uniform(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *r, double lo,
                          double hi);
 
+/* Model files: biases float32 as "m.bu" (n_users), "m.bi" (n_items); the factor
+ * matrices, padding included, as factor arrays (f32 or f16) "m.pu" (n_users, ld) and
+ * "m.qi" (n_items, ld). Loading checks every size against ts and ld and borrows the
+ * arrays from r (float32 ones in place). */
+typedef struct sr_mf_arrays {
+    float *bu, *bi, *pu, *qi;
+} sr_mf_arrays;
+void sr__mf_save(sr_srm_writer *w, const sr_trainset *ts, uint32_t ld, const sr_mf_arrays *a);
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t ld, sr_mf_arrays *a, sr_diag *d);
+
 /* p's value, or def when p is unset (NaN). */
 double sr__mf_or(double p, double def);
 

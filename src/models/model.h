@@ -14,7 +14,8 @@
  * The registry (models.def) lists the algorithms; nothing switches on the algorithm.
  *
  * Ownership: fit returns new state; ops->free frees it. State borrows nothing but the
- * trainset it was fitted on, which must outlive it for estimate.
+ * trainset it was fitted on, which must outlive it for estimate. State made by ops->load
+ * borrows its arrays from the model file (model_file.h), which frees it.
  */
 #ifndef SR_MODEL_H
 #define SR_MODEL_H
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/srm.h"
 #include "models/trainset.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -62,7 +64,18 @@ typedef struct sr_model_ops {
      * the trainset's id space; either may be unknown to the trainset. */
     bool (*estimate)(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i, double *est);
     void (*free)(void *state);
+    /* Model files (srm.h, model_file.h). ts_keep: the trainset parts estimate reads
+     * (SR_TS_BY_USER, SR_TS_BY_ITEM; the row pointers, for knows_user/knows_item, are
+     * always kept). save adds the state's sections ("m.*") to w; errors are sticky in w.
+     * load rebuilds the state from r for the (loaded) trainset ts and parameters p,
+     * checking every array's size against the counts; arrays are borrowed from r (used
+     * in place when stored as computed with), so the state frees only itself. */
+    unsigned ts_keep;
+    void (*save)(const void *state, const sr_trainset *ts, sr_srm_writer *w);
+    sr_err (*load)(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d);
 } sr_model_ops;
+
+enum { SR_TS_BY_USER = 1, SR_TS_BY_ITEM = 2 };
 
 /* The registry. */
 extern const sr_model_ops *const sr_models[];

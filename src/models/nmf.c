@@ -40,10 +40,11 @@
 typedef struct nmf_state {
     uint32_t k, ld;
     int biased;
-    float *bu; /* (n_users) */
-    float *bi; /* (n_items) */
-    float *pu; /* (n_users, ld) */
-    float *qi; /* (n_items, ld) */
+    float *bu;   /* (n_users) */
+    float *bi;   /* (n_items) */
+    float *pu;   /* (n_users, ld) */
+    float *qi;   /* (n_items, ld) */
+    bool mapped; /* loaded: the arrays are borrowed from the model file */
 } nmf_state;
 
 enum {
@@ -81,10 +82,12 @@ static const sr_param_def nmf_params[P_COUNT] = {
 static void nmf_free(void *state) {
     nmf_state *s = state;
     if (!s) return;
-    sr_free(s->bu);
-    sr_free(s->bi);
-    sr__mf_free(s->pu);
-    sr__mf_free(s->qi);
+    if (!s->mapped) {
+        sr_free(s->bu);
+        sr_free(s->bi);
+        sr__mf_free(s->pu);
+        sr__mf_free(s->qi);
+    }
     sr_free(s);
 }
 
@@ -336,6 +339,33 @@ static bool nmf_estimate(const void *state, const sr_trainset *ts, uint32_t u, u
     return true;
 }
 
+static void nmf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const nmf_state *s = state;
+    const sr_mf_arrays a = {s->bu, s->bi, s->pu, s->qi};
+    sr__mf_save(w, ts, s->ld, &a);
+}
+
+static sr_err nmf_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
+                       sr_diag *d) {
+    *state = NULL;
+    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
+    sr_mf_arrays a;
+    sr_err e = sr__mf_load(r, ts, ld, &a, d);
+    if (e) return e;
+    nmf_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->k = k;
+    s->ld = ld;
+    s->biased = p[P_BIASED] != 0;
+    s->bu = a.bu;
+    s->bi = a.bi;
+    s->pu = a.pu;
+    s->qi = a.qi;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_nmf = {
     .name = "nmf",
     .surprise = "NMF",
@@ -345,4 +375,6 @@ const sr_model_ops sr_model_nmf = {
     .fit = nmf_fit,
     .estimate = nmf_estimate,
     .free = nmf_free,
+    .save = nmf_save,
+    .load = nmf_load,
 };

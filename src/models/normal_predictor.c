@@ -55,6 +55,30 @@ static void np_free(void *state) {
     sr_free(state);
 }
 
+static void np_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    (void)ts;
+    const np_state *s = state;
+    sr_srm_put_f64(w, "m.mu", s->mu);
+    sr_srm_put_f64(w, "m.sigma", s->sigma);
+    sr_srm_put_u64(w, "m.seed", s->seed);
+}
+
+static sr_err np_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    (void)ts;
+    (void)p;
+    *state = NULL;
+    np_state t;
+    sr_err e = sr_srm_get_f64(r, "m.mu", &t.mu, d);
+    if (!e) e = sr_srm_get_f64(r, "m.sigma", &t.sigma, d);
+    if (!e) e = sr_srm_get_u64(r, "m.seed", &t.seed, d);
+    if (e) return e;
+    np_state *s = sr_malloc(sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    *s = t;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_normal_predictor = {
     .name = "normal_predictor",
     .surprise = "NormalPredictor",
@@ -64,4 +88,6 @@ const sr_model_ops sr_model_normal_predictor = {
     .fit = np_fit,
     .estimate = np_estimate,
     .free = np_free,
+    .save = np_save,
+    .load = np_load,
 };

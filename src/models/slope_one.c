@@ -29,6 +29,7 @@ typedef struct so_state {
     uint32_t *freq;    /* (n_items, n_items), row-major */
     double *dev;       /* (n_items, n_items), row-major */
     double *user_mean; /* (n_users) */
+    bool mapped;       /* loaded: the arrays are borrowed from the model file */
 } so_state;
 
 typedef struct so_job {
@@ -69,9 +70,11 @@ static void *so_worker(void *arg) {
 static void so_free(void *state) {
     so_state *s = state;
     if (!s) return;
-    sr_free(s->freq);
-    sr_free(s->dev);
-    sr_free(s->user_mean);
+    if (!s->mapped) {
+        sr_free(s->freq);
+        sr_free(s->dev);
+        sr_free(s->user_mean);
+    }
     sr_free(s);
 }
 
@@ -138,6 +141,34 @@ static bool so_estimate(const void *state, const sr_trainset *ts, uint32_t u, ui
     return true;
 }
 
+static void so_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const so_state *s = state;
+    uint64_t nn = (uint64_t)s->n_items * s->n_items;
+    sr_srm_put(w, "m.freq", SR_SRM_U32, s->freq, nn);
+    sr_srm_put(w, "m.dev", SR_SRM_F64, s->dev, nn);
+    sr_srm_put(w, "m.user_mean", SR_SRM_F64, s->user_mean, ts->n_users);
+}
+
+static sr_err so_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
+    (void)p;
+    *state = NULL;
+    uint64_t nn = (uint64_t)ts->n_items * ts->n_items;
+    const void *freq, *dev, *mean;
+    sr_err e = sr_srm_get(r, "m.freq", SR_SRM_U32, nn, &freq, NULL, d);
+    if (!e) e = sr_srm_get(r, "m.dev", SR_SRM_F64, nn, &dev, NULL, d);
+    if (!e) e = sr_srm_get(r, "m.user_mean", SR_SRM_F64, ts->n_users, &mean, NULL, d);
+    if (e) return e;
+    so_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->n_items = ts->n_items;
+    s->freq = (uint32_t *)freq;
+    s->dev = (double *)dev;
+    s->user_mean = (double *)mean;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_slope_one = {
     .name = "slope_one",
     .surprise = "SlopeOne",
@@ -147,4 +178,7 @@ const sr_model_ops sr_model_slope_one = {
     .fit = so_fit,
     .estimate = so_estimate,
     .free = so_free,
+    .ts_keep = SR_TS_BY_USER,
+    .save = so_save,
+    .load = so_load,
 };

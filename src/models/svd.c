@@ -39,10 +39,11 @@
 typedef struct svd_state {
     uint32_t n_users, n_items, k, ld;
     int biased;
-    float *bu; /* (n_users) */
-    float *bi; /* (n_items) */
-    float *pu; /* (n_users, ld) */
-    float *qi; /* (n_items, ld) */
+    float *bu;   /* (n_users) */
+    float *bi;   /* (n_items) */
+    float *pu;   /* (n_users, ld) */
+    float *qi;   /* (n_items, ld) */
+    bool mapped; /* loaded: the arrays are borrowed from the model file */
 } svd_state;
 
 enum {
@@ -123,10 +124,12 @@ typedef void (*svd_kernel)(const sr_trainset *ts, svd_state *s, const svd_rates 
 static void svd_free(void *state) {
     svd_state *s = state;
     if (!s) return;
-    sr_free(s->bu);
-    sr_free(s->bi);
-    sr__mf_free(s->pu);
-    sr__mf_free(s->qi);
+    if (!s->mapped) {
+        sr_free(s->bu);
+        sr_free(s->bi);
+        sr__mf_free(s->pu);
+        sr__mf_free(s->qi);
+    }
     sr_free(s);
 }
 
@@ -507,6 +510,35 @@ static bool svd_estimate(const void *state, const sr_trainset *ts, uint32_t u, u
     return true;
 }
 
+static void svd_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const svd_state *s = state;
+    const sr_mf_arrays a = {s->bu, s->bi, s->pu, s->qi};
+    sr__mf_save(w, ts, s->ld, &a);
+}
+
+static sr_err svd_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
+                       sr_diag *d) {
+    *state = NULL;
+    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
+    sr_mf_arrays a;
+    sr_err e = sr__mf_load(r, ts, ld, &a, d);
+    if (e) return e;
+    svd_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->k = k;
+    s->ld = ld;
+    s->n_users = ts->n_users;
+    s->n_items = ts->n_items;
+    s->biased = p[P_BIASED] != 0;
+    s->bu = a.bu;
+    s->bi = a.bi;
+    s->pu = a.pu;
+    s->qi = a.qi;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_svd = {
     .name = "svd",
     .surprise = "SVD",
@@ -516,4 +548,6 @@ const sr_model_ops sr_model_svd = {
     .fit = svd_fit,
     .estimate = svd_estimate,
     .free = svd_free,
+    .save = svd_save,
+    .load = svd_load,
 };

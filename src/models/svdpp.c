@@ -35,10 +35,11 @@
 
 typedef struct svdpp_state {
     uint32_t k, ld;
-    float *bu; /* (n_users) */
-    float *bi; /* (n_items) */
-    float *pz; /* (n_users, ld): p_u + |I_u|^-1/2 sum_{j in I_u} y_j */
-    float *qi; /* (n_items, ld) */
+    float *bu;   /* (n_users) */
+    float *bi;   /* (n_items) */
+    float *pz;   /* (n_users, ld): p_u + |I_u|^-1/2 sum_{j in I_u} y_j */
+    float *qi;   /* (n_items, ld) */
+    bool mapped; /* loaded: the arrays are borrowed from the model file */
 } svdpp_state;
 
 enum {
@@ -94,10 +95,12 @@ static const sr_param_def svdpp_params[P_COUNT] = {
 static void svdpp_free(void *state) {
     svdpp_state *s = state;
     if (!s) return;
-    sr_free(s->bu);
-    sr_free(s->bi);
-    sr__mf_free(s->pz);
-    sr__mf_free(s->qi);
+    if (!s->mapped) {
+        sr_free(s->bu);
+        sr_free(s->bi);
+        sr__mf_free(s->pz);
+        sr__mf_free(s->qi);
+    }
     sr_free(s);
 }
 
@@ -232,6 +235,32 @@ static bool svdpp_estimate(const void *state, const sr_trainset *ts, uint32_t u,
     return true;
 }
 
+static void svdpp_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const svdpp_state *s = state;
+    const sr_mf_arrays a = {s->bu, s->bi, s->pz, s->qi};
+    sr__mf_save(w, ts, s->ld, &a);
+}
+
+static sr_err svdpp_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
+                         sr_diag *d) {
+    *state = NULL;
+    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
+    sr_mf_arrays a;
+    sr_err e = sr__mf_load(r, ts, ld, &a, d);
+    if (e) return e;
+    svdpp_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->k = k;
+    s->ld = ld;
+    s->bu = a.bu;
+    s->bi = a.bi;
+    s->pz = a.pu;
+    s->qi = a.qi;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
 const sr_model_ops sr_model_svdpp = {
     .name = "svdpp",
     .surprise = "SVDpp",
@@ -241,4 +270,6 @@ const sr_model_ops sr_model_svdpp = {
     .fit = svdpp_fit,
     .estimate = svdpp_estimate,
     .free = svdpp_free,
+    .save = svdpp_save,
+    .load = svdpp_load,
 };

@@ -639,7 +639,8 @@ sr_err sr_svg_render(const sr_chart *c, char **out, size_t *len) {
             widths[i] = hbars ? TICK_FONT : text_w(buf, TICK_FONT);
         }
         thin_labels(show, widths, n, slot);
-        size_t max_chars = (size_t)(cat_w / (TICK_FONT * CHAR_EM));
+        size_t max_chars =
+            (size_t)(cat_w / (TICK_FONT * CHAR_EM) + 1e-9); /* 1e-9: 13.999... is 14 */
         for (size_t i = 0; i < n; i++) {
             if (!show[i]) continue;
             double mid = (hbars ? py0 : px0) + slot * ((double)i + 0.5);

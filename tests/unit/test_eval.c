@@ -147,8 +147,14 @@ static const sr_param_def mean_params[] = {
     {"mode", SR_PARAM_CHOICE, 0, 0, 2, "a|b|c", "a choice"},
     {"flag", SR_PARAM_BOOL, 1, 0, 1, NULL, "a flag"},
 };
-static const sr_model_ops mean_ops = {"mean", "Mean",   "test",   mean_params,
-                                      3,      mean_fit, mean_est, mean_free};
+static const sr_model_ops mean_ops = {.name = "mean",
+                                      .surprise = "Mean",
+                                      .summary = "test",
+                                      .params = mean_params,
+                                      .n_params = 3,
+                                      .fit = mean_fit,
+                                      .estimate = mean_est,
+                                      .free = mean_free};
 
 static void test_params(void **state) {
     (void)state;

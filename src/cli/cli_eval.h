@@ -1,0 +1,71 @@
+/* What the rating-model commands (evaluate, gridsearch, compare) share: the split and
+ * measure options with their parsing and help lines, the --list-algos listing, and
+ * loading a dataset file as ratings through --transform.
+ *
+ * A command puts SR_CLI_EVAL_OPTIONS in its getopt_long table and hands every option
+ * code to sr_cli_eval_option first; codes it does not own come back as 0.
+ */
+#ifndef SR_CLI_EVAL_H
+#define SR_CLI_EVAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "eval/cv.h"
+
+typedef struct sr_cli_eval {
+    sr_cv_opts cv; /* splits, seed, threads (log is set by the command) */
+    bool measure[SR_METRIC__COUNT];
+    int transform; /* an sr_transform, or -1: cap10 for play counts, raw for ratings */
+    bool json;
+} sr_cli_eval;
+
+enum {
+    SR_CLI_O_CV = 1000,
+    SR_CLI_O_SPLIT,
+    SR_CLI_O_REPEATS,
+    SR_CLI_O_TEST_SIZE,
+    SR_CLI_O_MEASURES,
+    SR_CLI_O_TRANSFORM,
+    SR_CLI_O_SEED,
+    SR_CLI_O_THREADS,
+    SR_CLI_O_JSON,
+};
+
+#define SR_CLI_EVAL_OPTIONS                                                                        \
+    {"cv", required_argument, 0, SR_CLI_O_CV}, {"split", required_argument, 0, SR_CLI_O_SPLIT},    \
+        {"repeats", required_argument, 0, SR_CLI_O_REPEATS},                                       \
+        {"test-size", required_argument, 0, SR_CLI_O_TEST_SIZE},                                   \
+        {"measures", required_argument, 0, SR_CLI_O_MEASURES},                                     \
+        {"transform", required_argument, 0, SR_CLI_O_TRANSFORM},                                   \
+        {"seed", required_argument, 0, SR_CLI_O_SEED},                                             \
+        {"threads", required_argument, 0, SR_CLI_O_THREADS}, {                                     \
+        "json", no_argument, 0, SR_CLI_O_JSON                                                      \
+    }
+
+/* The help lines of the shared options. */
+extern const char sr_cli_eval_help[];
+
+/* Defaults: 5-fold KFold, rmse and mae, seed 0, 2 threads, transform by dataset kind. */
+void sr_cli_eval_init(sr_cli_eval *e);
+/* Applies option code c with argument arg: 1 when applied, 0 when c is not a shared
+ * option, -1 for a bad value. */
+int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg);
+
+/* Prints every registered model with its parameters (name, default or choices, help). */
+void sr_cli_list_algos(FILE *f);
+
+/* Loads the dataset at path and returns its ratings through e->transform (new, caller
+ * frees with sr_ratings_free). */
+sr_err sr_cli_load_ratings(const char *path, const sr_cli_eval *e, sr_ratings **out, sr_diag *d);
+
+/* mkdir -p dir (0777 less the umask); d names the directory that could not be made. */
+sr_err sr_cli_make_dirs(const char *dir, sr_diag *d);
+
+/* Opens path for writing, "-" meaning stdout (*close_it false then). */
+sr_err sr_cli_open_out(const char *path, FILE **f, bool *close_it, sr_diag *d);
+
+/* The measure's name in capitals ("RMSE") into buf. */
+void sr_cli_measure_label(sr_metric m, char *buf, size_t cap);
+
+#endif

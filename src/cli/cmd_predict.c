@@ -1,0 +1,178 @@
+/* songrec predict: the rating a trained model predicts for one user and one song.
+ *
+ *   songrec predict MODEL.srm --user NAME --song "Artist - Track" [--json]
+ *
+ * The song is split on its first " - " into artist and track, and matched against the
+ * model's catalog through the ingest normalisation (data/normalize.h: NFKC, case fold,
+ * spacing), so "the beatles - let it be" finds "The Beatles - Let It Be". For items-only
+ * data (ratings triples: the artist is empty) the whole string is the item id; it is
+ * also tried that way when the split finds nothing. Users match by exact name.
+ *
+ * The prediction is Surprise's predict(): the estimate, or the global mean when it is
+ * impossible, clipped to the rating scale. An unknown user is predicted for (the models
+ * fall back to item or global terms) and said so; an unknown song is an error (exit 2).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "data/normalize.h"
+#include "models/model_file.h"
+#include "util/mem.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: songrec predict MODEL.srm --user NAME --song \"Artist - Track\" [--json]\n\n"
+               "Predicts the rating a user would give a song.\n\n"
+               "  --user NAME            the user (exact name; unknown users get a prediction)\n"
+               "  --song \"A - T\"         artist and track (case, accents and spacing are\n"
+               "                         ignored); for items-only data, the item id\n"
+               "  --json                 one JSON object\n"
+               "  -h, --help             this help\n");
+}
+
+/* Whether normalised a equals the normalised key k (k already normalised, owned). */
+static bool norm_eq(sr_str a, sr_str k, sr_normbuf *b) {
+    sr_str n;
+    if (sr_normalize(a, b, &n)) return false;
+    return n.n == k.n && !memcmp(n.p, k.p, n.n);
+}
+
+/* Copies the normalisation of s into a new string (NULL on failure). */
+static char *norm_dup(sr_str s, sr_normbuf *b, size_t *len) {
+    sr_str n;
+    if (sr_normalize(s, b, &n)) return NULL;
+    *len = n.n;
+    return sr_strndup(n.p, n.n);
+}
+
+/* The item matching artist/track keys (ka may be NULL: match empty-artist items by
+ * track), or UINT32_MAX. */
+static uint32_t find_item(const sr_strtab *items, const char *ka, size_t na, const char *kt,
+                          size_t nt, sr_normbuf *b) {
+    for (uint32_t i = 0; i < items->n; i++) {
+        sr_str s = sr_strtab_get(items, i);
+        const char *us = memchr(s.p, '\x1f', s.n);
+        if (!us) continue;
+        sr_str art = {s.p, (size_t)(us - s.p)}, tr = {us + 1, s.n - art.n - 1};
+        if (ka ? !norm_eq(art, (sr_str){ka, na}, b) : art.n != 0) continue;
+        if (norm_eq(tr, (sr_str){kt, nt}, b)) return i;
+    }
+    return UINT32_MAX;
+}
+
+int sr_cmd_predict(int argc, char **argv) {
+    enum { O_USER = 256, O_SONG, O_JSON };
+    static const struct option opts[] = {{"user", required_argument, 0, O_USER},
+                                         {"song", required_argument, 0, O_SONG},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *user = NULL, *song = NULL;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_USER:
+            user = optarg;
+            break;
+        case O_SONG:
+            song = optarg;
+            break;
+        case O_JSON:
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc - 1 || !user || !song) {
+        fprintf(stderr, "songrec predict: need one model file, --user and --song\n");
+        usage(stderr);
+        return 1;
+    }
+    sr_diag d = {{0}};
+    sr_model_file *f;
+    sr_err e = sr_model_load(argv[optind], &f, &d);
+    if (e) return sr_cli_fail("predict", e, &d);
+    const sr_trainset *ts = &f->ts;
+    if (!f->meta.items.n && ts->n_items) {
+        sr_model_file_free(f);
+        sr_diag_set(&d, SR_E_INPUT, "%s: the model has no catalog of songs", argv[optind]);
+        return sr_cli_fail("predict", SR_E_INPUT, &d);
+    }
+    /* the song */
+    sr_normbuf nb = {0};
+    uint32_t item = UINT32_MAX;
+    const char *dash = strstr(song, " - ");
+    char *ka = NULL, *kt = NULL;
+    size_t na = 0, nt = 0;
+    if (dash) {
+        ka = norm_dup((sr_str){song, (size_t)(dash - song)}, &nb, &na);
+        kt = norm_dup((sr_str){dash + 3, strlen(dash + 3)}, &nb, &nt);
+        if (ka && kt) item = find_item(&f->meta.items, ka, na, kt, nt, &nb);
+        sr_free(ka);
+        sr_free(kt);
+        kt = NULL;
+    }
+    if (item == UINT32_MAX) {
+        kt = norm_dup((sr_str){song, strlen(song)}, &nb, &nt);
+        if (kt) item = find_item(&f->meta.items, NULL, 0, kt, nt, &nb);
+        sr_free(kt);
+    }
+    sr_normbuf_free(&nb);
+    if (item == UINT32_MAX) {
+        sr_model_file_free(f);
+        sr_diag_set(&d, SR_E_INPUT, "unknown song '%s' (not in the model's catalog)", song);
+        return sr_cli_fail("predict", SR_E_INPUT, &d);
+    }
+    /* the user: an unknown name gets the id past the last, which no model knows */
+    uint32_t u = ts->n_users;
+    for (uint32_t k = 0; k < f->meta.users.n; k++) {
+        sr_str s = sr_strtab_get(&f->meta.users, k);
+        if (s.n == strlen(user) && !memcmp(s.p, user, s.n)) {
+            u = k;
+            break;
+        }
+    }
+    bool uk = sr_trainset_knows_user(ts, u), ik = sr_trainset_knows_item(ts, item);
+    double est;
+    bool possible = f->model.ops->estimate(f->model.state, ts, u, item, &est);
+    double pred = sr_model_predict(&f->model, u, item);
+    sr_str name = sr_strtab_get(&f->meta.items, item);
+    const char *us = memchr(name.p, '\x1f', name.n);
+    size_t an = us ? (size_t)(us - name.p) : 0;
+    sr_str artist = {name.p, an}, track = {name.p + an + 1, name.n - an - 1};
+    if (json) {
+        printf("{\"user\": ");
+        sr_cli_json_string(stdout, user, strlen(user));
+        printf(", \"artist\": ");
+        sr_cli_json_string(stdout, artist.p, artist.n);
+        printf(", \"track\": ");
+        sr_cli_json_string(stdout, track.p, track.n);
+        printf(", \"item\": %u, \"prediction\": %.6f, \"scale\": [%g, %g], \"user_known\": %s, "
+               "\"item_known\": %s, \"impossible\": %s}\n",
+               item, pred, ts->lo, ts->hi, uk ? "true" : "false", ik ? "true" : "false",
+               possible ? "false" : "true");
+    } else {
+        if (artist.n)
+            printf("%s on \"%.*s - %.*s\": %.4f (scale %g..%g)\n", user, (int)artist.n, artist.p,
+                   (int)track.n, track.p, pred, ts->lo, ts->hi);
+        else
+            printf("%s on \"%.*s\": %.4f (scale %g..%g)\n", user, (int)track.n, track.p, pred,
+                   ts->lo, ts->hi);
+        if (!uk)
+            printf("note: user '%s' is unknown to the model: predicted as for a new user%s\n", user,
+                   possible ? "" : " (the global mean)");
+        else if (!possible)
+            printf("note: the model cannot estimate this pair: the global mean is used\n");
+        if (!ik) printf("note: the song has no ratings in the training data\n");
+    }
+    sr_model_file_free(f);
+    return 0;
+}

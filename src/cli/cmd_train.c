@@ -1,0 +1,216 @@
+/* songrec train: fit a rating model on all of a dataset's ratings and save it (.srm).
+ *
+ *   songrec train DATA.srd --algo svd --param n_factors=150 --precision f16 -o m.srm
+ *
+ * The dataset's pairs become ratings through --transform (as evaluate does); the model
+ * is fitted on every one of them and written with its parameters, the training data's
+ * description and the catalog (user names, "artist\x1ftrack" item names) so that info
+ * and predict need nothing else (models/model_file.h). Prints the fit time and size.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "models/model_file.h"
+#include "util/mem.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: songrec train DATA.srd --algo NAME [OPTIONS] -o MODEL.srm\n\n"
+            "Fits a rating model on all of the dataset's ratings and saves it.\n\n"
+            "  --algo NAME            the model: normal_predictor, baseline_only, knn_basic,\n"
+            "                         knn_with_means, knn_with_zscore, knn_baseline, slope_one,\n"
+            "                         co_clustering, svd, svdpp, nmf (or Surprise class names)\n"
+            "  --param NAME=VALUE     a model parameter (repeatable)\n"
+            "  --transform T          cap10 (play counts capped at 10, default) or raw\n"
+            "  --seed S               random seed (default 0)\n"
+            "  --threads N            worker threads (default 1)\n"
+            "  --precision P          factor arrays as f32 (default) or f16 (half the size)\n"
+            "  -o, --output FILE      the model file to write\n"
+            "  -q, --quiet            no progress\n"
+            "  -h, --help             this help\n");
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The item names "artist\x1ftrack" of ds (new arrays, caller frees). */
+static sr_err item_names(const sr_dataset *ds, uint64_t **off_out, char **data_out) {
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < ds->n_songs; s++)
+        total += sr_dataset_artist(ds, ds->song_artist[s]).n + 1 + sr_dataset_track(ds, s).n;
+    uint64_t *off = sr_mallocarray((size_t)ds->n_songs + 1, sizeof *off);
+    char *data = sr_malloc(total ? (size_t)total : 1);
+    if (!off || !data) {
+        sr_free(off);
+        sr_free(data);
+        return SR_E_NOMEM;
+    }
+    uint64_t k = 0;
+    for (uint32_t s = 0; s < ds->n_songs; s++) {
+        off[s] = k;
+        sr_str a = sr_dataset_artist(ds, ds->song_artist[s]), t = sr_dataset_track(ds, s);
+        memcpy(data + k, a.p, a.n);
+        k += a.n;
+        data[k++] = '\x1f';
+        memcpy(data + k, t.p, t.n);
+        k += t.n;
+    }
+    off[ds->n_songs] = k;
+    *off_out = off;
+    *data_out = data;
+    return SR_OK;
+}
+
+int sr_cmd_train(int argc, char **argv) {
+    enum { O_ALGO = 256, O_PARAM, O_TRANSFORM, O_SEED, O_THREADS, O_PREC };
+    static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
+                                         {"param", required_argument, 0, O_PARAM},
+                                         {"transform", required_argument, 0, O_TRANSFORM},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"precision", required_argument, 0, O_PREC},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *algo = NULL, *out = NULL, *params[SR_MAX_PARAMS * 2];
+    int n_params = 0;
+    sr_transform transform = SR_TRANSFORM_CAP10;
+    sr_srm_precision prec = SR_SRM_PREC_F32;
+    uint64_t seed = 0, threads = 1;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ALGO:
+            algo = optarg;
+            break;
+        case O_PARAM:
+            if (n_params == (int)(sizeof params / sizeof params[0])) goto bad;
+            params[n_params++] = optarg;
+            break;
+        case O_TRANSFORM:
+            if (!strcmp(optarg, "cap10"))
+                transform = SR_TRANSFORM_CAP10;
+            else if (!strcmp(optarg, "raw"))
+                transform = SR_TRANSFORM_RAW;
+            else
+                goto bad;
+            break;
+        case O_SEED:
+            if (!sr_cli_parse_u64(optarg, &seed)) goto bad;
+            break;
+        case O_THREADS:
+            if (!sr_cli_parse_u64(optarg, &threads) || threads < 1 || threads > 1024) goto bad;
+            break;
+        case O_PREC:
+            if (!strcmp(optarg, "f32"))
+                prec = SR_SRM_PREC_F32;
+            else if (!strcmp(optarg, "f16"))
+                prec = SR_SRM_PREC_F16;
+            else
+                goto bad;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "songrec train: bad value '%s'\n", optarg);
+        return 1;
+    }
+    if (optind != argc - 1 || !algo || !out) {
+        fprintf(stderr, "songrec train: need one dataset file, --algo and -o\n");
+        usage(stderr);
+        return 1;
+    }
+    const sr_model_ops *ops = sr_model_find(algo);
+    if (!ops) {
+        fprintf(stderr, "songrec train: unknown algorithm '%s'; known:", algo);
+        for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
+        fputc('\n', stderr);
+        return 1;
+    }
+    double p[SR_MAX_PARAMS];
+    sr_params_defaults(ops, p);
+    sr_diag d = {{0}};
+    for (int i = 0; i < n_params; i++)
+        if (sr_params_set(ops, p, params[i], &d)) return sr_cli_fail("train", SR_E_USAGE, &d);
+
+    sr_cli_log cl;
+    sr_cli_log_init(&cl, quiet);
+    const char *path = argv[optind];
+    sr_dataset *ds = NULL;
+    sr_ratings *rs = NULL;
+    sr_trainset *ts = NULL;
+    sr_model m = {0};
+    uint64_t *ioff = NULL;
+    char *idata = NULL;
+    sr_err e = sr_dataset_load(path, &ds, &d);
+    if (e) goto fail;
+    e = sr_ratings_from_dataset(ds, transform, &rs);
+    if (!e) e = sr_trainset_new(rs, NULL, &ts);
+    if (!e) e = item_names(ds, &ioff, &idata);
+    if (e) {
+        sr_diag_set(&d, e, "%s", sr_err_message(e));
+        goto fail;
+    }
+    sr_ratings_free(rs);
+    rs = NULL;
+    sr_fit_ctx fc = {.seed = seed, .threads = (int)threads, .log = &cl.log};
+    double t0 = now_s();
+    e = sr_model_fit(&m, ops, p, ts, &fc, &d);
+    double fit_s = now_s() - t0;
+    if (e) goto fail;
+    sr_model_meta meta = {.data_file = path,
+                          .data_meta = ds->meta_json,
+                          .transform = transform == SR_TRANSFORM_CAP10 ? "cap10" : "raw",
+                          .users = ds->users,
+                          .items = {ds->n_songs, ioff, idata},
+                          .created = (uint64_t)time(NULL)};
+    t0 = now_s();
+    e = sr_model_save(&m, &meta, prec, out, &d);
+    double save_s = now_s() - t0;
+    if (e) goto fail;
+    struct stat st;
+    uint64_t size = stat(out, &st) == 0 ? (uint64_t)st.st_size : 0;
+    char pbuf[1024];
+    sr_params_format(ops, p, pbuf, sizeof pbuf);
+    printf("Trained %s (%s) on %llu ratings (%u users, %u items) in %.2f s.\n", ops->surprise, pbuf,
+           (unsigned long long)ts->n, ts->n_users, ts->n_items, fit_s);
+    printf("Wrote %s: %llu bytes (%.1f MiB, %s) in %.2f s.\n", out, (unsigned long long)size,
+           (double)size / 1048576.0, prec == SR_SRM_PREC_F16 ? "f16" : "f32", save_s);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+    sr_free(ioff);
+    sr_free(idata);
+    sr_dataset_free(ds);
+    return 0;
+fail:
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+    sr_ratings_free(rs);
+    sr_free(ioff);
+    sr_free(idata);
+    sr_dataset_free(ds);
+    return sr_cli_fail("train", e, &d);
+}

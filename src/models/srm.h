@@ -1,0 +1,108 @@
+/* The .srm trained-model file: a container of named, typed sections (byte layout in
+ * docs/formats.md), and the model-level save/load built on it.
+ *
+ * Container. A 64-byte header (magic "SRMODL\r\n", version, endianness mark, file size,
+ * section count, table offset, XXH3-64 of every byte after the header), a table of
+ * 64-byte entries (a NUL-padded name of up to 31 bytes, element type, element size,
+ * offset, count), then the sections, each on a 64-byte boundary. Scalars are sections of
+ * one element; strings are u8 sections. A writer collects sections (borrowing their
+ * data until sr_srm_write) and writes them atomically (io/atomic.h). A reader maps the
+ * file read-only and shared (MAP_SHARED: processes serving one model share its pages),
+ * checks magic, version, endianness, size, checksum and the table, and hands out
+ * pointers into the map after checking each section's type and count against what the
+ * caller expects.
+ *
+ * Precision. "Factor" arrays (MF factor matrices, k-NN similarity matrices) are written
+ * float32, or float16 (IEEE binary16, round to nearest even) when the writer's
+ * precision is SR_SRM_F16. A float32 section is used in place; a float16 one is
+ * converted to float32 once, at load (F16C instructions where the CPU has them), into
+ * a buffer the reader owns — so an f16 file is half the size on disk but not in memory.
+ *
+ * Ownership: everything sr_srm_get_* returns is borrowed from the reader and lives until
+ * sr_srm_close.
+ */
+#ifndef SR_SRM_H
+#define SR_SRM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define SR_SRM_NAME_MAX 31 /* bytes of a section name, NUL excluded */
+
+typedef enum sr_srm_type {
+    SR_SRM_U8 = 1, /* bytes, strings (not NUL-terminated) */
+    SR_SRM_U32,
+    SR_SRM_U64,
+    SR_SRM_F16,
+    SR_SRM_F32,
+    SR_SRM_F64,
+    SR_SRM__END
+} sr_srm_type;
+
+typedef enum sr_srm_precision { SR_SRM_PREC_F32 = 0, SR_SRM_PREC_F16 } sr_srm_precision;
+
+/* ---- writing ---- */
+typedef struct sr_srm_writer sr_srm_writer;
+
+/* Returns a new writer (NULL when out of memory); free with sr_srm_writer_free. */
+sr_srm_writer *sr_srm_writer_new(sr_srm_precision prec);
+void sr_srm_writer_free(sr_srm_writer *w);
+sr_srm_precision sr_srm_writer_precision(const sr_srm_writer *w);
+/* Adds a section; data (count elements of type t) is borrowed until sr_srm_write. Names
+ * are unique; a repeated or too-long name is an SR_E_INTERNAL error, sticky (reported
+ * by sr_srm_write). */
+void sr_srm_put(sr_srm_writer *w, const char *name, sr_srm_type t, const void *data,
+                uint64_t count);
+/* Scalars and strings (copied). */
+void sr_srm_put_u64(sr_srm_writer *w, const char *name, uint64_t v);
+void sr_srm_put_f64(sr_srm_writer *w, const char *name, double v);
+void sr_srm_put_str(sr_srm_writer *w, const char *name, const char *s);
+/* A factor array: float32, or converted to float16 (copied) at SR_SRM_PREC_F16. */
+void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t count);
+/* Writes the file atomically. */
+sr_err sr_srm_write(sr_srm_writer *w, const char *path, sr_diag *d);
+
+/* ---- reading ---- */
+typedef struct sr_srm sr_srm;
+
+typedef struct sr_srm_section_info {
+    char name[SR_SRM_NAME_MAX + 1];
+    sr_srm_type type;
+    uint64_t count, bytes;
+} sr_srm_section_info;
+
+/* Maps and checks path (see the top); returns a new reader in *out. */
+sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d);
+void sr_srm_close(sr_srm *r);
+uint64_t sr_srm_file_size(const sr_srm *r);
+size_t sr_srm_n_sections(const sr_srm *r);
+void sr_srm_section(const sr_srm *r, size_t i, sr_srm_section_info *out);
+const char *sr_srm_path(const sr_srm *r);
+
+/* Whether a section exists. */
+bool sr_srm_has(const sr_srm *r, const char *name);
+/* The section's data, checked to have type t and exactly `count` elements (count
+ * UINT64_MAX: any; then *n gets it when n is not NULL). SR_E_CORRUPT naming the section
+ * when it is missing or of another type or count. */
+sr_err sr_srm_get(const sr_srm *r, const char *name, sr_srm_type t, uint64_t count,
+                  const void **out, uint64_t *n, sr_diag *d);
+sr_err sr_srm_get_u64(const sr_srm *r, const char *name, uint64_t *v, sr_diag *d);
+sr_err sr_srm_get_f64(const sr_srm *r, const char *name, double *v, sr_diag *d);
+/* A string section as a NUL-terminated copy owned by the reader. */
+sr_err sr_srm_get_str(sr_srm *r, const char *name, const char **s, sr_diag *d);
+/* A factor array of count float32s: in place when stored float32, else converted once
+ * (reader-owned). Values are not inspected (a server starts without reading every page):
+ * a non-finite stored value yields a non-finite estimate, which predict replaces. */
+sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t count, const float **out,
+                          sr_diag *d);
+/* The precision factor arrays were stored in (F32 when there are none). */
+sr_srm_precision sr_srm_precision_of(const sr_srm *r);
+
+/* float16 <-> float32 (IEEE binary16, round to nearest even). */
+uint16_t sr_f32_to_f16(float f);
+float sr_f16_to_f32(uint16_t h);
+
+#endif

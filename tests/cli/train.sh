@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# End-to-end checks of `songrec train`, `info` and `predict` through the binary: a small
+# generated dataset, SVD at f32 and f16 (half the size), info --json, a prediction found
+# through another capitalisation, an unknown user, and the exit codes of an unknown song
+# (2), a corrupt model (2) and a missing one (3).
+# Usage: tests/cli/train.sh PATH/TO/songrec   (run from tests/)
+set -uo pipefail
+BIN=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# expect CODE DESCRIPTION -- command...
+expect() {
+  local want=$1 what=$2; shift 3
+  "$@" > "$T/out" 2> "$T/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; sed 's/^/    /' "$T/err" | head -5 >&2; fi
+}
+field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$T/out" "$1"; }
+
+for c in train info predict; do expect 0 "$c --help" -- "$BIN" $c --help; done
+expect 0 "generate" -- "$BIN" generate -q --users 40 --songs 300 --listens 6000 --seed 5 -o "$T/g.jsonl"
+expect 0 "ingest" -- "$BIN" ingest "$T/g.jsonl" -o "$T/d.srd"
+expect 1 "train without -o" -- "$BIN" train "$T/d.srd" --algo svd
+expect 1 "train unknown algo" -- "$BIN" train "$T/d.srd" --algo nope -o "$T/x.srm"
+expect 1 "train bad param" -- "$BIN" train "$T/d.srd" --algo svd --param zz=1 -o "$T/x.srm"
+expect 1 "train bad precision" -- "$BIN" train "$T/d.srd" --algo svd --precision f8 -o "$T/x.srm"
+expect 0 "train svd f32" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=64 --param n_epochs=5 -o "$T/m32.srm"
+grep -q "Trained SVD" "$T/out" && ok || bad "train output lacks 'Trained SVD'"
+expect 0 "train svd f16" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=64 --param n_epochs=5 --precision f16 -o "$T/m16.srm"
+s32=$(stat -c %s "$T/m32.srm"); s16=$(stat -c %s "$T/m16.srm")
+python3 -c "import sys; r=$s16/$s32; sys.exit(0 if 0.4 < r < 0.65 else 1)" && ok || bad "f16 size $s16 is not about half of $s32"
+expect 0 "train knn_basic" -- "$BIN" train -q "$T/d.srd" --algo KNNBasic -o "$T/knn.srm"
+
+expect 0 "info" -- "$BIN" info "$T/m32.srm"
+grep -q "n_factors=64" "$T/out" && ok || bad "info lacks the parameters"
+expect 0 "info --json" -- "$BIN" info --json "$T/m16.srm"
+[ "$(field "['algo']")" = svd ] && ok || bad "info json algo"
+[ "$(field "['precision']")" = f16 ] && ok || bad "info json precision"
+[ "$(field "['params']['n_factors']")" = 64 ] && ok || bad "info json n_factors"
+[ "$(field "['users']")" -gt 0 ] && ok || bad "info json users"
+[ "$(field "['file_size']")" = "$s16" ] && ok || bad "info json file_size"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(s['name']=='m.qi' and s['type']=='f16' for s in d['sections']) else 1)" "$T/out" && ok || bad "info json sections"
+
+# a known (user, song): the first listen of the generated file with a Latin-letter name
+read -r user artist track < <(python3 -c "
+import json,sys
+for line in open(sys.argv[1]):
+    d=json.loads(line); m=d['track_metadata']; a=m['artist_name']; t=m['track_name']
+    if (a+t).isascii() and ' - ' not in a:
+        print(*(x.replace(' ','\x01') for x in (d['user_name'], a, t))); break" "$T/g.jsonl")
+user=${user//$'\x01'/ }; artist=${artist//$'\x01'/ }; track=${track//$'\x01'/ }
+song="$artist - $track"
+# upper case, extra spaces around the dash: the same song after normalisation
+weird="${artist^^}  -  ${track^^}"
+[ "$weird" != "$song" ] && ok || bad "test song has no letters to re-case"
+expect 0 "predict known song" -- "$BIN" predict "$T/m32.srm" --user "$user" --song "$song" --json
+p1=$(field "['prediction']")
+[ "$(field "['user_known']")" = True ] && ok || bad "user should be known"
+[ "$(field "['item_known']")" = True ] && ok || bad "item should be known"
+expect 0 "predict other capitalisation" -- "$BIN" predict "$T/m32.srm" --user "$user" --song "$weird" --json
+[ "$(field "['prediction']")" = "$p1" ] && ok || bad "capitalisation changed the prediction"
+python3 -c "import sys; p=float(sys.argv[1]); sys.exit(0 if 1 <= p <= 10 else 1)" "$p1" && ok || bad "prediction $p1 outside 1..10"
+expect 0 "predict f16" -- "$BIN" predict "$T/m16.srm" --user "$user" --song "$song" --json
+expect 0 "predict knn" -- "$BIN" predict "$T/knn.srm" --user "$user" --song "$song"
+expect 0 "predict unknown user" -- "$BIN" predict "$T/m32.srm" --user "nobody at all" --song "$song"
+grep -q "unknown to the model" "$T/out" && ok || bad "unknown user not said"
+expect 2 "predict unknown song" -- "$BIN" predict "$T/m32.srm" --user "$user" --song "Nobody - Nothing At All"
+grep -q "unknown song" "$T/err" && ok || bad "unknown song message"
+
+# damaged and missing files
+cp "$T/m32.srm" "$T/bad.srm"
+printf '\xff' | dd of="$T/bad.srm" bs=1 seek=300 conv=notrunc status=none
+expect 2 "corrupt model" -- "$BIN" info "$T/bad.srm"
+grep -q "checksum" "$T/err" && ok || bad "corrupt message should say checksum"
+head -c 1000 "$T/m32.srm" > "$T/short.srm"
+expect 2 "truncated model" -- "$BIN" predict "$T/short.srm" --user "$user" --song "$song"
+expect 2 "not a model" -- "$BIN" info "$T/d.srd"
+expect 3 "missing model" -- "$BIN" info "$T/none.srm"
+
+echo "train.sh: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
