@@ -11,6 +11,8 @@ unsigned sr_split_count(const sr_split_opts *o) {
     switch (o->kind) {
     case SR_SPLIT_REPEATED_KFOLD:
         return o->n_splits * (o->n_repeats ? o->n_repeats : 1);
+    case SR_SPLIT_TIME:
+        return 1;
     default:
         return o->n_splits;
     }
@@ -58,6 +60,15 @@ sr_err sr_split_mask(const sr_ratings *rs, const sr_split_opts *o, unsigned s, u
         for (uint64_t q = 0; q < n_test; q++) test[perm[q]] = 1;
         sr_free(perm);
         return SR_OK;
+    }
+    case SR_SPLIT_TIME: {
+        if (!rs->ts) return SR_E_INPUT; /* the data has no listen times */
+        uint64_t n_test = 0;
+        for (uint64_t k = 0; k < rs->n; k++) {
+            test[k] = rs->ts[k] && (int64_t)rs->ts[k] >= o->time_cut;
+            n_test += test[k];
+        }
+        return n_test && n_test < rs->n ? SR_OK : SR_E_RANGE;
     }
     case SR_SPLIT_LEAVE_ONE_OUT: {
         /* For every user with >= min_n_ratings ratings, one of them picked at random. */

@@ -4,6 +4,9 @@
  * (n_splits independent random test sets of a given size), train/test split (one
  * ShuffleSplit), LeaveOneOut (one random rating of every user in the test set;
  * min_n_ratings filters users). Each split is a mask: test[k] = 1 for the test part.
+ * A time split (one split) trains on the pairs first listened before `time_cut` and
+ * tests on those first listened at or after it (pairs of unknown time train), so a
+ * model is judged on what came later, as it would be used.
  * Shuffles use src/util/rng.h from the seed, so a seed gives the same splits. */
 #ifndef SR_SPLIT_H
 #define SR_SPLIT_H
@@ -18,6 +21,7 @@ typedef enum sr_split_kind {
     SR_SPLIT_REPEATED_KFOLD,
     SR_SPLIT_SHUFFLE,
     SR_SPLIT_LEAVE_ONE_OUT,
+    SR_SPLIT_TIME,
 } sr_split_kind;
 
 typedef struct sr_split_opts {
@@ -27,6 +31,7 @@ typedef struct sr_split_opts {
     double test_size;       /* shuffle: a fraction (< 1) or a count (>= 1) */
     unsigned min_n_ratings; /* leave-one-out: users with fewer ratings are never tested */
     uint64_t seed;
+    int64_t time_cut; /* time split: Unix s */
 } sr_split_opts;
 
 /* How many splits the options make. */

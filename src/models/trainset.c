@@ -10,6 +10,7 @@ void sr_ratings_free(sr_ratings *r) {
     sr_free(r->user);
     sr_free(r->item);
     sr_free(r->r);
+    sr_free(r->ts);
     sr_free(r);
 }
 
@@ -54,6 +55,14 @@ sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings 
     if (!rs) return SR_E_NOMEM;
     rs->n_users = ds->n_users;
     rs->n_items = ds->n_songs;
+    if (ds->ts_max) { /* the dataset knows listen times: keep them for time splits */
+        rs->ts = sr_mallocarray(ds->n_pairs ? ds->n_pairs : 1, sizeof *rs->ts);
+        if (!rs->ts) {
+            sr_ratings_free(rs);
+            return SR_E_NOMEM;
+        }
+        if (ds->n_pairs) memcpy(rs->ts, ds->pair_first, ds->n_pairs * sizeof *rs->ts);
+    }
     double lo = 0, hi = 0;
     for (uint32_t u = 0; u < ds->n_users; u++)
         for (uint64_t p = ds->user_ptr[u]; p < ds->user_ptr[u + 1]; p++) {

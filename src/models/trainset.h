@@ -33,6 +33,7 @@ typedef struct sr_ratings {
     uint32_t *user; /* (n) */
     uint32_t *item; /* (n) */
     float *r;       /* (n) */
+    uint32_t *ts;   /* (n) first listen of the pair, Unix s, 0 unknown; NULL if none known */
     double lo, hi;  /* rating scale */
 } sr_ratings;
 

@@ -116,6 +116,16 @@ static void test_splits(void **state) {
     assert_int_equal(per_user[1], 1);
     assert_int_equal(per_user[2], 0);
     assert_int_equal(per_user[3], 0);
+    /* time split: ratings 0..9 first heard at 1000 + 100 k; cut at 1500 -> k >= 5 test */
+    rs->ts = sr_mallocarray(10, sizeof *rs->ts);
+    for (int k = 0; k < 10; k++) rs->ts[k] = (uint32_t)(1000 + 100 * k);
+    rs->ts[9] = 0; /* unknown time: trains */
+    sr_split_opts ts = {.kind = SR_SPLIT_TIME, .time_cut = 1500};
+    assert_int_equal(sr_split_count(&ts), 1);
+    assert_int_equal(sr_split_mask(rs, &ts, 0, test), SR_OK);
+    for (int k = 0; k < 10; k++) assert_int_equal(test[k], k >= 5 && k != 9);
+    ts.time_cut = 99999; /* nothing after the cut: refused */
+    assert_int_equal(sr_split_mask(rs, &ts, 0, test), SR_E_RANGE);
     sr_ratings_free(rs);
 }
 
