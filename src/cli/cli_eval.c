@@ -9,10 +9,12 @@
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "util/mem.h"
+#include "util/timeparse.h"
 
 const char sr_cli_eval_help[] =
     "  --cv K                 K-fold cross-validation (default 5)\n"
-    "  --split KIND           kfold (default), repeated, shuffle, loo\n"
+    "  --split KIND           kfold (default), repeated, shuffle, loo, time\n"
+    "  --test-after DATE      time split: test on pairs first heard on or after DATE\n"
     "  --repeats N            repeated k-fold: repetitions (default 2)\n"
     "  --test-size X          shuffle split: test fraction (< 1) or count (default 0.2)\n"
     "  --measures LIST        rmse,mae (default); also mse, fcp\n"
@@ -46,8 +48,14 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
             e->cv.split.kind = SR_SPLIT_SHUFFLE;
         else if (!strcmp(arg, "loo"))
             e->cv.split.kind = SR_SPLIT_LEAVE_ONE_OUT;
+        else if (!strcmp(arg, "time"))
+            e->cv.split.kind = SR_SPLIT_TIME;
         else
             return -1;
+        return 1;
+    case SR_CLI_O_TEST_AFTER:
+        if (!sr_time_parse(sr_str_c(arg), &e->cv.split.time_cut)) return -1;
+        e->cv.split.kind = SR_SPLIT_TIME;
         return 1;
     case SR_CLI_O_REPEATS:
         if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 1000) return -1;
@@ -71,14 +79,12 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
         memcpy(e->measure, m, sizeof m);
         return 1;
     }
-    case SR_CLI_O_TRANSFORM:
-        if (!strcmp(arg, "cap10"))
-            e->transform = SR_TRANSFORM_CAP10;
-        else if (!strcmp(arg, "raw"))
-            e->transform = SR_TRANSFORM_RAW;
-        else
-            return -1;
+    case SR_CLI_O_TRANSFORM: {
+        sr_transform t;
+        if (!sr_cli_parse_transform(arg, &t)) return -1;
+        e->transform = t;
         return 1;
+    }
     case SR_CLI_O_SEED:
         if (!sr_cli_parse_u64(arg, &e->cv.seed)) return -1;
         e->cv.split.seed = e->cv.seed;
@@ -111,6 +117,37 @@ void sr_cli_list_algos(FILE *f) {
             fprintf(f, "    %-16s %-28s %s\n", p->name, def, p->help);
         }
     }
+}
+
+const sr_model_ops *sr_cli_find_model(const char *cmd, const char *name) {
+    const sr_model_ops *ops = sr_model_find(name);
+    if (!ops) {
+        fprintf(stderr, "songrec %s: unknown algorithm '%s'; known:", cmd, name);
+        for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
+        fputc('\n', stderr);
+    }
+    return ops;
+}
+
+int sr_cli_model_params(const char *cmd, const char *algo, const char *const *params, int n_params,
+                        const sr_model_ops **ops, double *p) {
+    *ops = sr_cli_find_model(cmd, algo);
+    if (!*ops) return 1;
+    sr_params_defaults(*ops, p);
+    sr_diag d = {{0}};
+    for (int i = 0; i < n_params; i++)
+        if (sr_params_set(*ops, p, params[i], &d)) return sr_cli_fail(cmd, SR_E_USAGE, &d);
+    return 0;
+}
+
+bool sr_cli_parse_transform(const char *s, sr_transform *out) {
+    if (!strcmp(s, "cap10"))
+        *out = SR_TRANSFORM_CAP10;
+    else if (!strcmp(s, "raw"))
+        *out = SR_TRANSFORM_RAW;
+    else
+        return false;
+    return true;
 }
 
 sr_err sr_cli_load_ratings(const char *path, const sr_cli_eval *e, sr_ratings **out, sr_diag *d) {
@@ -147,6 +184,9 @@ sr_err sr_cli_make_dirs(const char *dir, sr_diag *d) {
         *s = save;
         if (!save) break;
     }
+    struct stat sb;
+    if (!e && (stat(dir, &sb) || !S_ISDIR(sb.st_mode)))
+        e = sr_diag_set(d, SR_E_IO, "%s: not a directory", dir);
     sr_free(p);
     return e;
 }

@@ -30,12 +30,14 @@ enum {
     SR_CLI_O_SEED,
     SR_CLI_O_THREADS,
     SR_CLI_O_JSON,
+    SR_CLI_O_TEST_AFTER,
 };
 
 #define SR_CLI_EVAL_OPTIONS                                                                        \
     {"cv", required_argument, 0, SR_CLI_O_CV}, {"split", required_argument, 0, SR_CLI_O_SPLIT},    \
         {"repeats", required_argument, 0, SR_CLI_O_REPEATS},                                       \
         {"test-size", required_argument, 0, SR_CLI_O_TEST_SIZE},                                   \
+        {"test-after", required_argument, 0, SR_CLI_O_TEST_AFTER},                                 \
         {"measures", required_argument, 0, SR_CLI_O_MEASURES},                                     \
         {"transform", required_argument, 0, SR_CLI_O_TRANSFORM},                                   \
         {"seed", required_argument, 0, SR_CLI_O_SEED},                                             \
@@ -55,11 +57,25 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg);
 /* Prints every registered model with its parameters (name, default or choices, help). */
 void sr_cli_list_algos(FILE *f);
 
+/* The registered model named name (sr_model_find: Surprise class names work too), or
+ * NULL after printing "songrec CMD: unknown algorithm 'NAME'; known: ..." to stderr. */
+const sr_model_ops *sr_cli_find_model(const char *cmd, const char *name);
+
+/* Finds algo (sr_cli_find_model) and fills p (SR_MAX_PARAMS) with its defaults, then
+ * the NAME=VALUE settings params[0..n_params). Returns 0, or the exit code after
+ * printing why. */
+int sr_cli_model_params(const char *cmd, const char *algo, const char *const *params, int n_params,
+                        const sr_model_ops **ops, double *p);
+
+/* Parses a --transform value: "cap10" or "raw". False for anything else. */
+bool sr_cli_parse_transform(const char *s, sr_transform *out);
+
 /* Loads the dataset at path and returns its ratings through e->transform (new, caller
  * frees with sr_ratings_free). */
 sr_err sr_cli_load_ratings(const char *path, const sr_cli_eval *e, sr_ratings **out, sr_diag *d);
 
-/* mkdir -p dir (0777 less the umask); d names the directory that could not be made. */
+/* mkdir -p dir (0777 less the umask); d names the directory that could not be made,
+ * or says dir exists but is not a directory. */
 sr_err sr_cli_make_dirs(const char *dir, sr_diag *d);
 
 /* Opens path for writing, "-" meaning stdout (*close_it false then). */

@@ -195,16 +195,13 @@ int sr_cmd_compare(int argc, char **argv) {
             size_t len = strcspn(q, ",");
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)len, q);
-            const sr_model_ops *ops = sr_model_find(name);
-            bool dup = false;
-            for (size_t i = 0; ops && i < n; i++) dup |= E[i].ops == ops;
+            const sr_model_ops *ops = sr_cli_find_model("compare", name);
             if (!ops) {
-                fprintf(stderr, "songrec compare: unknown algorithm '%s'; known:", name);
-                for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
-                fputc('\n', stderr);
                 sr_free(E);
                 return 1;
             }
+            bool dup = false;
+            for (size_t i = 0; i < n; i++) dup |= E[i].ops == ops;
             if (!dup) E[n++].ops = ops;
             if (!q[len]) break;
             q += len + 1;

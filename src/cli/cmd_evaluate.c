@@ -71,18 +71,11 @@ int sr_cmd_evaluate(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
-    const sr_model_ops *ops = sr_model_find(algo);
-    if (!ops) {
-        fprintf(stderr, "songrec evaluate: unknown algorithm '%s'; known:", algo);
-        for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
-        fputc('\n', stderr);
-        return 1;
-    }
+    const sr_model_ops *ops;
     double p[SR_MAX_PARAMS];
-    sr_params_defaults(ops, p);
+    int rc = sr_cli_model_params("evaluate", algo, params, n_params, &ops, p);
+    if (rc) return rc;
     sr_diag d = {{0}};
-    for (int i = 0; i < n_params; i++)
-        if (sr_params_set(ops, p, params[i], &d)) return sr_cli_fail("evaluate", SR_E_USAGE, &d);
 
     bool json = ev.json, *measure = ev.measure;
     sr_cli_log cl;

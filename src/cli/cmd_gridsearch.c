@@ -427,20 +427,12 @@ int sr_cmd_gridsearch(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
-    const sr_model_ops *ops = sr_model_find(algo);
-    if (!ops) {
-        fprintf(stderr, "songrec gridsearch: unknown algorithm '%s'; known:", algo);
-        for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
-        fputc('\n', stderr);
-        return 1;
-    }
+    const sr_model_ops *ops;
+    double base[SR_MAX_PARAMS];
+    int rc = sr_cli_model_params("gridsearch", algo, params, n_params, &ops, base);
+    if (rc) return rc;
     ev.measure[refit] = true;
     sr_diag d = {{0}};
-    double base[SR_MAX_PARAMS];
-    sr_params_defaults(ops, base);
-    for (int i = 0; i < n_params; i++)
-        if (sr_params_set(ops, base, params[i], &d))
-            return sr_cli_fail("gridsearch", SR_E_USAGE, &d);
     sr_search_space sp;
     sr_search_space_init(&sp, ops);
     double *configs = NULL;
@@ -458,7 +450,7 @@ int sr_cmd_gridsearch(int argc, char **argv) {
     ev.cv.log = &cl.log;
     sr_ratings *rs = NULL;
     sr_search_result res = {0};
-    int rc = 0;
+    rc = 0;
     if ((e = sr_cli_load_ratings(argv[optind], &ev, &rs, &d))) goto fail;
     e = sr_search_run(rs, ops, configs, n_configs, &ev.cv, (sr_metric)refit, &res, &d);
     uint64_t n_ratings = rs->n;

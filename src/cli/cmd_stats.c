@@ -15,16 +15,15 @@
  * Exit codes: 0 ok; 1 usage; a load, compute or write failure prints the error and
  * exits with sr_err_exit_code (2 bad or corrupt file, 3 I/O, 4 out of memory).
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_eval.h"
 #include "data/dataset.h"
 #include "data/stats.h"
 #include "report/svg.h"
@@ -416,31 +415,6 @@ static int print_json(const char *path, const sr_dataset *ds, const sr_stats *st
 
 /* ---- charts ----------------------------------------------------------------------- */
 
-/* mkdir -p: creates dir and its missing parents. */
-static sr_err make_dirs(const char *dir, sr_diag *d) {
-    char *p = sr_strdup(dir);
-    if (!p) return SR_E_NOMEM;
-    sr_err e = SR_OK;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char save = *s;
-            *s = 0;
-            if (mkdir(p, 0777) && errno != EEXIST) {
-                e = sr_diag_set(d, sr_err_from_errno(errno), "%s: cannot create directory: %s", p,
-                                strerror(errno));
-                break;
-            }
-            *s = save;
-            if (!save) break;
-        }
-    }
-    struct stat sb;
-    if (!e && (stat(dir, &sb) || !S_ISDIR(sb.st_mode)))
-        e = sr_diag_set(d, SR_E_IO, "%s: not a directory", dir);
-    sr_free(p);
-    return e;
-}
-
 static char *join_path(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = sr_malloc(n);
@@ -608,7 +582,7 @@ int sr_cmd_stats(int argc, char **argv) {
         goto done;
     }
     if (plot_dir) {
-        if ((e = make_dirs(plot_dir, &d))) {
+        if ((e = sr_cli_make_dirs(plot_dir, &d))) {
             rc = sr_cli_fail(CMD, e, &d);
             goto done;
         }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_eval.h"
 #include "models/model_file.h"
 #include "util/mem.h"
 
@@ -99,12 +100,7 @@ int sr_cmd_train(int argc, char **argv) {
             params[n_params++] = optarg;
             break;
         case O_TRANSFORM:
-            if (!strcmp(optarg, "cap10"))
-                transform = SR_TRANSFORM_CAP10;
-            else if (!strcmp(optarg, "raw"))
-                transform = SR_TRANSFORM_RAW;
-            else
-                goto bad;
+            if (!sr_cli_parse_transform(optarg, &transform)) goto bad;
             break;
         case O_SEED:
             if (!sr_cli_parse_u64(optarg, &seed)) goto bad;
@@ -143,18 +139,11 @@ int sr_cmd_train(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
-    const sr_model_ops *ops = sr_model_find(algo);
-    if (!ops) {
-        fprintf(stderr, "songrec train: unknown algorithm '%s'; known:", algo);
-        for (size_t i = 0; i < sr_n_models; i++) fprintf(stderr, " %s", sr_models[i]->name);
-        fputc('\n', stderr);
-        return 1;
-    }
+    const sr_model_ops *ops;
     double p[SR_MAX_PARAMS];
-    sr_params_defaults(ops, p);
+    int rc = sr_cli_model_params("train", algo, params, n_params, &ops, p);
+    if (rc) return rc;
     sr_diag d = {{0}};
-    for (int i = 0; i < n_params; i++)
-        if (sr_params_set(ops, p, params[i], &d)) return sr_cli_fail("train", SR_E_USAGE, &d);
 
     sr_cli_log cl;
     sr_cli_log_init(&cl, quiet);

@@ -7,26 +7,30 @@
  * section table, and the structure the arrays must have (monotonic CSR pointers, ids in
  * range) — so a damaged file is refused with a message saying which, never trusted.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "data/dataset.h"
 #include "io/atomic.h"
+#include "io/sectfile.h"
+#include "util/csr.h"
 #include "util/mem.h"
 
-#define SRD_MAGIC   "SRDATA\r\n"
-#define SRD_VERSION 1u
-#define SRD_ENDIAN  0x01020304u
-#define HEADER_SIZE 64u
+#define HEADER_SIZE SR_SECTFILE_HEADER
 #define ENTRY_SIZE  32u
 #define ALIGN       64u
+
+static const sr_sectfile_kind file_kind = {
+    .magic = "SRDATA\r\n",
+    .version = 1,
+    .noun = "dataset",
+    .rewrite = "songrec ingest",
+    .entry_size = ENTRY_SIZE,
+    .max_sections = 1024u,
+};
 
 enum section_id {
     SEC_COUNTS = 1,
@@ -58,23 +62,6 @@ typedef struct section {
     const void *data;
     uint64_t count;
 } section;
-
-static void put32(unsigned char *p, uint32_t v) {
-    memcpy(p, &v, 4);
-}
-static void put64(unsigned char *p, uint64_t v) {
-    memcpy(p, &v, 8);
-}
-static uint32_t get32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* Writes bytes to the file and the running checksum. */
 static sr_err hwrite(sr_afile *f, XXH3_state_t *h, const void *p, size_t n) {
@@ -113,10 +100,10 @@ sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
     for (int i = 0; i < N_SECTIONS; i++) {
         off = (off + ALIGN - 1) / ALIGN * ALIGN;
         unsigned char *e = table + i * ENTRY_SIZE;
-        put32(e, secs[i].id);
-        put32(e + 4, secs[i].elem);
-        put64(e + 8, off);
-        put64(e + 16, secs[i].count);
+        sr_put32(e, secs[i].id);
+        sr_put32(e + 4, secs[i].elem);
+        sr_put64(e + 8, off);
+        sr_put64(e + 16, secs[i].count);
         off += secs[i].count * secs[i].elem;
     }
     uint64_t file_size = off;
@@ -137,19 +124,13 @@ sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
     static const unsigned char zeros[ALIGN];
     uint64_t pos = HEADER_SIZE + sizeof table;
     for (int i = 0; i < N_SECTIONS; i++) {
-        uint64_t at = get64(table + i * ENTRY_SIZE + 8);
+        uint64_t at = sr_get64(table + i * ENTRY_SIZE + 8);
         hwrite(&f, h, zeros, (size_t)(at - pos));
         uint64_t n = secs[i].count * secs[i].elem;
         if (n) hwrite(&f, h, secs[i].data, (size_t)n);
         pos = at + n;
     }
-    memcpy(header, SRD_MAGIC, 8);
-    put32(header + 8, SRD_VERSION);
-    put32(header + 12, SRD_ENDIAN);
-    put64(header + 16, file_size);
-    put32(header + 24, N_SECTIONS);
-    put64(header + 32, HEADER_SIZE);
-    put64(header + 40, XXH3_64bits_digest(h));
+    sr_sectfile_header(header, &file_kind, file_size, N_SECTIONS, XXH3_64bits_digest(h));
     XXH3_freeState(h);
     sr_afile_pwrite(&f, header, sizeof header, 0);
     return sr_afile_commit(&f, d);
@@ -164,20 +145,6 @@ void sr_dataset_free(sr_dataset *ds) {
     sr_free(ds);
 }
 
-/* Checks a CSR pointer array: starts at 0, never decreases, ends at total. */
-static bool ptr_ok(const uint64_t *ptr, uint64_t n, uint64_t total) {
-    if (ptr[0] != 0 || ptr[n] != total) return false;
-    for (uint64_t i = 0; i < n; i++)
-        if (ptr[i + 1] < ptr[i]) return false;
-    return true;
-}
-
-static bool ids_ok(const uint32_t *ids, uint64_t n, uint64_t bound) {
-    uint32_t bad = 0;
-    for (uint64_t i = 0; i < n; i++) bad |= ids[i] >= bound;
-    return !bad;
-}
-
 /* Every pair value is a finite number (a play count or a rating). */
 static bool values_ok(const float *v, uint64_t n) {
     for (uint64_t i = 0; i < n; i++)
@@ -187,71 +154,15 @@ static bool values_ok(const float *v, uint64_t n) {
 
 sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < 8) {
-        close(fd);
-        return sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec dataset (only %" PRIu64 " bytes)",
-                           path, size);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        int e = errno;
-        return sr_diag_set(d, SR_E_IO, "%s: cannot map: %s", path, strerror(e));
-    }
+    void *map;
+    uint64_t size;
+    sr_err err = sr_sectfile_map(path, &file_kind, true, &map, &size, d);
+    if (err) return err;
     const unsigned char *b = map;
-    sr_err err = SR_OK;
     sr_dataset *ds = NULL;
-    if (memcmp(b, SRD_MAGIC, 8) != 0) {
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec dataset (bad magic)", path);
-        goto fail;
-    }
-    if (size < HEADER_SIZE) {
-        err = sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated (%" PRIu64 " bytes, header is 64)",
-                          path, size);
-        goto fail;
-    }
-    uint32_t version = get32(b + 8);
-    if (get32(b + 12) != SRD_ENDIAN) {
-        err = sr_diag_set(d, SR_E_VERSION, "%s: written on a machine of other byte order", path);
-        goto fail;
-    }
-    if (version != SRD_VERSION) {
-        err = sr_diag_set(d, SR_E_VERSION,
-                          "%s: dataset format version %u; this songrec reads version %u "
-                          "(re-run songrec ingest)",
-                          path, version, SRD_VERSION);
-        goto fail;
-    }
-    uint64_t want = get64(b + 16);
-    if (want != size) {
-        err = sr_diag_set(d, want > size ? SR_E_TRUNCATED : SR_E_CORRUPT,
-                          "%s: %s (%" PRIu64 " bytes, header says %" PRIu64 ")", path,
-                          want > size ? "truncated" : "has trailing bytes", size, want);
-        goto fail;
-    }
-    if (XXH3_64bits(b + HEADER_SIZE, size - HEADER_SIZE) != get64(b + 40)) {
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (checksum mismatch)", path);
-        goto fail;
-    }
-    uint32_t nsec = get32(b + 24);
-    uint64_t toff = get64(b + 32);
-    if (nsec > 1024 || toff < HEADER_SIZE || toff > size ||
-        (uint64_t)nsec * ENTRY_SIZE > size - toff) { /* no wrap-around: toff is untrusted */
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table", path);
-        goto fail;
-    }
+    uint32_t nsec;
+    uint64_t toff;
+    if ((err = sr_sectfile_check(b, size, path, &file_kind, &nsec, &toff, d))) goto fail;
     const void *sec[SEC__END] = {0};
     uint64_t cnt[SEC__END] = {0};
     static const uint32_t elem[SEC__END] = {
@@ -262,8 +173,8 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         [SEC_SONG_USER] = 4,   [SEC_SONG_PAIR] = 4};
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
-        uint32_t id = get32(e), el = get32(e + 4);
-        uint64_t off = get64(e + 8), count = get64(e + 16);
+        uint32_t id = sr_get32(e), el = sr_get32(e + 4);
+        uint64_t off = sr_get64(e + 8), count = sr_get64(e + 16);
         if (id == 0 || id >= SEC__END) continue; /* unknown sections of a later minor change */
         if (el != elem[id] || off % ALIGN || off > size || count > (size - off) / el || sec[id]) {
             err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section %u", path, id);
@@ -299,13 +210,14 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
               cnt[SEC_PAIR_VALUE] == np && cnt[SEC_PAIR_FIRST] == np && cnt[SEC_PAIR_LAST] == np &&
               cnt[SEC_SONG_PTR] == ns + 1 && cnt[SEC_SONG_USER] == np && cnt[SEC_SONG_PAIR] == np;
     if (ok) {
-        ok = ptr_ok(sec[SEC_USERS_OFF], nu, cnt[SEC_USERS_DATA]) &&
-             ptr_ok(sec[SEC_ARTISTS_OFF], na, cnt[SEC_ARTISTS_DATA]) &&
-             ptr_ok(sec[SEC_TRACKS_OFF], ns, cnt[SEC_TRACKS_DATA]) &&
-             ptr_ok(sec[SEC_USER_PTR], nu, np) && ptr_ok(sec[SEC_SONG_PTR], ns, np) &&
-             ids_ok(sec[SEC_SONG_ARTIST], ns, na) && ids_ok(sec[SEC_PAIR_SONG], np, ns) &&
-             ids_ok(sec[SEC_SONG_USER], np, nu) && ids_ok(sec[SEC_SONG_PAIR], np, np) &&
-             values_ok(sec[SEC_PAIR_VALUE], np);
+        ok = sr_csr_ptr_ok(sec[SEC_USERS_OFF], nu, cnt[SEC_USERS_DATA]) &&
+             sr_csr_ptr_ok(sec[SEC_ARTISTS_OFF], na, cnt[SEC_ARTISTS_DATA]) &&
+             sr_csr_ptr_ok(sec[SEC_TRACKS_OFF], ns, cnt[SEC_TRACKS_DATA]) &&
+             sr_csr_ptr_ok(sec[SEC_USER_PTR], nu, np) && sr_csr_ptr_ok(sec[SEC_SONG_PTR], ns, np) &&
+             sr_csr_ids_ok(sec[SEC_SONG_ARTIST], ns, na) &&
+             sr_csr_ids_ok(sec[SEC_PAIR_SONG], np, ns) &&
+             sr_csr_ids_ok(sec[SEC_SONG_USER], np, nu) &&
+             sr_csr_ids_ok(sec[SEC_SONG_PAIR], np, np) && values_ok(sec[SEC_PAIR_VALUE], np);
     }
     if (!ok) {
         err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (inconsistent arrays)", path);

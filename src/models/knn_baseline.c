@@ -17,11 +17,6 @@ static const sr_param_def params[] = {
     SR_KNN_PARAMS(SR_SIM_MSD, "(als or sgd)"),
 };
 
-static sr_err fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
-                  sr_diag *d) {
-    return sr__knn_fit_state(ts, p, c, SR_KNN_NEED_BASELINES, state, d);
-}
-
 static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
                      double *est) {
     const sr_knn *m = state;
@@ -38,20 +33,6 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
-static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
-    return sr__knn_load(r, ts, p, SR_KNN_NEED_BASELINES, state, d);
-}
-
-const sr_model_ops sr_model_knn_baseline = {
-    .name = "knn_baseline",
-    .surprise = "KNNBaseline",
-    .summary = "k nearest neighbours on residuals from the baselines mu + b_u + b_i",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
-    .fit = fit,
-    .estimate = estimate,
-    .free = sr__knn_free,
-    .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,
-    .save = sr__knn_save,
-    .load = load,
-};
+SR_KNN_MODEL(knn_baseline, "KNNBaseline",
+             "k nearest neighbours on residuals from the baselines mu + b_u + b_i",
+             SR_KNN_NEED_BASELINES);

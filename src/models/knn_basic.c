@@ -12,38 +12,16 @@ static const sr_param_def params[] = {
     SR_KNN_PARAMS(SR_SIM_MSD, "(for name=pearson_baseline)"),
 };
 
-static sr_err fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
-                  sr_diag *d) {
-    return sr__knn_fit_state(ts, p, c, 0, state, d);
-}
-
 static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
                      double *est) {
     const sr_knn *m = state;
-    if (!sr_trainset_knows_user(ts, u) || !sr_trainset_knows_item(ts, i)) return false;
-    uint32_t x, y;
-    sr__knn_xy(m, u, i, &x, &y);
+    uint32_t x;
     sr_knn_sum s;
-    if (!sr__knn_aggregate(m, ts, x, y, 0, NULL, NULL, &s)) return false;
+    if (!sr__knn_known_sums(m, ts, u, i, NULL, NULL, &x, &s)) return false;
     if (s.actual_k < m->min_k || !(s.den > 0)) return false;
     *est = s.num / s.den;
     return true;
 }
 
-static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
-    return sr__knn_load(r, ts, p, 0, state, d);
-}
-
-const sr_model_ops sr_model_knn_basic = {
-    .name = "knn_basic",
-    .surprise = "KNNBasic",
-    .summary = "k nearest neighbours: similarity-weighted mean of their ratings",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
-    .fit = fit,
-    .estimate = estimate,
-    .free = sr__knn_free,
-    .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,
-    .save = sr__knn_save,
-    .load = load,
-};
+SR_KNN_MODEL(knn_basic, "KNNBasic",
+             "k nearest neighbours: similarity-weighted mean of their ratings", 0);

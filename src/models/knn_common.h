@@ -130,4 +130,41 @@ static inline sr_err sr__knn_fit_state(const sr_trainset *ts, const double *p, c
     return e;
 }
 
+/* For KNNBasic, WithMeans and WithZScore: x (see sr__knn_xy) and the sums with offset 0,
+ * center and scale; false when u or i is unknown or scratch memory could not be had
+ * (the estimate is then impossible). */
+static inline bool sr__knn_known_sums(const sr_knn *m, const sr_trainset *ts, uint32_t u,
+                                      uint32_t i, const double *center, const double *scale,
+                                      uint32_t *x, sr_knn_sum *s) {
+    if (!sr_trainset_knows_user(ts, u) || !sr_trainset_knows_item(ts, i)) return false;
+    uint32_t y;
+    sr__knn_xy(m, u, i, x, &y);
+    return sr__knn_aggregate(m, ts, *x, y, 0, center, scale, s);
+}
+
+/* The rest of a k-NN model's file after its `params` table and `estimate`: fit and load
+ * wrappers for the arrays in `needs` (SR_KNN_NEED_*), and the ops table sr_model_<id>. */
+#define SR_KNN_MODEL(id, surprise_name, summary_text, needs)                                       \
+    static sr_err fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,   \
+                      sr_diag *d) {                                                                \
+        return sr__knn_fit_state(ts, p, c, (needs), state, d);                                     \
+    }                                                                                              \
+    static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,            \
+                       sr_diag *d) {                                                               \
+        return sr__knn_load(r, ts, p, (needs), state, d);                                          \
+    }                                                                                              \
+    const sr_model_ops sr_model_##id = {                                                           \
+        .name = #id,                                                                               \
+        .surprise = surprise_name,                                                                 \
+        .summary = summary_text,                                                                   \
+        .params = params,                                                                          \
+        .n_params = sizeof params / sizeof params[0],                                              \
+        .fit = fit,                                                                                \
+        .estimate = estimate,                                                                      \
+        .free = sr__knn_free,                                                                      \
+        .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,                                                  \
+        .save = sr__knn_save,                                                                      \
+        .load = load,                                                                              \
+    }
+
 #endif

@@ -12,37 +12,15 @@ static const sr_param_def params[] = {
     SR_KNN_PARAMS(SR_SIM_MSD, "(for name=pearson_baseline)"),
 };
 
-static sr_err fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
-                  sr_diag *d) {
-    return sr__knn_fit_state(ts, p, c, SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS, state, d);
-}
-
 static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
                      double *est) {
     const sr_knn *m = state;
-    if (!sr_trainset_knows_user(ts, u) || !sr_trainset_knows_item(ts, i)) return false;
-    uint32_t x, y;
-    sr__knn_xy(m, u, i, &x, &y);
+    uint32_t x;
     sr_knn_sum s;
-    if (!sr__knn_aggregate(m, ts, x, y, 0, m->mean, m->sigma, &s)) return false;
+    if (!sr__knn_known_sums(m, ts, u, i, m->mean, m->sigma, &x, &s)) return false;
     *est = m->mean[x] + sr__knn_part(m, &s) * m->sigma[x];
     return true;
 }
 
-static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d) {
-    return sr__knn_load(r, ts, p, SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS, state, d);
-}
-
-const sr_model_ops sr_model_knn_with_zscore = {
-    .name = "knn_with_zscore",
-    .surprise = "KNNWithZScore",
-    .summary = "k nearest neighbours on z-score normalised ratings",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
-    .fit = fit,
-    .estimate = estimate,
-    .free = sr__knn_free,
-    .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,
-    .save = sr__knn_save,
-    .load = load,
-};
+SR_KNN_MODEL(knn_with_zscore, "KNNWithZScore", "k nearest neighbours on z-score normalised ratings",
+             SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS);

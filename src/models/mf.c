@@ -66,14 +66,52 @@ int sr__mf_have_avx512(void) {
 #endif
 }
 
-void sr__mf_save(sr_srm_writer *w, const sr_trainset *ts, uint32_t ld, const sr_mf_arrays *a) {
-    sr_srm_put(w, "m.bu", SR_SRM_F32, a->bu, ts->n_users);
-    sr_srm_put(w, "m.bi", SR_SRM_F32, a->bi, ts->n_items);
-    sr_srm_put_factors(w, "m.pu", a->pu, (uint64_t)ts->n_users * ld);
-    sr_srm_put_factors(w, "m.qi", a->qi, (uint64_t)ts->n_items * ld);
+void sr__mf_state_free(void *state) {
+    sr_mf_state *s = state;
+    if (!s) return;
+    if (!s->mapped) {
+        sr_free(s->bu);
+        sr_free(s->bi);
+        sr__mf_free(s->pu);
+        sr__mf_free(s->qi);
+    }
+    sr_free(s);
 }
 
-sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t ld, sr_mf_arrays *a, sr_diag *d) {
+bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
+                     double *est) {
+    const sr_mf_state *s = state;
+    bool ku = sr_trainset_knows_user(ts, u), ki = sr_trainset_knows_item(ts, i);
+    double e = 0;
+    if (s->biased) {
+        e = ts->global_mean;
+        if (ku) e += s->bu[u];
+        if (ki) e += s->bi[i];
+    } else if (!ku || !ki) {
+        return false;
+    }
+    if (ku && ki) {
+        const float *pr = s->pu + (size_t)u * s->ld, *qr = s->qi + (size_t)i * s->ld;
+        double dot = 0;
+        for (uint32_t f = 0; f < s->k; f++) dot += (double)pr[f] * qr[f];
+        e += dot;
+    }
+    *est = e;
+    return true;
+}
+
+void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const sr_mf_state *s = state;
+    sr_srm_put(w, "m.bu", SR_SRM_F32, s->bu, ts->n_users);
+    sr_srm_put(w, "m.bi", SR_SRM_F32, s->bi, ts->n_items);
+    sr_srm_put_factors(w, "m.pu", s->pu, (uint64_t)ts->n_users * s->ld);
+    sr_srm_put_factors(w, "m.qi", s->qi, (uint64_t)ts->n_items * s->ld);
+}
+
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, void **state,
+                   sr_diag *d) {
+    *state = NULL;
+    const uint32_t ld = sr__mf_ld(k);
     const void *bu, *bi;
     const float *pu, *qi;
     sr_err e = sr_srm_get(r, "m.bu", SR_SRM_F32, ts->n_users, &bu, NULL, d);
@@ -81,6 +119,16 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t ld, sr_mf_arrays *
     if (!e) e = sr_srm_get_factors(r, "m.pu", (uint64_t)ts->n_users * ld, &pu, d);
     if (!e) e = sr_srm_get_factors(r, "m.qi", (uint64_t)ts->n_items * ld, &qi, d);
     if (e) return e;
-    *a = (sr_mf_arrays){(float *)bu, (float *)bi, (float *)pu, (float *)qi};
+    sr_mf_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->k = k;
+    s->ld = ld;
+    s->biased = biased;
+    s->bu = (float *)bu;
+    s->bi = (float *)bi;
+    s->pu = (float *)pu;
+    s->qi = (float *)qi;
+    s->mapped = true;
+    *state = s;
     return SR_OK;
 }

@@ -15,6 +15,8 @@
 #ifndef SR_MF_H
 #define SR_MF_H
 
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,15 +39,61 @@ void sr__mf_init_normal(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *
 void sr__mf_init_uniform(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng *r, double lo,
                          double hi);
 
-/* Model files: biases float32 as "m.bu" (n_users), "m.bi" (n_items); the factor
+/* The state all three models keep, and what they share of their ops: bu (n_users), bi
+ * (n_items), pu (n_users, ld), qi (n_items, ld) — row-major, padding zero; owned unless
+ * mapped. SVD++ keeps p_u + |I_u|^-1/2 sum y_j in pu and is always biased.
+ *
+ *   est(u, i) = [mu + b_u + b_i] + q_i . p_u   (bracket when biased; an unknown user adds
+ *   neither b_u nor p_u, an unknown item neither b_i nor q_i; unbiased with either
+ *   unknown has no estimate)
+ *
+ * Model files: biases float32 as "m.bu" (n_users), "m.bi" (n_items); the factor
  * matrices, padding included, as factor arrays (f32 or f16) "m.pu" (n_users, ld) and
  * "m.qi" (n_items, ld). Loading checks every size against ts and ld and borrows the
  * arrays from r (float32 ones in place). */
-typedef struct sr_mf_arrays {
-    float *bu, *bi, *pu, *qi;
-} sr_mf_arrays;
-void sr__mf_save(sr_srm_writer *w, const sr_trainset *ts, uint32_t ld, const sr_mf_arrays *a);
-sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t ld, sr_mf_arrays *a, sr_diag *d);
+typedef struct sr_mf_state {
+    uint32_t k, ld;
+    int biased;
+    float *bu;   /* (n_users) */
+    float *bi;   /* (n_items) */
+    float *pu;   /* (n_users, ld) */
+    float *qi;   /* (n_items, ld) */
+    bool mapped; /* loaded: the arrays are borrowed from the model file */
+} sr_mf_state;
+
+/* sr_model_ops.free, .estimate and .save for an sr_mf_state. */
+void sr__mf_state_free(void *state);
+bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i, double *est);
+void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w);
+/* sr_model_ops.load with k factors: a new mapped state in *state (NULL on failure). */
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, void **state,
+                   sr_diag *d);
+
+/* The parameter rows SVD and SVD++ share (n_epochs, the normal initialisation, and the
+ * per-parameter rates lr_bu..lr_qi and reg_bu..reg_qi that default to lr_all and
+ * reg_all), as designated initialisers: the including file's enum names P_N_EPOCHS,
+ * P_INIT_MEAN, P_INIT_STD, P_LR_BU, P_LR_BI, P_LR_PU, P_LR_QI, P_REG_BU, P_REG_BI,
+ * P_REG_PU and P_REG_QI. */
+// clang-format off
+#define SR_MF_SGD_PARAMS                                                                           \
+    [P_N_EPOCHS] = {"n_epochs", SR_PARAM_INT, 20, 0, 100000, NULL, "SGD passes over the data"},    \
+    [P_INIT_MEAN] = {"init_mean", SR_PARAM_REAL, 0, -1e3, 1e3, NULL,                               \
+                     "mean of the normal initial factors"},                                        \
+    [P_INIT_STD] = {"init_std_dev", SR_PARAM_REAL, 0.1, 0, 1e3, NULL,                              \
+                    "standard deviation of the normal initial factors"},                           \
+    [P_LR_BU] = {"lr_bu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_u (unset: lr_all)"},\
+    [P_LR_BI] = {"lr_bi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_i (unset: lr_all)"},\
+    [P_LR_PU] = {"lr_pu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of p_u (unset: lr_all)"},\
+    [P_LR_QI] = {"lr_qi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of q_i (unset: lr_all)"},\
+    [P_REG_BU] = {"reg_bu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,                                      \
+                  "regularisation of b_u (unset: reg_all)"},                                       \
+    [P_REG_BI] = {"reg_bi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,                                      \
+                  "regularisation of b_i (unset: reg_all)"},                                       \
+    [P_REG_PU] = {"reg_pu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,                                      \
+                  "regularisation of p_u (unset: reg_all)"},                                       \
+    [P_REG_QI] = {"reg_qi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,                                      \
+                  "regularisation of q_i (unset: reg_all)"}
+// clang-format on
 
 /* p's value, or def when p is unset (NaN). */
 double sr__mf_or(double p, double def);

@@ -11,20 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "util/csr.h"
 #include "util/mem.h"
-
-static bool ptr_ok(const uint64_t *ptr, uint64_t n, uint64_t total) {
-    if (ptr[0] != 0 || ptr[n] != total) return false;
-    for (uint64_t i = 0; i < n; i++)
-        if (ptr[i + 1] < ptr[i]) return false;
-    return true;
-}
-
-static bool ids_ok(const uint32_t *ids, uint64_t n, uint64_t bound) {
-    uint32_t bad = 0;
-    for (uint64_t i = 0; i < n; i++) bad |= ids[i] >= bound;
-    return !bad;
-}
 
 static void put_strtab(sr_srm_writer *w, const char *off, const char *data, const sr_strtab *t) {
     if (!t->n) return;
@@ -94,7 +82,7 @@ static sr_err get_strtab(sr_srm *r, const char *off, const char *data, uint32_t 
     sr_err e = sr_srm_get(r, off, SR_SRM_U64, (uint64_t)n + 1, &o, NULL, d);
     if (!e) e = sr_srm_get(r, data, SR_SRM_U8, UINT64_MAX, &s, &len, d);
     if (e) return e;
-    if (!ptr_ok(o, n, len))
+    if (!sr_csr_ptr_ok(o, n, len))
         return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt string table '%s'", sr_srm_path(r), off);
     *t = (sr_strtab){n, o, s};
     return SR_OK;
@@ -180,8 +168,8 @@ sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
         if (!e) e = sr_srm_get(r, "ts.ir_r", SR_SRM_F32, n, &a[5], NULL, d);
     }
     if (e) goto fail;
-    if (!ptr_ok(a[0], nu, n) || !ptr_ok(a[1], ni, n) || (a[2] && !ids_ok(a[2], n, ni)) ||
-        (a[4] && !ids_ok(a[4], n, nu))) {
+    if (!sr_csr_ptr_ok(a[0], nu, n) || !sr_csr_ptr_ok(a[1], ni, n) ||
+        (a[2] && !sr_csr_ids_ok(a[2], n, ni)) || (a[4] && !sr_csr_ids_ok(a[4], n, nu))) {
         e = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (inconsistent trainset arrays)", path);
         goto fail;
     }

@@ -37,15 +37,7 @@
 
 #define MAX_THREADS 256
 
-typedef struct nmf_state {
-    uint32_t k, ld;
-    int biased;
-    float *bu;   /* (n_users) */
-    float *bi;   /* (n_items) */
-    float *pu;   /* (n_users, ld) */
-    float *qi;   /* (n_items, ld) */
-    bool mapped; /* loaded: the arrays are borrowed from the model file */
-} nmf_state;
+typedef sr_mf_state nmf_state;
 
 enum {
     P_N_FACTORS,
@@ -78,18 +70,6 @@ static const sr_param_def nmf_params[P_COUNT] = {
     [P_INIT_HIGH] = {"init_high", SR_PARAM_REAL, 1, 0, 1e3, NULL,
                      "upper bound of the uniform initial factors"},
 };
-
-static void nmf_free(void *state) {
-    nmf_state *s = state;
-    if (!s) return;
-    if (!s->mapped) {
-        sr_free(s->bu);
-        sr_free(s->bi);
-        sr__mf_free(s->pu);
-        sr__mf_free(s->qi);
-    }
-    sr_free(s);
-}
 
 /* Everything the phases share. */
 typedef struct nmf_job {
@@ -311,59 +291,15 @@ done:
     sr_free(j.scratch);
     sr_free(pos);
     if (err)
-        nmf_free(s);
+        sr__mf_state_free(s);
     else
         *state = s;
     return err;
 }
 
-static bool nmf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
-                         double *est) {
-    const nmf_state *s = state;
-    bool ku = sr_trainset_knows_user(ts, u), ki = sr_trainset_knows_item(ts, i);
-    double e = 0;
-    if (s->biased) {
-        e = ts->global_mean;
-        if (ku) e += s->bu[u];
-        if (ki) e += s->bi[i];
-    } else if (!ku || !ki) {
-        return false;
-    }
-    if (ku && ki) {
-        const float *pr = s->pu + (size_t)u * s->ld, *qr = s->qi + (size_t)i * s->ld;
-        double dot = 0;
-        for (uint32_t f = 0; f < s->k; f++) dot += (double)pr[f] * qr[f];
-        e += dot;
-    }
-    *est = e;
-    return true;
-}
-
-static void nmf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
-    const nmf_state *s = state;
-    const sr_mf_arrays a = {s->bu, s->bi, s->pu, s->qi};
-    sr__mf_save(w, ts, s->ld, &a);
-}
-
 static sr_err nmf_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                        sr_diag *d) {
-    *state = NULL;
-    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
-    sr_mf_arrays a;
-    sr_err e = sr__mf_load(r, ts, ld, &a, d);
-    if (e) return e;
-    nmf_state *s = sr_calloc(1, sizeof *s);
-    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
-    s->k = k;
-    s->ld = ld;
-    s->biased = p[P_BIASED] != 0;
-    s->bu = a.bu;
-    s->bi = a.bi;
-    s->pu = a.pu;
-    s->qi = a.qi;
-    s->mapped = true;
-    *state = s;
-    return SR_OK;
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, state, d);
 }
 
 const sr_model_ops sr_model_nmf = {
@@ -373,8 +309,8 @@ const sr_model_ops sr_model_nmf = {
     .params = nmf_params,
     .n_params = P_COUNT,
     .fit = nmf_fit,
-    .estimate = nmf_estimate,
-    .free = nmf_free,
-    .save = nmf_save,
+    .estimate = sr__mf_estimate,
+    .free = sr__mf_state_free,
+    .save = sr__mf_save,
     .load = nmf_load,
 };

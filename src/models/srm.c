@@ -11,18 +11,15 @@
 #include "models/srm.h"
 
 #include <stdio.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "io/atomic.h"
+#include "io/sectfile.h"
 #include "util/mem.h"
 
 #if defined(__x86_64__)
@@ -30,35 +27,24 @@
 #include <immintrin.h>
 #endif
 
-#define SRM_MAGIC   "SRMODL\r\n"
-#define SRM_VERSION 1u
-#define SRM_ENDIAN  0x01020304u
-#define HEADER_SIZE 64u
+#define HEADER_SIZE SR_SECTFILE_HEADER
 #define ENTRY_SIZE  64u
 #define ALIGN       64u
 #define MAX_SECS    4096u
+
+static const sr_sectfile_kind file_kind = {
+    .magic = "SRMODL\r\n",
+    .version = 1,
+    .noun = "model",
+    .rewrite = "songrec train",
+    .entry_size = ENTRY_SIZE,
+    .max_sections = MAX_SECS,
+};
 
 static const uint32_t elem_size[SR_SRM__END] = {
     [SR_SRM_U8] = 1,  [SR_SRM_U32] = 4, [SR_SRM_U64] = 8,
     [SR_SRM_F16] = 2, [SR_SRM_F32] = 4, [SR_SRM_F64] = 8,
 };
-
-static void put32(unsigned char *p, uint32_t v) {
-    memcpy(p, &v, 4);
-}
-static void put64(unsigned char *p, uint64_t v) {
-    memcpy(p, &v, 8);
-}
-static uint32_t get32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* ---- float16 ---- */
 
@@ -250,10 +236,10 @@ sr_err sr_srm_write(sr_srm_writer *w, const char *path, sr_diag *d) {
         off = (off + ALIGN - 1) / ALIGN * ALIGN;
         unsigned char *e = table + i * ENTRY_SIZE;
         memcpy(e, w->secs[i].name, SR_SRM_NAME_MAX + 1);
-        put32(e + 32, (uint32_t)w->secs[i].type);
-        put32(e + 36, elem_size[w->secs[i].type]);
-        put64(e + 40, off);
-        put64(e + 48, w->secs[i].count);
+        sr_put32(e + 32, (uint32_t)w->secs[i].type);
+        sr_put32(e + 36, elem_size[w->secs[i].type]);
+        sr_put64(e + 40, off);
+        sr_put64(e + 48, w->secs[i].count);
         off += w->secs[i].count * elem_size[w->secs[i].type];
     }
     uint64_t file_size = off;
@@ -277,19 +263,13 @@ sr_err sr_srm_write(sr_srm_writer *w, const char *path, sr_diag *d) {
     static const unsigned char zeros[ALIGN];
     uint64_t pos = HEADER_SIZE + tsize;
     for (size_t i = 0; i < w->n; i++) {
-        uint64_t at = get64(table + i * ENTRY_SIZE + 40);
+        uint64_t at = sr_get64(table + i * ENTRY_SIZE + 40);
         hwrite(&f, h, zeros, (size_t)(at - pos));
         uint64_t n = w->secs[i].count * elem_size[w->secs[i].type];
         if (n) hwrite(&f, h, w->secs[i].data, (size_t)n);
         pos = at + n;
     }
-    memcpy(header, SRM_MAGIC, 8);
-    put32(header + 8, SRM_VERSION);
-    put32(header + 12, SRM_ENDIAN);
-    put64(header + 16, file_size);
-    put32(header + 24, (uint32_t)w->n);
-    put64(header + 32, HEADER_SIZE);
-    put64(header + 40, XXH3_64bits_digest(h));
+    sr_sectfile_header(header, &file_kind, file_size, (uint32_t)w->n, XXH3_64bits_digest(h));
     XXH3_freeState(h);
     sr_free(table);
     sr_afile_pwrite(&f, header, sizeof header, 0);
@@ -328,31 +308,11 @@ void sr_srm_close(sr_srm *r) {
 
 sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return sr_diag_set(d, SR_E_IO, "%s: %s", path, strerror(e));
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < 8) {
-        close(fd);
-        return sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec model (only %" PRIu64 " bytes)",
-                           path, size);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        int e = errno;
-        return sr_diag_set(d, SR_E_IO, "%s: cannot map: %s", path, strerror(e));
-    }
+    void *map;
+    uint64_t size;
+    sr_err err = sr_sectfile_map(path, &file_kind, false, &map, &size, d);
+    if (err) return err;
     const unsigned char *b = map;
-    sr_err err = SR_OK;
     sr_srm *r = sr_calloc(1, sizeof *r);
     if (!r || !(r->path = sr_strdup(path))) {
         err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -361,45 +321,9 @@ sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d) {
     r->map = b;
     r->size = size;
     map = NULL;
-    if (memcmp(b, SRM_MAGIC, 8) != 0) {
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: not a songrec model (bad magic)", path);
-        goto fail;
-    }
-    if (size < HEADER_SIZE) {
-        err = sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated (%" PRIu64 " bytes, header is 64)",
-                          path, size);
-        goto fail;
-    }
-    if (get32(b + 12) != SRM_ENDIAN) {
-        err = sr_diag_set(d, SR_E_VERSION, "%s: written on a machine of other byte order", path);
-        goto fail;
-    }
-    uint32_t version = get32(b + 8);
-    if (version != SRM_VERSION) {
-        err = sr_diag_set(d, SR_E_VERSION,
-                          "%s: model format version %u; this songrec reads version %u "
-                          "(re-run songrec train)",
-                          path, version, SRM_VERSION);
-        goto fail;
-    }
-    uint64_t want = get64(b + 16);
-    if (want != size) {
-        err = sr_diag_set(d, want > size ? SR_E_TRUNCATED : SR_E_CORRUPT,
-                          "%s: %s (%" PRIu64 " bytes, header says %" PRIu64 ")", path,
-                          want > size ? "truncated" : "has trailing bytes", size, want);
-        goto fail;
-    }
-    if (XXH3_64bits(b + HEADER_SIZE, size - HEADER_SIZE) != get64(b + 40)) {
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (checksum mismatch)", path);
-        goto fail;
-    }
-    uint32_t nsec = get32(b + 24);
-    uint64_t toff = get64(b + 32);
-    if (nsec > MAX_SECS || toff < HEADER_SIZE || toff > size ||
-        (uint64_t)nsec * ENTRY_SIZE > size - toff) { /* no wrap-around: toff is untrusted */
-        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table", path);
-        goto fail;
-    }
+    uint32_t nsec;
+    uint64_t toff;
+    if ((err = sr_sectfile_check(b, size, path, &file_kind, &nsec, &toff, d))) goto fail;
     r->secs = sr_calloc(nsec ? nsec : 1, sizeof *r->secs);
     if (!r->secs) {
         err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -407,8 +331,8 @@ sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d) {
     }
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
-        uint32_t t = get32(e + 32), el = get32(e + 36);
-        uint64_t off = get64(e + 40), count = get64(e + 48);
+        uint32_t t = sr_get32(e + 32), el = sr_get32(e + 36);
+        uint64_t off = sr_get64(e + 40), count = sr_get64(e + 48);
         bool ok = memchr(e, 0, SR_SRM_NAME_MAX + 1) && e[0] && t > 0 && t < SR_SRM__END &&
                   el == elem_size[t] && off % ALIGN == 0 && off <= size &&
                   count <= (size - off) / el;

@@ -36,15 +36,7 @@
 #include <immintrin.h>
 #endif
 
-typedef struct svd_state {
-    uint32_t n_users, n_items, k, ld;
-    int biased;
-    float *bu;   /* (n_users) */
-    float *bi;   /* (n_items) */
-    float *pu;   /* (n_users, ld) */
-    float *qi;   /* (n_items, ld) */
-    bool mapped; /* loaded: the arrays are borrowed from the model file */
-} svd_state;
+typedef sr_mf_state svd_state;
 
 enum {
     P_N_FACTORS,
@@ -67,28 +59,12 @@ enum {
 
 static const sr_param_def svd_params[P_COUNT] = {
     [P_N_FACTORS] = {"n_factors", SR_PARAM_INT, 100, 1, 4096, NULL, "number of latent factors"},
-    [P_N_EPOCHS] = {"n_epochs", SR_PARAM_INT, 20, 0, 100000, NULL, "SGD passes over the data"},
+    SR_MF_SGD_PARAMS,
     [P_BIASED] = {"biased", SR_PARAM_BOOL, 1, 0, 1, NULL,
                   "use baselines mu + b_u + b_i (false: probabilistic MF)"},
-    [P_INIT_MEAN] = {"init_mean", SR_PARAM_REAL, 0, -1e3, 1e3, NULL,
-                     "mean of the normal initial factors"},
-    [P_INIT_STD] = {"init_std_dev", SR_PARAM_REAL, 0.1, 0, 1e3, NULL,
-                    "standard deviation of the normal initial factors"},
     [P_LR_ALL] = {"lr_all", SR_PARAM_REAL, 0.005, 0, 10, NULL, "learning rate of all parameters"},
     [P_REG_ALL] = {"reg_all", SR_PARAM_REAL, 0.02, 0, 1e3, NULL,
                    "regularisation of all parameters"},
-    [P_LR_BU] = {"lr_bu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_u (unset: lr_all)"},
-    [P_LR_BI] = {"lr_bi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_i (unset: lr_all)"},
-    [P_LR_PU] = {"lr_pu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of p_u (unset: lr_all)"},
-    [P_LR_QI] = {"lr_qi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of q_i (unset: lr_all)"},
-    [P_REG_BU] = {"reg_bu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of b_u (unset: reg_all)"},
-    [P_REG_BI] = {"reg_bi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of b_i (unset: reg_all)"},
-    [P_REG_PU] = {"reg_pu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of p_u (unset: reg_all)"},
-    [P_REG_QI] = {"reg_qi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of q_i (unset: reg_all)"},
 };
 
 /* The step constants of one fit. */
@@ -120,18 +96,6 @@ static inline void span_range(const sr_trainset *ts, const svd_span *sp, uint32_
 
 typedef void (*svd_kernel)(const sr_trainset *ts, svd_state *s, const svd_rates *c,
                            const svd_span *sp);
-
-static void svd_free(void *state) {
-    svd_state *s = state;
-    if (!s) return;
-    if (!s->mapped) {
-        sr_free(s->bu);
-        sr_free(s->bi);
-        sr__mf_free(s->pu);
-        sr__mf_free(s->qi);
-    }
-    sr_free(s);
-}
 
 /* The span's SGD steps, portable. Padding columns are skipped (they stay zero). */
 static void span_scalar(const sr_trainset *ts, svd_state *s, const svd_rates *c,
@@ -438,8 +402,6 @@ sr_err sr__svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
 
     svd_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "SVD: out of memory");
-    s->n_users = ts->n_users;
-    s->n_items = ts->n_items;
     s->k = (uint32_t)p[P_N_FACTORS];
     s->ld = sr__mf_ld(s->k);
     s->biased = p[P_BIASED] != 0;
@@ -449,7 +411,7 @@ sr_err sr__svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
     s->qi = sr__mf_alloc(ts->n_items, s->ld);
     if (!s->bu || !s->bi || !s->pu || !s->qi) {
         uint32_t k = s->k;
-        svd_free(s);
+        sr__mf_state_free(s);
         return sr_diag_set(d, SR_E_NOMEM, "SVD: out of memory for %u x %u factors", ts->n_users, k);
     }
     sr_rng rng;
@@ -475,7 +437,7 @@ sr_err sr__svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
     } else {
         sr_err err = fit_blocked(ts, s, &r, kern, T, n_epochs, c->log);
         if (err) {
-            svd_free(s);
+            sr__mf_state_free(s);
             return sr_diag_set(d, err, "SVD: out of memory for the parallel schedule");
         }
     }
@@ -488,55 +450,9 @@ static sr_err svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *
     return sr__svd_fit(ts, p, c, 0, state, d);
 }
 
-static bool svd_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
-                         double *est) {
-    const svd_state *s = state;
-    bool ku = sr_trainset_knows_user(ts, u), ki = sr_trainset_knows_item(ts, i);
-    double e = 0;
-    if (s->biased) {
-        e = ts->global_mean;
-        if (ku) e += s->bu[u];
-        if (ki) e += s->bi[i];
-    } else if (!ku || !ki) {
-        return false;
-    }
-    if (ku && ki) {
-        const float *pr = s->pu + (size_t)u * s->ld, *qr = s->qi + (size_t)i * s->ld;
-        double dot = 0;
-        for (uint32_t f = 0; f < s->k; f++) dot += (double)pr[f] * qr[f];
-        e += dot;
-    }
-    *est = e;
-    return true;
-}
-
-static void svd_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
-    const svd_state *s = state;
-    const sr_mf_arrays a = {s->bu, s->bi, s->pu, s->qi};
-    sr__mf_save(w, ts, s->ld, &a);
-}
-
 static sr_err svd_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                        sr_diag *d) {
-    *state = NULL;
-    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
-    sr_mf_arrays a;
-    sr_err e = sr__mf_load(r, ts, ld, &a, d);
-    if (e) return e;
-    svd_state *s = sr_calloc(1, sizeof *s);
-    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
-    s->k = k;
-    s->ld = ld;
-    s->n_users = ts->n_users;
-    s->n_items = ts->n_items;
-    s->biased = p[P_BIASED] != 0;
-    s->bu = a.bu;
-    s->bi = a.bi;
-    s->pu = a.pu;
-    s->qi = a.qi;
-    s->mapped = true;
-    *state = s;
-    return SR_OK;
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, state, d);
 }
 
 const sr_model_ops sr_model_svd = {
@@ -546,8 +462,8 @@ const sr_model_ops sr_model_svd = {
     .params = svd_params,
     .n_params = P_COUNT,
     .fit = svd_fit,
-    .estimate = svd_estimate,
-    .free = svd_free,
-    .save = svd_save,
+    .estimate = sr__mf_estimate,
+    .free = sr__mf_state_free,
+    .save = sr__mf_save,
     .load = svd_load,
 };

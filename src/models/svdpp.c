@@ -24,8 +24,9 @@
  * ignored, and so is ctx->threads (single-threaded, in Surprise's order). After
  * fitting, z_u = p_u + |I_u|^-1/2 sum y_j is stored per user so estimate is O(k).
  *
- * State: bu (n_users), bi (n_items), pz (n_users, ld) the z_u above, qi (n_items, ld);
- * row-major, 64-byte aligned, owned. (p and y are dropped after fitting.)
+ * State (sr_mf_state, always biased): bu (n_users), bi (n_items), pu (n_users, ld) holding
+ * the z_u above, qi (n_items, ld); row-major, 64-byte aligned, owned. (p and y are
+ * dropped after fitting.)
  */
 #include <math.h>
 
@@ -33,14 +34,7 @@
 #include "models/model.h"
 #include "util/mem.h"
 
-typedef struct svdpp_state {
-    uint32_t k, ld;
-    float *bu;   /* (n_users) */
-    float *bi;   /* (n_items) */
-    float *pz;   /* (n_users, ld): p_u + |I_u|^-1/2 sum_{j in I_u} y_j */
-    float *qi;   /* (n_items, ld) */
-    bool mapped; /* loaded: the arrays are borrowed from the model file */
-} svdpp_state;
+typedef sr_mf_state svdpp_state;
 
 enum {
     P_N_FACTORS,
@@ -65,44 +59,16 @@ enum {
 
 static const sr_param_def svdpp_params[P_COUNT] = {
     [P_N_FACTORS] = {"n_factors", SR_PARAM_INT, 20, 1, 4096, NULL, "number of latent factors"},
-    [P_N_EPOCHS] = {"n_epochs", SR_PARAM_INT, 20, 0, 100000, NULL, "SGD passes over the data"},
-    [P_INIT_MEAN] = {"init_mean", SR_PARAM_REAL, 0, -1e3, 1e3, NULL,
-                     "mean of the normal initial factors"},
-    [P_INIT_STD] = {"init_std_dev", SR_PARAM_REAL, 0.1, 0, 1e3, NULL,
-                    "standard deviation of the normal initial factors"},
+    SR_MF_SGD_PARAMS,
     [P_LR_ALL] = {"lr_all", SR_PARAM_REAL, 0.007, 0, 10, NULL, "learning rate of all parameters"},
     [P_REG_ALL] = {"reg_all", SR_PARAM_REAL, 0.02, 0, 1e3, NULL,
                    "regularisation of all parameters"},
-    [P_LR_BU] = {"lr_bu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_u (unset: lr_all)"},
-    [P_LR_BI] = {"lr_bi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of b_i (unset: lr_all)"},
-    [P_LR_PU] = {"lr_pu", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of p_u (unset: lr_all)"},
-    [P_LR_QI] = {"lr_qi", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of q_i (unset: lr_all)"},
     [P_LR_YJ] = {"lr_yj", SR_PARAM_REAL, NAN, 0, 10, NULL, "learning rate of y_j (unset: lr_all)"},
-    [P_REG_BU] = {"reg_bu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of b_u (unset: reg_all)"},
-    [P_REG_BI] = {"reg_bi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of b_i (unset: reg_all)"},
-    [P_REG_PU] = {"reg_pu", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of p_u (unset: reg_all)"},
-    [P_REG_QI] = {"reg_qi", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
-                  "regularisation of q_i (unset: reg_all)"},
     [P_REG_YJ] = {"reg_yj", SR_PARAM_REAL, NAN, 0, 1e3, NULL,
                   "regularisation of y_j (unset: reg_all)"},
     [P_CACHE] = {"cache_ratings", SR_PARAM_BOOL, 0, 0, 1, NULL,
                  "accepted for compatibility with Surprise; no effect"},
 };
-
-static void svdpp_free(void *state) {
-    svdpp_state *s = state;
-    if (!s) return;
-    if (!s->mapped) {
-        sr_free(s->bu);
-        sr_free(s->bi);
-        sr__mf_free(s->pz);
-        sr__mf_free(s->qi);
-    }
-    sr_free(s);
-}
 
 typedef struct pp_rates {
     double mu, lbu, rbu, lbi, rbi, lpu, rpu, lqi, rqi, lyj, ayj; /* ayj = 1 - lr_yj reg_yj */
@@ -173,32 +139,33 @@ static sr_err svdpp_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "SVDpp: out of memory");
     s->k = (uint32_t)p[P_N_FACTORS];
     s->ld = sr__mf_ld(s->k);
+    s->biased = 1;
     s->bu = sr_calloc((size_t)ts->n_users + 1, sizeof *s->bu);
     s->bi = sr_calloc((size_t)ts->n_items + 1, sizeof *s->bi);
-    s->pz = sr__mf_alloc(ts->n_users, s->ld);
+    s->pu = sr__mf_alloc(ts->n_users, s->ld);
     s->qi = sr__mf_alloc(ts->n_items, s->ld);
     float *yj = sr__mf_alloc(ts->n_items, s->ld);
     double *S = sr_mallocarray(s->k, sizeof *S), *B = sr_mallocarray(s->k, sizeof *B);
-    if (!s->bu || !s->bi || !s->pz || !s->qi || !yj || !S || !B) {
+    if (!s->bu || !s->bi || !s->pu || !s->qi || !yj || !S || !B) {
         sr__mf_free(yj);
         sr_free(S);
         sr_free(B);
-        svdpp_free(s);
+        sr__mf_state_free(s);
         return sr_diag_set(d, SR_E_NOMEM, "SVDpp: out of memory for factors");
     }
     sr_rng rng;
     sr_rng_seed(&rng, c->seed);
     const double mean = p[P_INIT_MEAN], sd = p[P_INIT_STD];
-    sr__mf_init_normal(s->pz, ts->n_users, s->k, s->ld, &rng, mean, sd);
+    sr__mf_init_normal(s->pu, ts->n_users, s->k, s->ld, &rng, mean, sd);
     sr__mf_init_normal(s->qi, ts->n_items, s->k, s->ld, &rng, mean, sd);
     sr__mf_init_normal(yj, ts->n_items, s->k, s->ld, &rng, mean, sd);
 
     const int n_epochs = (int)p[P_N_EPOCHS];
     for (int e = 0; e < n_epochs; e++) {
-        pp_epoch(ts, s, s->pz, yj, &r, S, B);
+        pp_epoch(ts, s, s->pu, yj, &r, S, B);
         sr_progress(c->log, "SVDpp", (uint64_t)e + 1, (uint64_t)n_epochs);
     }
-    /* pz <- p_u + |I_u|^-1/2 sum y_j, for known users. */
+    /* pu <- p_u + |I_u|^-1/2 sum y_j, for known users. */
     for (uint32_t u = 0; u < ts->n_users; u++) {
         const uint64_t beg = ts->user_ptr[u], end = ts->user_ptr[u + 1];
         if (beg == end) continue;
@@ -208,7 +175,7 @@ static sr_err svdpp_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx
             for (uint32_t f = 0; f < s->k; f++) S[f] += y[f];
         }
         const double inv = 1.0 / sqrt((double)(end - beg));
-        float *pr = s->pz + (size_t)u * s->ld;
+        float *pr = s->pu + (size_t)u * s->ld;
         for (uint32_t f = 0; f < s->k; f++) pr[f] = (float)(pr[f] + S[f] * inv);
     }
     sr__mf_free(yj);
@@ -218,47 +185,9 @@ static sr_err svdpp_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx
     return SR_OK;
 }
 
-static bool svdpp_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
-                           double *est) {
-    const svdpp_state *s = state;
-    bool ku = sr_trainset_knows_user(ts, u), ki = sr_trainset_knows_item(ts, i);
-    double e = ts->global_mean;
-    if (ku) e += s->bu[u];
-    if (ki) e += s->bi[i];
-    if (ku && ki) {
-        const float *pr = s->pz + (size_t)u * s->ld, *qr = s->qi + (size_t)i * s->ld;
-        double dot = 0;
-        for (uint32_t f = 0; f < s->k; f++) dot += (double)pr[f] * qr[f];
-        e += dot;
-    }
-    *est = e;
-    return true;
-}
-
-static void svdpp_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
-    const svdpp_state *s = state;
-    const sr_mf_arrays a = {s->bu, s->bi, s->pz, s->qi};
-    sr__mf_save(w, ts, s->ld, &a);
-}
-
 static sr_err svdpp_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                          sr_diag *d) {
-    *state = NULL;
-    const uint32_t k = (uint32_t)p[P_N_FACTORS], ld = sr__mf_ld(k);
-    sr_mf_arrays a;
-    sr_err e = sr__mf_load(r, ts, ld, &a, d);
-    if (e) return e;
-    svdpp_state *s = sr_calloc(1, sizeof *s);
-    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
-    s->k = k;
-    s->ld = ld;
-    s->bu = a.bu;
-    s->bi = a.bi;
-    s->pz = a.pu;
-    s->qi = a.qi;
-    s->mapped = true;
-    *state = s;
-    return SR_OK;
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], 1, state, d);
 }
 
 const sr_model_ops sr_model_svdpp = {
@@ -268,8 +197,8 @@ const sr_model_ops sr_model_svdpp = {
     .params = svdpp_params,
     .n_params = P_COUNT,
     .fit = svdpp_fit,
-    .estimate = svdpp_estimate,
-    .free = svdpp_free,
-    .save = svdpp_save,
+    .estimate = sr__mf_estimate,
+    .free = sr__mf_state_free,
+    .save = sr__mf_save,
     .load = svdpp_load,
 };

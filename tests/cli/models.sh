@@ -130,4 +130,8 @@ expect_rc 3 "$bin" evaluate "$T/missing.srd" --algo svd
 expect_rc 0 "$bin" gridsearch --help
 grep -q -- '--refit-measure' "$T/out" || fail "gridsearch --help"
 expect_rc 0 "$bin" compare --help
+# time split: train before the date, test on pairs first heard after it
+expect_rc 0 "$bin" evaluate "$T/g.srd" --algo baseline_only --test-after 2012-01-01 --json
+python3 -c "import json,sys,math; d=json.load(open(sys.argv[1])); assert d['splits'] == 1 and math.isfinite(d['rmse']['mean'])" "$T/out" || fail "time split"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --test-after yesterday
 echo "models.sh: ok"

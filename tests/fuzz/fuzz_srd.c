@@ -3,35 +3,17 @@
  * fuzzer then exercises the section table and structure checks behind them. A file the
  * loader accepts is walked completely, so an unchecked offset shows up under ASan. */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
 
+#include "file_input.h"
 #include "data/dataset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/dev/shm/sr-fuzz-srd-%d", (int)getpid());
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
-    if (size >= 64 && (data[0] & 1)) {
-        uint64_t n = size, h = XXH3_64bits(copy + 64, size - 64);
-        memcpy(copy + 16, &n, 8);
-        memcpy(copy + 40, &h, 8);
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        free(copy);
-        return 0;
-    }
-    fwrite(copy, 1, size, f);
-    fclose(f);
-    free(copy);
+    const char *path = fuzz_write_input("srd", data, size, size >= 64 && (data[0] & 1));
+    if (!path) return 0;
     sr_dataset *ds;
     sr_diag d;
     if (sr_dataset_load(path, &ds, &d) == SR_OK) {
