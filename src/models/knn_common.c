@@ -112,7 +112,7 @@ void sr__knn_free(void *state) {
 void sr__knn_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
     const sr_knn *m = state;
     const uint64_t nx = m->user_based ? ts->n_users : ts->n_items;
-    sr_srm_put_factors(w, "m.sim", m->sim->s, (uint64_t)m->sim->n * m->sim->n);
+    sr_srm_put_factors(w, "m.sim", m->sim->s, m->sim->n, m->sim->n, m->sim->n);
     if (m->mean) sr_srm_put(w, "m.mean", SR_SRM_F64, m->mean, nx);
     if (m->sigma) sr_srm_put(w, "m.sigma", SR_SRM_F64, m->sigma, nx);
     if (m->bu) sr_srm_put(w, "m.bu", SR_SRM_F64, m->bu, ts->n_users);
@@ -136,7 +136,7 @@ sr_err sr__knn_load(sr_srm *r, const sr_trainset *ts, const double *p, unsigned 
     const bool ub = p[SR_KNN_USER_BASED] != 0;
     const uint32_t nx = ub ? ts->n_users : ts->n_items;
     const float *s;
-    sr_err e = sr_srm_get_factors(r, "m.sim", (uint64_t)nx * nx, &s, d);
+    sr_err e = sr_srm_get_factors(r, "m.sim", nx, nx, nx, &s, d);
     if (e) return e;
     sr_knn *m = sr_calloc(1, sizeof *m);
     if (!m || !(m->sim = sr_calloc(1, sizeof *m->sim))) {

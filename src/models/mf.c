@@ -112,8 +112,8 @@ void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
     const sr_mf_state *s = state;
     sr_srm_put(w, "m.bu", SR_SRM_F32, s->bu, ts->n_users);
     sr_srm_put(w, "m.bi", SR_SRM_F32, s->bi, ts->n_items);
-    sr_srm_put_factors(w, "m.pu", s->pu, (uint64_t)ts->n_users * s->ld);
-    sr_srm_put_factors(w, "m.qi", s->qi, (uint64_t)ts->n_items * s->ld);
+    sr_srm_put_factors(w, "m.pu", s->pu, ts->n_users, s->k, s->ld);
+    sr_srm_put_factors(w, "m.qi", s->qi, ts->n_items, s->k, s->ld);
 }
 
 sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, void **state,
@@ -124,8 +124,8 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, voi
     const float *pu, *qi;
     sr_err e = sr_srm_get(r, "m.bu", SR_SRM_F32, ts->n_users, &bu, NULL, d);
     if (!e) e = sr_srm_get(r, "m.bi", SR_SRM_F32, ts->n_items, &bi, NULL, d);
-    if (!e) e = sr_srm_get_factors(r, "m.pu", (uint64_t)ts->n_users * ld, &pu, d);
-    if (!e) e = sr_srm_get_factors(r, "m.qi", (uint64_t)ts->n_items * ld, &qi, d);
+    if (!e) e = sr_srm_get_factors(r, "m.pu", ts->n_users, k, ld, &pu, d);
+    if (!e) e = sr_srm_get_factors(r, "m.qi", ts->n_items, k, ld, &qi, d);
     if (e) return e;
     sr_mf_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");

@@ -208,14 +208,17 @@ void sr_srm_put_str(sr_srm_writer *w, const char *name, const char *s) {
     sr_srm_put(w, name, SR_SRM_U8, p, strlen(p));
 }
 
-void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t count) {
+void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t rows,
+                        uint32_t k, uint32_t ld) {
     if (w->prec == SR_SRM_PREC_F32) {
-        sr_srm_put(w, name, SR_SRM_F32, data, count);
+        sr_srm_put(w, name, SR_SRM_F32, data, rows * ld);
         return;
     }
+    uint64_t count = rows * k;
     uint16_t *h = own(w, sr_mallocarray(count ? (size_t)count : 1, sizeof *h));
     if (!h) return;
-    for (uint64_t i = 0; i < count; i++) h[i] = sr_f32_to_f16(data[i]);
+    for (uint64_t r = 0; r < rows; r++)
+        for (uint32_t f = 0; f < k; f++) h[r * k + f] = sr_f32_to_f16(data[r * ld + f]);
     sr_srm_put(w, name, SR_SRM_F16, h, count);
 }
 
@@ -432,24 +435,31 @@ sr_err sr_srm_get_str(sr_srm *r, const char *name, const char **s, sr_diag *d) {
     return SR_OK;
 }
 
-sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t count, const float **out,
-                          sr_diag *d) {
+sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k, uint32_t ld,
+                          const float **out, sr_diag *d) {
     *out = NULL;
     const rsec *s = find(r, name);
     if (!s) return sr_diag_set(d, SR_E_CORRUPT, "%s: section '%s' missing", r->path, name);
-    if ((s->type != SR_SRM_F32 && s->type != SR_SRM_F16) || s->count != count)
+    bool f32 = s->type == SR_SRM_F32 && s->count == rows * ld;
+    bool f16 = s->type == SR_SRM_F16 && s->count == rows * k;
+    if (!f32 && !f16)
         return sr_diag_set(d, SR_E_CORRUPT,
                            "%s: section '%s' has the wrong type or size (%" PRIu64 " elements)",
                            r->path, name, s->count);
-    const float *f;
-    if (s->type == SR_SRM_F32) {
-        f = s->data;
-    } else {
-        float *c = r_own(r, sr_mallocarray(count ? (size_t)count : 1, sizeof *c));
-        if (!c) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
-        f16_convert(s->data, c, count);
-        f = c;
+    if (f32) {
+        *out = s->data;
+        return SR_OK;
     }
-    *out = f;
+    /* 64-byte aligned, like the factor matrices a fit makes. */
+    size_t n = (size_t)(rows ? rows : 1) * ld;
+    unsigned char *raw = r_own(r, sr_mallocarray(n + 16, sizeof(float)));
+    if (!raw) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    float *c = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    const uint16_t *h = s->data;
+    for (uint64_t i = 0; i < rows; i++) {
+        f16_convert(h + i * k, c + i * ld, k);
+        for (uint32_t f = k; f < ld; f++) c[i * ld + f] = 0;
+    }
+    *out = c;
     return SR_OK;
 }

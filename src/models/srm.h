@@ -60,8 +60,11 @@ void sr_srm_put(sr_srm_writer *w, const char *name, sr_srm_type t, const void *d
 void sr_srm_put_u64(sr_srm_writer *w, const char *name, uint64_t v);
 void sr_srm_put_f64(sr_srm_writer *w, const char *name, double v);
 void sr_srm_put_str(sr_srm_writer *w, const char *name, const char *s);
-/* A factor array: float32, or converted to float16 (copied) at SR_SRM_PREC_F16. */
-void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t count);
+/* A factor matrix of rows x k values held with row stride ld >= k (padding zero): stored
+ * float32 with its padding (so it can be used in place), or, at SR_SRM_PREC_F16,
+ * converted to float16 without the padding (copied): rows x k halves. */
+void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t rows,
+                        uint32_t k, uint32_t ld);
 /* Writes the file atomically. */
 sr_err sr_srm_write(sr_srm_writer *w, const char *path, sr_diag *d);
 
@@ -93,11 +96,13 @@ sr_err sr_srm_get_u64(const sr_srm *r, const char *name, uint64_t *v, sr_diag *d
 sr_err sr_srm_get_f64(const sr_srm *r, const char *name, double *v, sr_diag *d);
 /* A string section as a NUL-terminated copy owned by the reader. */
 sr_err sr_srm_get_str(sr_srm *r, const char *name, const char **s, sr_diag *d);
-/* A factor array of count float32s: in place when stored float32, else converted once
- * (reader-owned). Values are not inspected (a server starts without reading every page):
- * a non-finite stored value yields a non-finite estimate, which predict replaces. */
-sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t count, const float **out,
-                          sr_diag *d);
+/* A factor matrix of rows x k with row stride ld, as float32: in place when stored
+ * float32 (rows x ld), else converted once from rows x k halves into a reader-owned,
+ * 64-byte-aligned rows x ld buffer with zero padding. Values are not inspected (a server
+ * starts without reading every page): a non-finite stored value yields a non-finite
+ * estimate, which predict replaces. */
+sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k, uint32_t ld,
+                          const float **out, sr_diag *d);
 /* The precision factor arrays were stored in (F32 when there are none). */
 sr_srm_precision sr_srm_precision_of(const sr_srm *r);
 
