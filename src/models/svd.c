@@ -298,13 +298,20 @@ static const svd_kernel epoch_regs[17] = {
 #endif
 
 /* The parallel schedule (threads > 1), as in DSGD (Gemulla et al., "Large-scale matrix
- * factorization with distributed stochastic gradient descent", KDD 2011): users and
- * items are cut into T blocks of about equal ratings; each epoch runs T sub-epochs, and
- * in sub-epoch t thread j takes user block j x item block (j + t) mod T. Blocks of one
- * sub-epoch share no user and no item, so no step races and the result depends only on
+ * factorization with distributed stochastic gradient descent", KDD 2011): users are cut
+ * into T blocks and items into B >= T blocks (B a multiple of T) of about equal ratings;
+ * each epoch runs B sub-epochs, and in sub-epoch t thread j takes user block j x item
+ * block (t + j B / T) mod B. Blocks of one sub-epoch share no user and no item, so no step
+ * races, and over an epoch every (user block, item block) pair is visited once. B grows
+ * with the item matrix so that one item block's factors fit a share of the L3 cache:
+ * with a million songs the rows a thread updates at random then stay in cache instead of
+ * costing a DRAM miss each (bench/models.sh, BENCHMARKS.md). The result depends only on
  * the seed and T — but the order differs from the sequential one, so the model differs
  * from threads == 1 (still reproducible). */
-#define MAX_THREADS 64
+#define MAX_THREADS     64
+#define MAX_ITEM_BLOCKS 1024
+#define ITEM_BLOCK_BYTES                                                                           \
+    (16u << 20) /* per thread, two threads to the 32 MiB L3; 2-64 MiB tried: 16 best */
 
 typedef struct svd_task {
     const sr_trainset *ts;
@@ -332,28 +339,44 @@ static void split_rows(const uint64_t *ptr, uint32_t n_rows, uint32_t T, uint32_
     bounds[T] = n_rows;
 }
 
+/* Item blocks for T threads: enough that a block's factor rows fit ITEM_BLOCK_BYTES. */
+static uint32_t item_blocks(const svd_state *s, uint32_t n_items, uint32_t T) {
+    uint64_t bytes = (uint64_t)n_items * s->ld * sizeof(float);
+    uint64_t per = (bytes + ITEM_BLOCK_BYTES - 1) / ITEM_BLOCK_BYTES;
+    uint64_t B = (per + T - 1) / T * T;
+    if (B < T) B = T;
+    while (B > MAX_ITEM_BLOCKS || B > n_items) B -= T;
+    return B < T ? T : (uint32_t)B;
+}
+
 static sr_err fit_blocked(const sr_trainset *ts, svd_state *s, const svd_rates *r, svd_kernel kern,
                           uint32_t T, int n_epochs, const sr_log *log) {
-    uint32_t ub[MAX_THREADS + 1], ib[MAX_THREADS + 1];
+    const uint32_t B = item_blocks(s, ts->n_items, T);
+    uint32_t ub[MAX_THREADS + 1];
+    uint32_t *ib = sr_mallocarray((size_t)B + 1, sizeof *ib);
+    if (!ib) return SR_E_NOMEM;
     split_rows(ts->user_ptr, ts->n_users, T, ub);
-    split_rows(ts->item_ptr, ts->n_items, T, ib);
-    const uint32_t stride = T + 1;
+    split_rows(ts->item_ptr, ts->n_items, B, ib);
+    const uint32_t stride = B + 1;
     uint64_t *off = sr_mallocarray((size_t)ts->n_users * stride, sizeof *off);
-    if (!off) return SR_E_NOMEM;
+    if (!off) {
+        sr_free(ib);
+        return SR_E_NOMEM;
+    }
     /* A user's items ascend, so each item block is one run of the user's ratings. */
     for (uint32_t u = 0; u < ts->n_users; u++) {
         uint64_t q = ts->user_ptr[u];
-        for (uint32_t b = 0; b < T; b++) {
+        for (uint32_t b = 0; b < B; b++) {
             while (q < ts->user_ptr[u + 1] && ts->ur_item[q] < ib[b]) q++;
             off[(size_t)u * stride + b] = q;
         }
-        off[(size_t)u * stride + T] = ts->user_ptr[u + 1];
+        off[(size_t)u * stride + B] = ts->user_ptr[u + 1];
     }
     svd_task task[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     int started[MAX_THREADS];
     for (int e = 0; e < n_epochs; e++) {
-        for (uint32_t t = 0; t < T; t++) {
+        for (uint32_t t = 0; t < B; t++) {
             for (uint32_t j = 0; j < T; j++)
                 task[j] = (svd_task){.ts = ts,
                                      .s = s,
@@ -363,7 +386,7 @@ static sr_err fit_blocked(const sr_trainset *ts, svd_state *s, const svd_rates *
                                             .u_hi = ub[j + 1],
                                             .off = off,
                                             .stride = stride,
-                                            .b = (j + t) % T}};
+                                            .b = (t + j * (B / T)) % B}};
             for (uint32_t j = 1; j < T; j++)
                 started[j] = pthread_create(&tid[j], NULL, run_task, &task[j]) == 0;
             run_task(&task[0]);
@@ -378,6 +401,7 @@ static sr_err fit_blocked(const sr_trainset *ts, svd_state *s, const svd_rates *
         sr_progress(log, "SVD", (uint64_t)e + 1, (uint64_t)n_epochs);
     }
     sr_free(off);
+    sr_free(ib);
     return SR_OK;
 }
 
