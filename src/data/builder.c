@@ -83,15 +83,9 @@ void sr_builder_free(sr_builder *b) {
     sr_free(b);
 }
 
+/* Makes b->key hold at least n bytes. */
 static int key_reserve(sr_builder *b, size_t n) {
-    if (n <= b->key_cap) return 0;
-    size_t cap = b->key_cap ? b->key_cap : 4096;
-    while (cap < n) cap *= 2;
-    char *k = sr_realloc(b->key, cap);
-    if (!k) return -1;
-    b->key = k;
-    b->key_cap = cap;
-    return 0;
+    return sr_grow((void **)&b->key, &b->key_cap, n, 1);
 }
 
 static int hexval(char c) {

@@ -9,14 +9,7 @@
 #include "util/mem.h"
 
 static int reserve(sr_normbuf *b, size_t n) {
-    if (n <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < n) cap *= 2;
-    char *p = sr_realloc(b->p, cap);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return sr_grow((void **)&b->p, &b->cap, n, 1);
 }
 
 void sr_normbuf_free(sr_normbuf *b) {
