@@ -5,7 +5,8 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libarchive-dev libutf8proc-dev libxxhash-dev
-      libjansson-dev libzstd-dev zlib1g-dev liblzma-dev)
+      libjansson-dev libzstd-dev zlib1g-dev liblzma-dev libmicrohttpd-dev
+      libsqlite3-dev)
 case "$what" in
   test) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils gzip zip) ;;
   bench) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils hyperfine
