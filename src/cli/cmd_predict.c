@@ -48,15 +48,12 @@ static char *norm_dup(sr_str s, sr_normbuf *b, size_t *len) {
 
 /* The item matching artist/track keys (ka may be NULL: match empty-artist items by
  * track), or UINT32_MAX. */
-static uint32_t find_item(const sr_strtab *items, const char *ka, size_t na, const char *kt,
+static uint32_t find_item(const sr_model_meta *m, const char *ka, size_t na, const char *kt,
                           size_t nt, sr_normbuf *b) {
-    for (uint32_t i = 0; i < items->n; i++) {
-        sr_str s = sr_strtab_get(items, i);
-        const char *us = memchr(s.p, '\x1f', s.n);
-        if (!us) continue;
-        sr_str art = {s.p, (size_t)(us - s.p)}, tr = {us + 1, s.n - art.n - 1};
+    for (uint32_t i = 0; i < m->tracks.n; i++) {
+        sr_str art = sr_strtab_get(&m->artists, m->item_artist[i]);
         if (ka ? !norm_eq(art, (sr_str){ka, na}, b) : art.n != 0) continue;
-        if (norm_eq(tr, (sr_str){kt, nt}, b)) return i;
+        if (norm_eq(sr_strtab_get(&m->tracks, i), (sr_str){kt, nt}, b)) return i;
     }
     return UINT32_MAX;
 }
@@ -101,7 +98,7 @@ int sr_cmd_predict(int argc, char **argv) {
     sr_err e = sr_model_load(argv[optind], &f, &d);
     if (e) return sr_cli_fail("predict", e, &d);
     const sr_trainset *ts = &f->ts;
-    if (!f->meta.items.n && ts->n_items) {
+    if (!f->meta.tracks.n && ts->n_items) {
         sr_model_file_free(f);
         sr_diag_set(&d, SR_E_INPUT, "%s: the model has no catalog of songs", argv[optind]);
         return sr_cli_fail("predict", SR_E_INPUT, &d);
@@ -115,14 +112,14 @@ int sr_cmd_predict(int argc, char **argv) {
     if (dash) {
         ka = norm_dup((sr_str){song, (size_t)(dash - song)}, &nb, &na);
         kt = norm_dup((sr_str){dash + 3, strlen(dash + 3)}, &nb, &nt);
-        if (ka && kt) item = find_item(&f->meta.items, ka, na, kt, nt, &nb);
+        if (ka && kt) item = find_item(&f->meta, ka, na, kt, nt, &nb);
         sr_free(ka);
         sr_free(kt);
         kt = NULL;
     }
     if (item == UINT32_MAX) {
         kt = norm_dup((sr_str){song, strlen(song)}, &nb, &nt);
-        if (kt) item = find_item(&f->meta.items, NULL, 0, kt, nt, &nb);
+        if (kt) item = find_item(&f->meta, NULL, 0, kt, nt, &nb);
         sr_free(kt);
     }
     sr_normbuf_free(&nb);
@@ -144,10 +141,8 @@ int sr_cmd_predict(int argc, char **argv) {
     double est;
     bool possible = f->model.ops->estimate(f->model.state, ts, u, item, &est);
     double pred = sr_model_predict(&f->model, u, item);
-    sr_str name = sr_strtab_get(&f->meta.items, item);
-    const char *us = memchr(name.p, '\x1f', name.n);
-    size_t an = us ? (size_t)(us - name.p) : 0;
-    sr_str artist = {name.p, an}, track = {name.p + an + 1, name.n - an - 1};
+    sr_str artist = sr_strtab_get(&f->meta.artists, f->meta.item_artist[item]);
+    sr_str track = sr_strtab_get(&f->meta.tracks, item);
     if (json) {
         printf("{\"user\": ");
         sr_cli_json_string(stdout, user, strlen(user));

@@ -43,33 +43,6 @@ static double now_s(void) {
 }
 
 /* The item names "artist\x1ftrack" of ds (new arrays, caller frees). */
-static sr_err item_names(const sr_dataset *ds, uint64_t **off_out, char **data_out) {
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < ds->n_songs; s++)
-        total += sr_dataset_artist(ds, ds->song_artist[s]).n + 1 + sr_dataset_track(ds, s).n;
-    uint64_t *off = sr_mallocarray((size_t)ds->n_songs + 1, sizeof *off);
-    char *data = sr_malloc(total ? (size_t)total : 1);
-    if (!off || !data) {
-        sr_free(off);
-        sr_free(data);
-        return SR_E_NOMEM;
-    }
-    uint64_t k = 0;
-    for (uint32_t s = 0; s < ds->n_songs; s++) {
-        off[s] = k;
-        sr_str a = sr_dataset_artist(ds, ds->song_artist[s]), t = sr_dataset_track(ds, s);
-        memcpy(data + k, a.p, a.n);
-        k += a.n;
-        data[k++] = '\x1f';
-        memcpy(data + k, t.p, t.n);
-        k += t.n;
-    }
-    off[ds->n_songs] = k;
-    *off_out = off;
-    *data_out = data;
-    return SR_OK;
-}
-
 int sr_cmd_train(int argc, char **argv) {
     enum { O_ALGO = 256, O_PARAM, O_TRANSFORM, O_SEED, O_THREADS, O_PREC };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
@@ -152,13 +125,10 @@ int sr_cmd_train(int argc, char **argv) {
     sr_ratings *rs = NULL;
     sr_trainset *ts = NULL;
     sr_model m = {0};
-    uint64_t *ioff = NULL;
-    char *idata = NULL;
     sr_err e = sr_dataset_load(path, &ds, &d);
     if (e) goto fail;
     e = sr_ratings_from_dataset(ds, transform, &rs);
     if (!e) e = sr_trainset_new(rs, NULL, &ts);
-    if (!e) e = item_names(ds, &ioff, &idata);
     if (e) {
         sr_diag_set(&d, e, "%s", sr_err_message(e));
         goto fail;
@@ -174,7 +144,10 @@ int sr_cmd_train(int argc, char **argv) {
                           .data_meta = ds->meta_json,
                           .transform = transform == SR_TRANSFORM_CAP10 ? "cap10" : "raw",
                           .users = ds->users,
-                          .items = {ds->n_songs, ioff, idata},
+                          .artists = ds->artists,
+                          .item_artist = ds->song_artist,
+                          .tracks = ds->tracks,
+                          .item_mbid = ds->song_mbid,
                           .created = (uint64_t)time(NULL)};
     t0 = now_s();
     e = sr_model_save(&m, &meta, prec, out, &d);
@@ -190,16 +163,12 @@ int sr_cmd_train(int argc, char **argv) {
            (double)size / 1048576.0, prec == SR_SRM_PREC_F16 ? "f16" : "f32", save_s);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
-    sr_free(ioff);
-    sr_free(idata);
     sr_dataset_free(ds);
     return 0;
 fail:
     sr_model_deinit(&m);
     sr_trainset_free(ts);
     sr_ratings_free(rs);
-    sr_free(ioff);
-    sr_free(idata);
     sr_dataset_free(ds);
     return sr_cli_fail("train", e, &d);
 }

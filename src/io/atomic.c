@@ -138,3 +138,15 @@ void sr_afile_abort(sr_afile *f) {
     if (f->tmp) unlink(f->tmp);
     cleanup(f);
 }
+
+sr_err sr_afile_write_all(const char *path, const void *p, size_t n, sr_diag *d) {
+    sr_afile f;
+    sr_err e = sr_afile_open(&f, path, d);
+    if (e) return e;
+    e = sr_afile_write(&f, p, n);
+    if (e) {
+        sr_afile_abort(&f);
+        return sr_diag_set(d, e, "%s: %s", path, sr_err_message(e));
+    }
+    return sr_afile_commit(&f, d);
+}

@@ -29,5 +29,7 @@ sr_err sr_afile_write(sr_afile *f, const void *p, size_t n);
 sr_err sr_afile_pwrite(sr_afile *f, const void *p, size_t n, uint64_t off);
 sr_err sr_afile_commit(sr_afile *f, sr_diag *d);
 void sr_afile_abort(sr_afile *f);
+/* The whole of a file in one call: n bytes of p written to path atomically. */
+sr_err sr_afile_write_all(const char *path, const void *p, size_t n, sr_diag *d);
 
 #endif

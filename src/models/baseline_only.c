@@ -48,6 +48,16 @@ static double or_default(double p, double def) {
     return isnan(p) ? def : p;
 }
 
+static sr_baseline_opts bo_opts(const double *p) {
+    sr_baseline_opts o = sr_baseline_defaults((int)or_default(p[P_METHOD], 0));
+    o.n_epochs = (int)or_default(p[P_N_EPOCHS], o.n_epochs);
+    o.reg_u = or_default(p[P_REG_U], o.reg_u);
+    o.reg_i = or_default(p[P_REG_I], o.reg_i);
+    o.reg = or_default(p[P_REG], o.reg);
+    o.lr = or_default(p[P_LR], o.lr);
+    return o;
+}
+
 static sr_err bo_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
                      sr_diag *d) {
     (void)c;
@@ -55,12 +65,7 @@ static sr_err bo_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c
     int method = (int)or_default(p[P_METHOD], 0);
     if (method != 0 && method != 1)
         return sr_diag_set(d, SR_E_USAGE, "BaselineOnly: method must be als or sgd");
-    sr_baseline_opts o = sr_baseline_defaults(method);
-    o.n_epochs = (int)or_default(p[P_N_EPOCHS], o.n_epochs);
-    o.reg_u = or_default(p[P_REG_U], o.reg_u);
-    o.reg_i = or_default(p[P_REG_I], o.reg_i);
-    o.reg = or_default(p[P_REG], o.reg);
-    o.lr = or_default(p[P_LR], o.lr);
+    const sr_baseline_opts o = bo_opts(p);
     bo_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "BaselineOnly: out of memory");
     s->bu = sr_calloc((size_t)ts->n_users + 1, sizeof *s->bu);
@@ -110,6 +115,43 @@ static sr_err bo_load(sr_srm *r, const sr_trainset *ts, const double *p, void **
     return SR_OK;
 }
 
+/* A listener folded in: b_u with the item biases fixed (sr_baseline_fold_in). */
+typedef struct bo_user {
+    double bu, den;
+} bo_user;
+
+static sr_err bo_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                         sr_diag *d) {
+    const bo_state *s = state;
+    bo_user *b = sr_malloc(sizeof *b);
+    if (!b) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    const sr_baseline_opts o = bo_opts(p);
+    b->bu = sr_baseline_fold_in(ts, &o, s->bi, u->items, u->r, u->n, &b->den);
+    u->state = b;
+    return SR_OK;
+}
+
+static bool bo_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                            uint32_t i, double *est) {
+    const bo_state *s = state;
+    const bo_user *b = u->state;
+    *est = ts->global_mean + b->bu + (sr_trainset_knows_item(ts, i) ? s->bi[i] : 0);
+    return true;
+}
+
+/* Every rating moves b_u, and so every estimate, by its residual over the denominator. */
+static bool bo_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                       double *w) {
+    const bo_state *s = state;
+    const bo_user *b = u->state;
+    for (size_t j = 0; j < u->n; j++) {
+        const uint32_t it = u->items[j];
+        w[j] =
+            (u->r[j] - ts->global_mean - (sr_trainset_knows_item(ts, it) ? s->bi[it] : 0)) / b->den;
+    }
+    return true;
+}
+
 const sr_model_ops sr_model_baseline_only = {
     .name = "baseline_only",
     .surprise = "BaselineOnly",
@@ -121,4 +163,8 @@ const sr_model_ops sr_model_baseline_only = {
     .free = bo_free,
     .save = bo_save,
     .load = bo_load,
+    .fold_in = bo_fold_in,
+    .estimate_new = bo_estimate_new,
+    .explain = bo_explain,
+    .user_free = sr_free,
 };

@@ -81,3 +81,16 @@ sr_err sr_baselines_compute(const sr_trainset *ts, const sr_baseline_opts *o, do
         baselines_sgd(ts, o, bu, bi);
     return SR_OK;
 }
+
+double sr_baseline_fold_in(const sr_trainset *ts, const sr_baseline_opts *o, const double *bi,
+                           const uint32_t *items, const float *r, size_t n, double *den) {
+    double sum = 0;
+    for (size_t j = 0; j < n; j++) {
+        const uint32_t i = items[j];
+        sum += r[j] - ts->global_mean - (sr_trainset_knows_item(ts, i) ? bi[i] : 0);
+    }
+    double dd = o->method == 0 ? o->reg_u + (double)n : (double)n * (1 + o->reg);
+    if (!(dd > 0)) dd = 1;
+    *den = dd;
+    return sum / dd;
+}

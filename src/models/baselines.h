@@ -24,4 +24,11 @@ sr_baseline_opts sr_baseline_defaults(int method);
 sr_err sr_baselines_compute(const sr_trainset *ts, const sr_baseline_opts *o, double *bu,
                             double *bi);
 
+/* A new user's b_u with the item biases bi fixed, from their n ratings r on items (the
+ * fixed point of the method's user step: als b_u = sum (r - mu - b_i) / (reg_u + n); sgd,
+ * where each rating's step carries the regularisation, sum (r - mu - b_i) / (n (1 + reg)).
+ * *den gets the denominator, so rating j's share of b_u is (r_j - mu - b_i) / *den. */
+double sr_baseline_fold_in(const sr_trainset *ts, const sr_baseline_opts *o, const double *bi,
+                           const uint32_t *items, const float *r, size_t n, double *den);
+
 #endif

@@ -22,6 +22,7 @@
  * (n_cltr_u + n_cltr_i)); the reassignment steps are independent per user / item and
  * run on ctx->threads threads with a result that does not depend on their number.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -325,6 +326,61 @@ static sr_err cc_load(sr_srm *r, const sr_trainset *ts, const double *p, void **
     return SR_OK;
 }
 
+/* A listener folded in: their mean and the user cluster that fits their ratings best
+ * (least squared error, the fit's assignment step with everything else fixed). */
+typedef struct cc_user {
+    double mean;
+    uint32_t cluster;
+    bool known; /* has ratings */
+} cc_user;
+
+static sr_err cc_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                         sr_diag *d) {
+    (void)p;
+    const cc_state *s = state;
+    cc_user *c = sr_calloc(1, sizeof *c);
+    if (!c) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    double sum = 0;
+    for (size_t j = 0; j < u->n; j++) sum += u->r[j];
+    c->known = u->n > 0;
+    c->mean = u->n ? sum / (double)u->n : ts->global_mean;
+    double best = INFINITY;
+    for (int uc = 0; uc < s->ku; uc++) {
+        double err = 0;
+        for (size_t j = 0; j < u->n; j++) {
+            const uint32_t i = u->items[j];
+            if (!sr_trainset_knows_item(ts, i)) continue;
+            const uint32_t ic = s->ci[i];
+            const double e = s->avg_co[(size_t)uc * s->ki + ic] + c->mean - s->avg_u[uc] +
+                             s->item_mean[i] - s->avg_i[ic];
+            err += (u->r[j] - e) * (u->r[j] - e);
+        }
+        if (err < best) best = err, c->cluster = (uint32_t)uc;
+    }
+    u->state = c;
+    return SR_OK;
+}
+
+static bool cc_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                            uint32_t i, double *est) {
+    const cc_state *s = state;
+    const cc_user *c = u->state;
+    bool ki = sr_trainset_knows_item(ts, i);
+    if (!c->known && !ki) return false;
+    if (!c->known) {
+        *est = s->item_mean[i];
+        return true;
+    }
+    if (!ki) {
+        *est = c->mean;
+        return true;
+    }
+    uint32_t uc = c->cluster, ic = s->ci[i];
+    *est = s->avg_co[(size_t)uc * s->ki + ic] + c->mean - s->avg_u[uc] + s->item_mean[i] -
+           s->avg_i[ic];
+    return true;
+}
+
 const sr_model_ops sr_model_co_clustering = {
     .name = "co_clustering",
     .surprise = "CoClustering",
@@ -336,4 +392,7 @@ const sr_model_ops sr_model_co_clustering = {
     .free = cc_free,
     .save = cc_save,
     .load = cc_load,
+    .fold_in = cc_fold_in,
+    .estimate_new = cc_estimate_new,
+    .user_free = sr_free,
 };

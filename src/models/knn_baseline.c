@@ -33,6 +33,33 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static bool estimate_new_w(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                           uint32_t i, double *est, double *w) {
+    const sr_knn *m = state;
+    const sr_knn_user *ku = u->state;
+    const bool ki = sr_trainset_knows_item(ts, i);
+    const double mu = ts->global_mean;
+    *est = mu + ku->bu + (ki ? m->bi[i] : 0);
+    if (w)
+        for (size_t j = 0; j < u->n; j++) w[j] = 0;
+    if (!ki) return true;
+    /* User-based: neighbours' residuals from their baselines mu + b_v + b_i; item-based:
+     * the listener's residuals from mu + b_u + b_j. */
+    sr_knn_sum s;
+    const double offset = mu + (m->user_based ? m->bi[i] : ku->bu);
+    if (!sr__knn_new_sums(m, ts, u, i, offset, m->user_based ? m->bu : m->bi, NULL, &s, w))
+        return true;
+    const double part = sr__knn_part(m, &s);
+    *est += part;
+    if (w)
+        for (size_t j = 0; j < u->n; j++) {
+            const uint32_t it = u->items[j];
+            w[j] = (part != 0 ? w[j] / s.den : 0) +
+                   (u->r[j] - mu - (sr_trainset_knows_item(ts, it) ? m->bi[it] : 0)) / ku->bu_den;
+        }
+    return true;
+}
+
 SR_KNN_MODEL(knn_baseline, "KNNBaseline",
              "k nearest neighbours on residuals from the baselines mu + b_u + b_i",
              SR_KNN_NEED_BASELINES);

@@ -23,5 +23,18 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static bool estimate_new_w(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                           uint32_t i, double *est, double *w) {
+    const sr_knn *m = state;
+    sr_knn_sum s;
+    if (!sr_trainset_knows_item(ts, i) || !sr__knn_new_sums(m, ts, u, i, 0, NULL, NULL, &s, w))
+        return false;
+    if (s.actual_k < m->min_k || !(s.den > 0)) return false;
+    *est = s.num / s.den;
+    if (w)
+        for (size_t j = 0; j < u->n; j++) w[j] /= s.den;
+    return true;
+}
+
 SR_KNN_MODEL(knn_basic, "KNNBasic",
              "k nearest neighbours: similarity-weighted mean of their ratings", 0);

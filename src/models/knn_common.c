@@ -53,16 +53,15 @@ static void sift_up(cand *h, size_t i) {
     }
 }
 
-bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint32_t y,
-                       double offset, const double *center, const double *scale, sr_knn_sum *out) {
-    const uint64_t *ptr = m->user_based ? ts->item_ptr : ts->user_ptr;
-    const uint32_t *idx = m->user_based ? ts->ir_user : ts->ur_item;
-    const float *rat = m->user_based ? ts->ir_r : ts->ur_r;
-    const uint64_t a = ptr[y];
-    const size_t len = (size_t)(ptr[y + 1] - a);
-    const float *srow = m->sim->s + (uint64_t)x * m->sim->n;
+/* The sums over the neighbours among `len` candidates (ids idx, ratings rat), with the
+ * similarities of x to every candidate id in srow. w (len, or NULL) gets sim * residual
+ * for each chosen neighbour (and 0 for the rest). */
+static bool aggregate_list(const sr_knn *m, const float *srow, const uint32_t *idx,
+                           const float *rat, size_t len, double offset, const double *center,
+                           const double *scale, sr_knn_sum *out, double *w) {
     *out = (sr_knn_sum){0, 0, 0};
-
+    if (w)
+        for (size_t p = 0; p < len; p++) w[p] = 0;
     size_t cap = (size_t)m->k < len ? (size_t)m->k : len;
     cand stack[STACK_HEAP], *h = stack;
     if (cap > STACK_HEAP) {
@@ -71,7 +70,7 @@ bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint3
     }
     size_t n = 0;
     for (size_t p = 0; p < len; p++) {
-        cand c = {srow[idx[a + p]], (uint32_t)p};
+        cand c = {srow[idx[p]], (uint32_t)p};
         if (!(c.sim > 0)) continue;
         if (n < cap) {
             h[n] = c;
@@ -82,15 +81,39 @@ bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint3
         }
     }
     for (size_t t = 0; t < n; t++) {
-        const uint32_t nb = idx[a + h[t].pos];
-        double res = rat[a + h[t].pos] - offset - (center ? center[nb] : 0);
+        const uint32_t nb = idx[h[t].pos];
+        double res = rat[h[t].pos] - offset - (center ? center[nb] : 0);
         if (scale) res /= scale[nb];
         out->num += h[t].sim * res;
         out->den += h[t].sim;
+        if (w) w[h[t].pos] = h[t].sim * res;
     }
     out->actual_k = (int)n;
     if (h != stack) sr_free(h);
     return true;
+}
+
+bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint32_t y,
+                       double offset, const double *center, const double *scale, sr_knn_sum *out) {
+    const uint64_t *ptr = m->user_based ? ts->item_ptr : ts->user_ptr;
+    const uint32_t *idx = m->user_based ? ts->ir_user : ts->ur_item;
+    const float *rat = m->user_based ? ts->ir_r : ts->ur_r;
+    const uint64_t a = ptr[y];
+    return aggregate_list(m, m->sim->s + (uint64_t)x * m->sim->n, idx + a, rat + a,
+                          (size_t)(ptr[y + 1] - a), offset, center, scale, out, NULL);
+}
+
+bool sr__knn_new_sums(const sr_knn *m, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                      double offset, const double *center, const double *scale, sr_knn_sum *s,
+                      double *w) {
+    const sr_knn_user *ku = u->state;
+    if (m->user_based) {
+        const uint64_t a = ts->item_ptr[i];
+        return aggregate_list(m, ku->sim, ts->ir_user + a, ts->ir_r + a,
+                              (size_t)(ts->item_ptr[i + 1] - a), offset, center, scale, s, NULL);
+    }
+    return aggregate_list(m, m->sim->s + (uint64_t)i * m->sim->n, u->items, u->r, u->n, offset,
+                          center, scale, s, w);
 }
 
 void sr__knn_free(void *state) {
@@ -255,4 +278,62 @@ sr_err sr__knn_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
 fail:
     sr__knn_free(m);
     return e;
+}
+
+void sr__knn_user_free(void *ustate) {
+    sr_knn_user *ku = ustate;
+    if (!ku) return;
+    sr_free(ku->sim);
+    sr_free(ku);
+}
+
+sr_err sr__knn_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                       sr_diag *d) {
+    const sr_knn *m = state;
+    u->state = NULL;
+    sr_knn_user *ku = sr_calloc(1, sizeof *ku);
+    if (!ku) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    /* Mean and population deviation of the listener's ratings; a zero deviation takes
+     * the mean of the users' deviations (the fit's stand-in is the overall one). */
+    double sum = 0, ss = 0;
+    for (size_t j = 0; j < u->n; j++) sum += u->r[j];
+    ku->mean = u->n ? sum / (double)u->n : ts->global_mean;
+    for (size_t j = 0; j < u->n; j++) ss += (u->r[j] - ku->mean) * (u->r[j] - ku->mean);
+    ku->sigma = u->n ? sqrt(ss / (double)u->n) : 0;
+    if (ku->sigma == 0 && m->sigma && m->user_based) {
+        double t = 0;
+        uint32_t c = 0;
+        for (uint32_t x = 0; x < ts->n_users; x++)
+            if (sr_trainset_knows_user(ts, x)) t += m->sigma[x], c++;
+        ku->sigma = c ? t / c : 1;
+    }
+    if (ku->sigma == 0) ku->sigma = 1;
+    if (m->bi) {
+        const sr_baseline_opts bo = bsl_opts(p);
+        ku->bu = sr_baseline_fold_in(ts, &bo, m->bi, u->items, u->r, u->n, &ku->bu_den);
+    }
+    if (m->user_based) {
+        ku->sim = sr_mallocarray(ts->n_users ? ts->n_users : 1, sizeof *ku->sim);
+        const sr_sim_opts so = {
+            .measure = (sr_sim_measure)(int)p[SR_KNN_NAME],
+            .user_based = true,
+            .min_support = p[SR_KNN_MIN_SUPPORT] > 1e9 ? 1000000000 : (int)p[SR_KNN_MIN_SUPPORT],
+            .shrinkage = p[SR_KNN_SHRINKAGE]};
+        sr_err e =
+            ku->sim ? sr_sim_new_row(ts, &so, m->bu, m->bi, ku->bu, u->items, u->r, u->n, ku->sim)
+                    : SR_E_NOMEM;
+        if (e) {
+            sr__knn_user_free(ku);
+            return sr_diag_set(d, e, "fold-in: %s", sr_err_message(e));
+        }
+    }
+    u->state = ku;
+    return SR_OK;
+}
+
+bool sr__knn_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
+    const sr_knn *m = state;
+    if (m->user_based || i >= m->sim->n) return false;
+    memcpy(out, m->sim->s + (uint64_t)i * m->sim->n, (size_t)m->sim->n * sizeof *out);
+    return true;
 }

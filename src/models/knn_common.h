@@ -115,6 +115,28 @@ static inline void sr__knn_xy(const sr_knn *m, uint32_t u, uint32_t i, uint32_t 
 bool sr__knn_aggregate(const sr_knn *m, const sr_trainset *ts, uint32_t x, uint32_t y,
                        double offset, const double *center, const double *scale, sr_knn_sum *out);
 
+/* A listener folded into a k-NN model (sr__knn_fold_in): the mean and deviation of their
+ * ratings, their baseline b_u with the item biases fixed (baselines.h; bu_den its
+ * denominator) when the model has baselines, and, user-based, their similarity to every
+ * user of the trainset (same measure, same options), so that estimates for them are the
+ * model's formulas with the new row in place of a fitted one. */
+typedef struct sr_knn_user {
+    double mean, sigma, bu, bu_den;
+    float *sim; /* (n_users) user-based, else NULL */
+} sr_knn_user;
+
+sr_err sr__knn_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                       sr_diag *d);
+void sr__knn_user_free(void *ustate);
+/* ops->similar: item-based, the similarity matrix's row; user-based, false. */
+bool sr__knn_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out);
+/* The sums for listener u and item i (known): user-based, over i's raters by u's
+ * similarities; item-based, over u's rated songs by i's row. w (u->n or NULL; item-based
+ * only) gets each rated song's sim * residual, 0 for the songs not among the neighbours. */
+bool sr__knn_new_sums(const sr_knn *m, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                      double offset, const double *center, const double *scale, sr_knn_sum *s,
+                      double *w);
+
 /* The neighbour part num / den, or 0 when fewer than min_k neighbours count or none
  * does (Surprise then returns the mean or baseline part alone). */
 static inline double sr__knn_part(const sr_knn *m, const sr_knn_sum *s) {
@@ -142,8 +164,11 @@ static inline bool sr__knn_known_sums(const sr_knn *m, const sr_trainset *ts, ui
     return sr__knn_aggregate(m, ts, *x, y, 0, center, scale, s);
 }
 
-/* The rest of a k-NN model's file after its `params` table and `estimate`: fit and load
- * wrappers for the arrays in `needs` (SR_KNN_NEED_*), and the ops table sr_model_<id>. */
+/* The rest of a k-NN model's file after its `params` table, `estimate` and
+ * `estimate_new_w(state, ts, u, i, est, w)` (the estimate for a folded-in listener; with w
+ * not NULL, also each rating's contribution as in model.h's explain — asked only of
+ * item-based models): fit and load wrappers for the arrays in `needs` (SR_KNN_NEED_*), and
+ * the ops table sr_model_<id>. */
 #define SR_KNN_MODEL(id, surprise_name, summary_text, needs)                                       \
     static sr_err fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,   \
                       sr_diag *d) {                                                                \
@@ -152,6 +177,16 @@ static inline bool sr__knn_known_sums(const sr_knn *m, const sr_trainset *ts, ui
     static sr_err load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,            \
                        sr_diag *d) {                                                               \
         return sr__knn_load(r, ts, p, (needs), state, d);                                          \
+    }                                                                                              \
+    static bool estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,        \
+                             uint32_t i, double *est) {                                            \
+        return estimate_new_w(state, ts, u, i, est, NULL);                                         \
+    }                                                                                              \
+    static bool explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i, \
+                        double *w) {                                                               \
+        const sr_knn *m_ = state;                                                                  \
+        double est_;                                                                               \
+        return !m_->user_based && estimate_new_w(state, ts, u, i, &est_, w);                       \
     }                                                                                              \
     const sr_model_ops sr_model_##id = {                                                           \
         .name = #id,                                                                               \
@@ -165,6 +200,11 @@ static inline bool sr__knn_known_sums(const sr_knn *m, const sr_trainset *ts, ui
         .ts_keep = SR_TS_BY_USER | SR_TS_BY_ITEM,                                                  \
         .save = sr__knn_save,                                                                      \
         .load = load,                                                                              \
+        .fold_in = sr__knn_fold_in,                                                                \
+        .estimate_new = estimate_new,                                                              \
+        .explain = explain,                                                                        \
+        .user_free = sr__knn_user_free,                                                            \
+        .similar = sr__knn_similar,                                                                \
     }
 
 #endif

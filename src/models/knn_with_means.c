@@ -21,5 +21,19 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static bool estimate_new_w(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                           uint32_t i, double *est, double *w) {
+    const sr_knn *m = state;
+    const sr_knn_user *ku = u->state;
+    sr_knn_sum s;
+    if (!sr_trainset_knows_item(ts, i) || !sr__knn_new_sums(m, ts, u, i, 0, m->mean, NULL, &s, w))
+        return false;
+    const double part = sr__knn_part(m, &s);
+    *est = (m->user_based ? ku->mean : m->mean[i]) + part;
+    if (w)
+        for (size_t j = 0; j < u->n; j++) w[j] = part != 0 ? w[j] / s.den : 0;
+    return true;
+}
+
 SR_KNN_MODEL(knn_with_means, "KNNWithMeans", "k nearest neighbours on mean-centred ratings",
              SR_KNN_NEED_MEANS);

@@ -22,5 +22,22 @@ static bool estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
     return true;
 }
 
+static bool estimate_new_w(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                           uint32_t i, double *est, double *w) {
+    const sr_knn *m = state;
+    const sr_knn_user *ku = u->state;
+    sr_knn_sum s;
+    if (!sr_trainset_knows_item(ts, i) ||
+        !sr__knn_new_sums(m, ts, u, i, 0, m->mean, m->sigma, &s, w))
+        return false;
+    const double part = sr__knn_part(m, &s);
+    const double mean = m->user_based ? ku->mean : m->mean[i];
+    const double sigma = m->user_based ? ku->sigma : m->sigma[i];
+    *est = mean + part * sigma;
+    if (w)
+        for (size_t j = 0; j < u->n; j++) w[j] = part != 0 ? w[j] / s.den * sigma : 0;
+    return true;
+}
+
 SR_KNN_MODEL(knn_with_zscore, "KNNWithZScore", "k nearest neighbours on z-score normalised ratings",
              SR_KNN_NEED_MEANS | SR_KNN_NEED_SIGMAS);

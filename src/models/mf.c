@@ -82,8 +82,15 @@ void sr__mf_state_free(void *state) {
         sr_free(s->bi);
         sr__mf_free(s->pu);
         sr__mf_free(s->qi);
+        sr__mf_free(s->yj);
     }
     sr_free(s);
+}
+
+void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
+    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
+    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
+    s->Y = (sr_fmat){s->yj, s->yj ? ts->n_items : 0, s->k, s->ld, SR_FMAT_F32};
 }
 
 bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
@@ -99,9 +106,7 @@ bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint3
         return false;
     }
     if (ku && ki) {
-        const float *pr = s->pu + (size_t)u * s->ld, *qr = s->qi + (size_t)i * s->ld;
-        double dot = 0;
-        for (uint32_t f = 0; f < s->k; f++) dot += (double)pr[f] * qr[f];
+        double dot = sr_fmat_dot2(&s->P, u, &s->Q, i);
         e += dot;
     }
     *est = e;
@@ -114,29 +119,247 @@ void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
     sr_srm_put(w, "m.bi", SR_SRM_F32, s->bi, ts->n_items);
     sr_srm_put_factors(w, "m.pu", s->pu, ts->n_users, s->k, s->ld);
     sr_srm_put_factors(w, "m.qi", s->qi, ts->n_items, s->k, s->ld);
+    if (s->yj) sr_srm_put_factors(w, "m.yj", s->yj, ts->n_items, s->k, s->ld);
 }
 
-sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, void **state,
-                   sr_diag *d) {
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, bool with_y,
+                   void **state, sr_diag *d) {
     *state = NULL;
-    const uint32_t ld = sr__mf_ld(k);
     const void *bu, *bi;
-    const float *pu, *qi;
+    sr_fmat P, Q, Y = {0};
     sr_err e = sr_srm_get(r, "m.bu", SR_SRM_F32, ts->n_users, &bu, NULL, d);
     if (!e) e = sr_srm_get(r, "m.bi", SR_SRM_F32, ts->n_items, &bi, NULL, d);
-    if (!e) e = sr_srm_get_factors(r, "m.pu", ts->n_users, k, ld, &pu, d);
-    if (!e) e = sr_srm_get_factors(r, "m.qi", ts->n_items, k, ld, &qi, d);
+    if (!e) e = sr_srm_get_fmat(r, "m.pu", ts->n_users, k, &P, d);
+    if (!e) e = sr_srm_get_fmat(r, "m.qi", ts->n_items, k, &Q, d);
+    if (!e && with_y) e = sr_srm_get_fmat(r, "m.yj", ts->n_items, k, &Y, d);
     if (e) return e;
     sr_mf_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     s->k = k;
-    s->ld = ld;
+    s->ld = sr__mf_ld(k);
     s->biased = biased;
     s->bu = (float *)bu;
     s->bi = (float *)bi;
-    s->pu = (float *)pu;
-    s->qi = (float *)qi;
+    s->P = P;
+    s->Q = Q;
+    s->Y = Y;
     s->mapped = true;
     *state = s;
     return SR_OK;
+}
+
+/* ---- fold-in ---- */
+
+sr_mf_user *sr__mf_user_new(uint32_t m, uint32_t k, size_t n, bool with_ls) {
+    sr_mf_user *u = sr_calloc(1, sizeof *u);
+    if (!u) return NULL;
+    u->m = m;
+    u->z = sr_calloc(sr__mf_ld(k), sizeof *u->z);
+    bool ok = u->z != NULL;
+    if (ok && with_ls) {
+        u->L = sr_mallocarray((size_t)m * m, sizeof *u->L);
+        u->y = sr_mallocarray(n ? n : 1, sizeof *u->y);
+        u->base = sr_mallocarray(n ? n : 1, sizeof *u->base);
+        ok = u->L && u->y && u->base;
+    }
+    if (!ok) {
+        sr__mf_user_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void sr__mf_user_free(void *ustate) {
+    sr_mf_user *u = ustate;
+    if (!u) return;
+    sr_free(u->z);
+    sr_free(u->L);
+    sr_free(u->y);
+    sr_free(u->base);
+    sr_free(u);
+}
+
+/* In-place Cholesky of the (m, m) symmetric positive definite A (lower triangle used):
+ * A = L L^T with L in the lower triangle. False when A is not positive definite. */
+static bool cholesky(double *A, uint32_t m) {
+    for (uint32_t j = 0; j < m; j++) {
+        double d = A[(size_t)j * m + j];
+        for (uint32_t q = 0; q < j; q++) d -= A[(size_t)j * m + q] * A[(size_t)j * m + q];
+        if (!(d > 0)) return false;
+        d = sqrt(d);
+        A[(size_t)j * m + j] = d;
+        for (uint32_t i = j + 1; i < m; i++) {
+            double v = A[(size_t)i * m + j];
+            const double *ri = A + (size_t)i * m, *rj = A + (size_t)j * m;
+            for (uint32_t q = 0; q < j; q++) v -= ri[q] * rj[q];
+            A[(size_t)i * m + j] = v / d;
+        }
+    }
+    return true;
+}
+
+/* Solves L L^T x = b in place (b becomes x). */
+static void chol_solve(const double *L, uint32_t m, double *b) {
+    for (uint32_t i = 0; i < m; i++) {
+        double v = b[i];
+        for (uint32_t q = 0; q < i; q++) v -= L[(size_t)i * m + q] * b[q];
+        b[i] = v / L[(size_t)i * m + i];
+    }
+    for (uint32_t i = m; i-- > 0;) {
+        double v = b[i];
+        for (uint32_t q = i + 1; q < m; q++) v -= L[(size_t)q * m + i] * b[q];
+        b[i] = v / L[(size_t)i * m + i];
+    }
+}
+
+/* a = the design row of item i: [1, q_i] when biased, else q_i (m values). */
+static void design_row(const sr_mf_state *s, uint32_t i, double *a, float *tmp) {
+    sr_fmat_row(&s->Q, i, tmp);
+    uint32_t o = s->biased ? 1 : 0;
+    if (o) a[0] = 1;
+    for (uint32_t f = 0; f < s->k; f++) a[o + f] = tmp[f];
+}
+
+sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b, double reg_p,
+                      sr_newuser *nu, sr_diag *d) {
+    nu->state = NULL;
+    const uint32_t k = s->k, m = k + (s->biased ? 1 : 0);
+    const size_t n = nu->n;
+    sr_mf_user *u = sr__mf_user_new(m, k, n, true);
+    double *a = sr_mallocarray((size_t)m + 1, sizeof *a),
+           *rhs = sr_calloc((size_t)m + 1, sizeof *rhs);
+    float *tmp = sr_mallocarray(sr__mf_ld(k), sizeof *tmp);
+    double *sum_y = s->Y.data ? sr_calloc(k, sizeof *sum_y) : NULL;
+    if (!u || !a || !rhs || !tmp || (s->Y.data && !sum_y)) {
+        sr__mf_user_free(u);
+        sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    const double mu = ts->global_mean;
+    u->inv_sqrt_n = n ? 1.0 / sqrt((double)n) : 0;
+    /* SVD++'s implicit part s = n^-1/2 sum y_j, held in z until p_u is added. */
+    if (sum_y) {
+        for (size_t j = 0; j < n; j++) {
+            sr_fmat_row(&s->Y, nu->items[j], tmp);
+            for (uint32_t f = 0; f < k; f++) sum_y[f] += tmp[f];
+        }
+        for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(sum_y[f] * u->inv_sqrt_n);
+    }
+    /* Normal equations M = A^T A + n diag(reg), rhs = A^T y (lower triangle). */
+    double *M = u->L;
+    for (size_t q = 0; q < (size_t)m * m; q++) M[q] = 0;
+    for (size_t j = 0; j < n; j++) {
+        const uint32_t i = nu->items[j];
+        design_row(s, i, a, tmp);
+        double y = nu->r[j];
+        if (s->biased) y -= mu + s->bi[i];
+        u->base[j] = y;
+        if (sum_y) {
+            double qs = 0;
+            for (uint32_t f = 0; f < k; f++) qs += a[1 + f] * u->z[f];
+            y -= qs;
+        }
+        u->y[j] = y;
+        for (uint32_t r = 0; r < m; r++) {
+            rhs[r] += a[r] * y;
+            double *row = M + (size_t)r * m;
+            for (uint32_t c = 0; c <= r; c++) row[c] += a[r] * a[c];
+        }
+    }
+    for (uint32_t r = 0; r < m; r++) {
+        double reg = s->biased && r == 0 ? reg_b : reg_p;
+        /* n == 0 still needs a definite system: regularise by one rating's worth. */
+        M[(size_t)r * m + r] += (n ? (double)n : 1.0) * (reg > 0 ? reg : 1e-9);
+    }
+    if (!cholesky(M, m)) {
+        sr__mf_user_free(u);
+        sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+        return sr_diag_set(d, SR_E_INTERNAL, "fold-in: normal equations not positive definite");
+    }
+    chol_solve(M, m, rhs);
+    uint32_t o = s->biased ? 1 : 0;
+    u->add = s->biased ? (float)(mu + rhs[0]) : 0.0f;
+    for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(u->z[f] + rhs[o + f]);
+    sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+    nu->state = u;
+    return SR_OK;
+}
+
+bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *nu, uint32_t i,
+                         double *est) {
+    const sr_mf_state *s = state;
+    const sr_mf_user *u = nu->state;
+    if (!sr_trainset_knows_item(ts, i)) {
+        if (!s->biased) return false;
+        *est = u->add;
+        return true;
+    }
+    *est = u->add + (s->biased ? s->bi[i] : 0.0) + sr_fmat_dot(&s->Q, i, u->z);
+    return true;
+}
+
+void sr__mf_score_new(const void *state, const sr_trainset *ts, const sr_newuser *nu, float *out,
+                      uint32_t lo, uint32_t hi) {
+    const sr_mf_state *s = state;
+    const sr_mf_user *u = nu->state;
+    sr_fmat_scores(&s->Q, u->z, s->biased ? s->bi : NULL, u->add, out, lo, hi);
+}
+
+bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *nu, uint32_t i,
+                    double *w) {
+    const sr_mf_state *s = state;
+    const sr_mf_user *u = nu->state;
+    if (!u->L || !sr_trainset_knows_item(ts, i)) return false;
+    const uint32_t m = u->m, k = s->k, o = s->biased ? 1 : 0;
+    /* t (m), a (m), g (k): doubles; tmp (ld): floats. */
+    double *t = sr_mallocarray(2 * (size_t)m + k, sizeof *t);
+    float *tmp = sr_mallocarray(sr__mf_ld(k), sizeof *tmp);
+    if (!t || !tmp) {
+        sr_free(t), sr_free(tmp);
+        return false;
+    }
+    double *a = t + m, *g = a + m; /* g, SVD++: q_i - sum_l c_l q_l */
+    /* c_j = a_i^T M^-1 a_j: the weight of y_j in a_i . x. */
+    design_row(s, i, t, tmp);
+    for (uint32_t f = 0; f < k; f++) g[f] = t[o + f];
+    chol_solve(u->L, m, t);
+    for (size_t j = 0; j < nu->n; j++) {
+        design_row(s, nu->items[j], a, tmp);
+        double c = 0;
+        for (uint32_t r = 0; r < m; r++) c += t[r] * a[r];
+        if (s->Y.data) {
+            w[j] = c * u->base[j];
+            for (uint32_t f = 0; f < k; f++) g[f] -= c * a[o + f];
+        } else {
+            w[j] = c * u->y[j];
+        }
+    }
+    if (s->Y.data)
+        for (size_t j = 0; j < nu->n; j++) {
+            sr_fmat_row(&s->Y, nu->items[j], tmp);
+            double dot = 0;
+            for (uint32_t f = 0; f < k; f++) dot += g[f] * tmp[f];
+            w[j] += u->inv_sqrt_n * dot;
+        }
+    sr_free(t), sr_free(tmp);
+    return true;
+}
+
+bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
+    const sr_mf_state *s = state;
+    const uint64_t n = s->Q.rows;
+    if (i >= n) return false;
+    float *x = sr_calloc(sr__mf_ld(s->k), sizeof *x);
+    if (!x) return false;
+    sr_fmat_row(&s->Q, i, x);
+    double nx = 0;
+    for (uint32_t f = 0; f < s->k; f++) nx += (double)x[f] * x[f];
+    nx = sqrt(nx);
+    sr_fmat_scores(&s->Q, x, NULL, 0, out, 0, n);
+    for (uint64_t j = 0; j < n; j++) {
+        double nj = sqrt(sr_fmat_dot2(&s->Q, j, &s->Q, j));
+        out[j] = nx > 0 && nj > 0 ? (float)(out[j] / (nx * nj)) : NAN;
+    }
+    sr_free(x);
+    return true;
 }

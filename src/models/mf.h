@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/fmat.h"
 #include "models/model.h"
 #include "util/rng.h"
 
@@ -40,34 +41,77 @@ void sr__mf_init_uniform(float *m, size_t rows, uint32_t k, uint32_t ld, sr_rng 
                          double hi);
 
 /* The state all three models keep, and what they share of their ops: bu (n_users), bi
- * (n_items), pu (n_users, ld), qi (n_items, ld) — row-major, padding zero; owned unless
- * mapped. SVD++ keeps p_u + |I_u|^-1/2 sum y_j in pu and is always biased.
+ * (n_items), and the factor matrices p_u (n_users rows), q_i (n_items rows) and, for
+ * SVD++, y_j (n_items rows). A fit owns float32 matrices pu, qi, yj with padded rows
+ * (ld); P, Q, Y are views (fmat.h) of them, or of a model file's sections (float32 or
+ * float16, unpadded) when loaded — everything but training reads the views. SVD++ keeps
+ * p_u + |I_u|^-1/2 sum y_j in pu and is always biased.
  *
  *   est(u, i) = [mu + b_u + b_i] + q_i . p_u   (bracket when biased; an unknown user adds
  *   neither b_u nor p_u, an unknown item neither b_i nor q_i; unbiased with either
  *   unknown has no estimate)
  *
  * Model files: biases float32 as "m.bu" (n_users), "m.bi" (n_items); the factor
- * matrices, padding included, as factor arrays (f32 or f16) "m.pu" (n_users, ld) and
- * "m.qi" (n_items, ld). Loading checks every size against ts and ld and borrows the
- * arrays from r (float32 ones in place). */
+ * matrices as factor arrays (f32 or f16, rows unpadded) "m.pu", "m.qi" and "m.yj" (SVD++).
+ * Loading checks every size against ts and k and borrows the arrays from r, in place. */
 typedef struct sr_mf_state {
     uint32_t k, ld;
     int biased;
-    float *bu;   /* (n_users) */
-    float *bi;   /* (n_items) */
-    float *pu;   /* (n_users, ld) */
-    float *qi;   /* (n_items, ld) */
-    bool mapped; /* loaded: the arrays are borrowed from the model file */
+    float *bu;       /* (n_users) */
+    float *bi;       /* (n_items) */
+    float *pu;       /* (n_users, ld) owned, NULL when loaded */
+    float *qi;       /* (n_items, ld) owned, NULL when loaded */
+    float *yj;       /* (n_items, ld) owned (SVD++ only), else NULL */
+    sr_fmat P, Q, Y; /* views of the above or of the file; Y.data NULL unless SVD++ */
+    bool mapped;     /* loaded: the arrays are borrowed from the model file */
 } sr_mf_state;
+
+/* Points P, Q (and Y when yj) at the fitted matrices; fits call it last. */
+void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts);
+
+/* Fold-in for SVD and SVD++ (the least squares below) with the user regularisations
+ * reg_b, reg_p. The listener's b_u and p_u solve
+ *     min sum_j (y_j - b_u - q_j . p_u)^2 + n (reg_b b_u^2 + reg_p |p_u|^2)
+ * over their n ratings, y_j = r_j - mu - b_j (- q_j . s for SVD++, s = n^-1/2 sum_j y_j
+ * over the rated items; b_u dropped and y_j = r_j when unbiased): the point where
+ * Surprise's SGD steps for that user, taken with everything else fixed, stop moving
+ * (each rating's step carries the regularisation once, hence the factor n). Solved
+ * exactly by a Cholesky factorisation of the (k+1)-square normal equations, which the
+ * state keeps so that explain can split an estimate into one term per rating. */
+sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b, double reg_p,
+                      sr_newuser *u, sr_diag *d);
+bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                         double *est);
+void sr__mf_score_new(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
+                      uint32_t lo, uint32_t hi);
+bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                    double *w);
+void sr__mf_user_free(void *ustate);
+/* ops->similar: the cosine of q_i and every q_j (NaN where either is all zero). */
+bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out);
+/* A folded-in user of an MF model: est = add + b_i + q_i . z (add = mu + b_u when biased,
+ * else 0, b_i dropped when unbiased). NMF's fold-in fills it too (L, y NULL). */
+typedef struct sr_mf_user {
+    uint32_t m;   /* unknowns: k (+1 when biased) */
+    float add;    /* mu + b_u, or 0 */
+    float *z;     /* (k rounded up to 16) p_u (+ s for SVD++), padding zero */
+    double *L;    /* (m, m) lower Cholesky factor of the normal equations, or NULL */
+    double *y;    /* (n) the least-squares targets y_j, or NULL */
+    double *base; /* (n) r_j - mu - b_j (SVD++ explain), or NULL */
+    double inv_sqrt_n;
+} sr_mf_user;
+/* A new sr_mf_user with room for m unknowns, k factors, n ratings (L, y, base when
+ * with_ls); NULL when out of memory. */
+sr_mf_user *sr__mf_user_new(uint32_t m, uint32_t k, size_t n, bool with_ls);
 
 /* sr_model_ops.free, .estimate and .save for an sr_mf_state. */
 void sr__mf_state_free(void *state);
 bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i, double *est);
 void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w);
-/* sr_model_ops.load with k factors: a new mapped state in *state (NULL on failure). */
-sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, void **state,
-                   sr_diag *d);
+/* sr_model_ops.load with k factors (and y_j when with_y): a new mapped state in *state (NULL
+ * on failure). */
+sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, bool with_y,
+                   void **state, sr_diag *d);
 
 /* The parameter rows SVD and SVD++ share (n_epochs, the normal initialisation, and the
  * per-parameter rates lr_bu..lr_qi and reg_bu..reg_qi that default to lr_all and

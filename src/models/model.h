@@ -52,6 +52,17 @@ typedef struct sr_fit_ctx {
     const sr_log *log;
 } sr_fit_ctx;
 
+/* A new listener folded into a fitted model, the song parameters fixed: their ratings on
+ * the model's items (ascending, unique, each known to the trainset, values on the scale)
+ * and the model's user state made from them by fold_in (freed by ops->user_free). The
+ * ratings are borrowed; they must outlive the state. */
+typedef struct sr_newuser {
+    size_t n;
+    const uint32_t *items; /* (n) ascending */
+    const float *r;        /* (n) */
+    void *state;           /* the model's, from ops->fold_in */
+} sr_newuser;
+
 typedef struct sr_model_ops {
     const char *name;     /* "svd", "knn_basic", ... (used by --algo) */
     const char *surprise; /* Surprise's class name: "SVD", "KNNBasic", ... */
@@ -73,6 +84,29 @@ typedef struct sr_model_ops {
     unsigned ts_keep;
     void (*save)(const void *state, const sr_trainset *ts, sr_srm_writer *w);
     sr_err (*load)(sr_srm *r, const sr_trainset *ts, const double *p, void **state, sr_diag *d);
+    /* The recommender's side (rec/): a listener not in the trainset.
+     * fold_in computes u->state from u's ratings with everything of the model but the
+     * user fixed — deterministic, no retraining (each algorithm's file says how).
+     * estimate_new is estimate for that listener (unclipped; false when impossible).
+     * score_new, optional, writes estimate_new (NaN when impossible) for items [lo, hi)
+     * into out[lo..hi) — the fast path for scoring a whole catalog.
+     * explain, optional, writes into w (u->n) how much each of the listener's ratings
+     * contributes to estimate_new(i), so that the contributions sum to the personal part
+     * of the estimate (what the listener's ratings add to what the model says of i
+     * without them); false when it cannot. Without it the recommender measures each
+     * rating's effect by folding in without it. */
+    sr_err (*fold_in)(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                      sr_diag *d);
+    bool (*estimate_new)(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                         double *est);
+    void (*score_new)(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
+                      uint32_t lo, uint32_t hi);
+    bool (*explain)(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                    double *w);
+    void (*user_free)(void *ustate);
+    /* Optional: the model's similarity of item i to every item, into out (n_items; NaN
+     * where it has none); false when it has no such notion (e.g. a user-based k-NN). */
+    bool (*similar)(const void *state, const sr_trainset *ts, uint32_t i, float *out);
 } sr_model_ops;
 
 enum { SR_TS_BY_USER = 1, SR_TS_BY_ITEM = 2 };

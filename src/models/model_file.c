@@ -2,9 +2,10 @@
  *
  * Section names: "algo", "params" (text), "param_values" (f64, n_params), "scale" (f64,
  * 2), "global_mean", "n_users", "n_items", "n_ratings", "created", "data.file",
- * "data.meta", "data.transform", "cat.users.off"/"cat.users", "cat.items.off"/
- * "cat.items" (string tables), "ts.user_ptr", "ts.item_ptr" and, as ops->ts_keep asks,
- * "ts.ur_item", "ts.ur_r", "ts.ir_user", "ts.ir_r" — then the model's "m.*".
+ * "data.meta", "data.transform", "cat.users.off"/"cat.users", "cat.artists.off"/
+ * "cat.artists", "cat.tracks.off"/"cat.tracks" (string tables), "cat.item_artist" (u32),
+ * "cat.item_mbid" (u8, 16 per item; only when some item has one), "ts.user_ptr", "ts.item_ptr" and,
+ * as ops->ts_keep asks, "ts.ur_item", "ts.ur_r", "ts.ir_user", "ts.ir_r" — then the model's "m.*".
  */
 #include "models/model_file.h"
 
@@ -27,8 +28,8 @@ sr_err sr_model_save(const sr_model *m, const sr_model_meta *meta, sr_srm_precis
     if (meta->users.n && meta->users.n != ts->n_users)
         return sr_diag_set(d, SR_E_INTERNAL, "catalog has %u users, model %u", meta->users.n,
                            ts->n_users);
-    if (meta->items.n && meta->items.n != ts->n_items)
-        return sr_diag_set(d, SR_E_INTERNAL, "catalog has %u items, model %u", meta->items.n,
+    if (meta->tracks.n && (meta->tracks.n != ts->n_items || !meta->item_artist))
+        return sr_diag_set(d, SR_E_INTERNAL, "catalog has %u items, model %u", meta->tracks.n,
                            ts->n_items);
     sr_srm_writer *w = sr_srm_writer_new(prec);
     if (!w) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -48,7 +49,16 @@ sr_err sr_model_save(const sr_model *m, const sr_model_meta *meta, sr_srm_precis
     sr_srm_put_str(w, "data.meta", meta->data_meta ? meta->data_meta : "{}");
     sr_srm_put_str(w, "data.transform", meta->transform);
     put_strtab(w, "cat.users.off", "cat.users", &meta->users);
-    put_strtab(w, "cat.items.off", "cat.items", &meta->items);
+    if (meta->tracks.n) {
+        put_strtab(w, "cat.artists.off", "cat.artists", &meta->artists);
+        put_strtab(w, "cat.tracks.off", "cat.tracks", &meta->tracks);
+        sr_srm_put(w, "cat.item_artist", SR_SRM_U32, meta->item_artist, ts->n_items);
+        bool any = false;
+        for (uint64_t q = 0; meta->item_mbid && q < (uint64_t)ts->n_items * 16 && !any; q++)
+            any = meta->item_mbid[q] != 0;
+        if (any)
+            sr_srm_put(w, "cat.item_mbid", SR_SRM_U8, meta->item_mbid, (uint64_t)ts->n_items * 16);
+    }
     sr_srm_put(w, "ts.user_ptr", SR_SRM_U64, ts->user_ptr, (uint64_t)ts->n_users + 1);
     sr_srm_put(w, "ts.item_ptr", SR_SRM_U64, ts->item_ptr, (uint64_t)ts->n_items + 1);
     if (ops->ts_keep & SR_TS_BY_USER) {
@@ -180,7 +190,24 @@ sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
     ts->ir_user = (uint32_t *)a[4];
     ts->ir_r = (float *)a[5];
     e = get_strtab(r, "cat.users.off", "cat.users", ts->n_users, &f->meta.users, d);
-    if (!e) e = get_strtab(r, "cat.items.off", "cat.items", ts->n_items, &f->meta.items, d);
+    if (!e && sr_srm_has(r, "cat.tracks.off")) {
+        uint64_t na;
+        const void *ia = NULL, *mb = NULL;
+        e = sr_srm_get(r, "cat.artists.off", SR_SRM_U64, UINT64_MAX, &ia, &na, d);
+        if (!e && (na < 1 || na - 1 >= UINT32_MAX))
+            e = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt artist table", path);
+        if (!e)
+            e = get_strtab(r, "cat.artists.off", "cat.artists", (uint32_t)(na - 1),
+                           &f->meta.artists, d);
+        if (!e) e = get_strtab(r, "cat.tracks.off", "cat.tracks", ts->n_items, &f->meta.tracks, d);
+        if (!e) e = sr_srm_get(r, "cat.item_artist", SR_SRM_U32, ts->n_items, &ia, NULL, d);
+        if (!e && !sr_csr_ids_ok(ia, ts->n_items, f->meta.artists.n))
+            e = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt song artists", path);
+        if (!e && sr_srm_has(r, "cat.item_mbid"))
+            e = sr_srm_get(r, "cat.item_mbid", SR_SRM_U8, (uint64_t)ts->n_items * 16, &mb, NULL, d);
+        f->meta.item_artist = ia;
+        f->meta.item_mbid = mb;
+    }
     if (e) goto fail;
     f->precision = sr_srm_precision_of(r);
     f->model.ops = ops;

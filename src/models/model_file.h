@@ -5,7 +5,7 @@
  * and its parameters (as text "name=value,..." for people and as an f64 vector checked
  * against the parameter table on load), the rating scale and global mean, the counts,
  * the training data's description (file name, meta JSON, transform), the catalog (user
- * names; item names "artist\x1ftrack") and the trainset parts estimate reads
+ * names; artists, each song's artist, track name and MBID) and the trainset parts estimate reads
  * (ops->ts_keep; the CSR row pointers always, for "is this user/item known").
  *
  * Loading maps the file (MAP_SHARED, read-only) and rebuilds an sr_trainset and the
@@ -28,9 +28,15 @@ typedef struct sr_model_meta {
     const char *data_file; /* the training dataset's file name */
     const char *data_meta; /* its meta JSON ("{}" when none) */
     const char *transform; /* "cap10" or "raw" */
-    sr_strtab users;       /* (n_users) names; n == 0: no catalog */
-    sr_strtab items;       /* (n_items) "artist\x1ftrack"; n == 0: no catalog */
-    uint64_t created;      /* Unix seconds */
+    sr_strtab users;       /* (n_users) names; n == 0: none kept */
+    /* The song catalog (all or none): artists' display names, each item's artist and
+     * track name, and recording MBIDs (16 bytes per item, all-zero when unknown; NULL
+     * when no item has one). tracks.n == 0: no catalog. */
+    sr_strtab artists;           /* (n_artists) */
+    const uint32_t *item_artist; /* (n_items) */
+    sr_strtab tracks;            /* (n_items) */
+    const uint8_t *item_mbid;    /* (n_items, 16) or NULL */
+    uint64_t created;            /* Unix seconds */
 } sr_model_meta;
 
 /* Writes m (fitted on m->ts) with meta to path atomically, factor arrays at prec. */

@@ -34,6 +34,7 @@
 #include "models/mf.h"
 #include "models/model.h"
 #include "util/mem.h"
+#include "util/rng.h"
 
 #define MAX_THREADS 256
 
@@ -290,16 +291,70 @@ done:
     sr_free(j.ratio);
     sr_free(j.scratch);
     sr_free(pos);
-    if (err)
+    if (err) {
         sr__mf_state_free(s);
-    else
+    } else {
+        sr__mf_set_views(s, ts);
         *state = s;
+    }
     return err;
 }
 
 static sr_err nmf_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                        sr_diag *d) {
-    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, state, d);
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, false, state, d);
+}
+
+/* Fold-in: the training steps for one user with q (and b_i) fixed — n_epochs rounds of
+ * the multiplicative update of p_u (and, biased, the SGD steps of b_u over the ratings in
+ * item order) from a uniform start drawn with a fixed seed, so the result is
+ * deterministic. */
+static sr_err nmf_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *nu,
+                          sr_diag *d) {
+    const nmf_state *s = state;
+    const uint32_t k = s->k;
+    const size_t n = nu->n;
+    sr_mf_user *u = sr__mf_user_new(k, k, n, false);
+    double *num = sr_mallocarray(2 * (size_t)k + 1, sizeof *num);
+    float *q = sr_mallocarray(n ? n * (size_t)k : 1, sizeof *q);
+    double *est = sr_mallocarray(n ? n : 1, sizeof *est);
+    if (!u || !num || !q || !est) {
+        sr__mf_user_free(u);
+        sr_free(num), sr_free(q), sr_free(est);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    double *den = num + k;
+    for (size_t j = 0; j < n; j++) sr_fmat_row(&s->Q, nu->items[j], q + j * k);
+    sr_rng rng;
+    sr_rng_seed(&rng, 0);
+    sr__mf_init_uniform(u->z, 1, k, k, &rng, p[P_INIT_LOW], p[P_INIT_HIGH]);
+    const double mu = ts->global_mean;
+    double bu = 0;
+    for (int e = 0; e < (int)p[P_N_EPOCHS]; e++) {
+        for (size_t j = 0; j < n; j++) {
+            double dot = 0;
+            for (uint32_t f = 0; f < k; f++) dot += (double)q[j * k + f] * u->z[f];
+            if (s->biased) {
+                const double ej = mu + bu + s->bi[nu->items[j]] + dot, err = nu->r[j] - ej;
+                bu += p[P_LR_BU] * (err - p[P_REG_BU] * bu);
+                dot = ej;
+            }
+            est[j] = dot;
+        }
+        for (uint32_t f = 0; f < k; f++) num[f] = 0, den[f] = 0;
+        for (size_t j = 0; j < n; j++)
+            for (uint32_t f = 0; f < k; f++)
+                num[f] += q[j * k + f] * (double)nu->r[j], den[f] += q[j * k + f] * est[j];
+        for (uint32_t f = 0; f < k; f++) {
+            if (u->z[f] == 0) continue;
+            double dd = den[f] + (double)n * p[P_REG_PU] * u->z[f];
+            if (dd != 0) u->z[f] = (float)(u->z[f] * (num[f] / dd));
+        }
+    }
+    u->add = s->biased ? (float)(mu + bu) : 0.0f;
+    sr_free(num), sr_free(q), sr_free(est);
+    nu->state = u;
+    return SR_OK;
 }
 
 const sr_model_ops sr_model_nmf = {
@@ -313,4 +368,9 @@ const sr_model_ops sr_model_nmf = {
     .free = sr__mf_state_free,
     .save = sr__mf_save,
     .load = nmf_load,
+    .fold_in = nmf_fold_in,
+    .estimate_new = sr__mf_estimate_new,
+    .score_new = sr__mf_score_new,
+    .user_free = sr__mf_user_free,
+    .similar = sr__mf_similar,
 };

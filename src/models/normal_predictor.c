@@ -79,6 +79,40 @@ static sr_err np_load(sr_srm *r, const sr_trainset *ts, const double *p, void **
     return SR_OK;
 }
 
+/* A listener folded in: nothing of theirs changes the draws but the seed, which mixes
+ * the model's seed with their ratings, so one listener gets the same list every time. */
+static sr_err np_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                         sr_diag *d) {
+    (void)ts;
+    (void)p;
+    const np_state *s = state;
+    uint64_t *seed = sr_malloc(sizeof *seed);
+    if (!seed) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    uint64_t h = s->seed;
+    for (size_t j = 0; j < u->n; j++)
+        h = sr_hash2(h, ((uint64_t)u->items[j] << 32) | (uint32_t)(u->r[j] * 1000));
+    *seed = h;
+    u->state = seed;
+    return SR_OK;
+}
+
+static bool np_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                            uint32_t i, double *est) {
+    (void)ts;
+    const np_state *s = state;
+    sr_rng r;
+    sr_rng_seed(&r, sr_hash2(*(const uint64_t *)u->state, i));
+    *est = s->mu + s->sigma * sr_rng_normal(&r);
+    return true;
+}
+
+/* The draws owe nothing to any one rating. */
+static bool np_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                       double *w) {
+    for (size_t j = 0; j < u->n; j++) w[j] = 0;
+    return true;
+}
+
 const sr_model_ops sr_model_normal_predictor = {
     .name = "normal_predictor",
     .surprise = "NormalPredictor",
@@ -90,4 +124,8 @@ const sr_model_ops sr_model_normal_predictor = {
     .free = np_free,
     .save = np_save,
     .load = np_load,
+    .fold_in = np_fold_in,
+    .estimate_new = np_estimate_new,
+    .explain = np_explain,
+    .user_free = sr_free,
 };

@@ -136,6 +136,74 @@ static void compute_row(const job *j, const sides *sd, scratch *sc, uint32_t x) 
     row[x] = 1;
 }
 
+static void scratch_free(scratch *sc) {
+    sr_free(sc->freq);
+    sr_free(sc->touched);
+    sr_free(sc->acc);
+}
+
+sr_err sr_sim_new_row(const sr_trainset *ts, const sr_sim_opts *o, const double *bx,
+                      const double *by, double bx_new, const uint32_t *ys, const float *r, size_t n,
+                      float *row) {
+    const sides sd = sides_of(ts, o->user_based);
+    const uint32_t nx = o->user_based ? ts->n_users : ts->n_items;
+    const uint32_t ny = o->user_based ? ts->n_items : ts->n_users;
+    if (o->measure == SR_SIM_PEARSON_BASELINE && (!bx || !by)) return SR_E_INTERNAL;
+    scratch sc = {sr_calloc(nx ? nx : 1, sizeof *sc.freq),
+                  sr_mallocarray(nx ? nx : 1, sizeof *sc.touched),
+                  sr_mallocarray((size_t)(nx ? nx : 1) * 5, sizeof *sc.acc)};
+    if (!sc.freq || !sc.touched || !sc.acc) {
+        scratch_free(&sc);
+        return SR_E_NOMEM;
+    }
+    memset(row, 0, (size_t)nx * sizeof *row);
+    uint32_t nt = 0;
+    const double mu = ts->global_mean;
+    for (size_t p = 0; p < n; p++) {
+        const uint32_t y = ys[p];
+        if (y >= ny) continue;
+        const double rv = r[p];
+        const double base = o->measure == SR_SIM_PEARSON_BASELINE ? mu + by[y] : 0;
+        const double dx = rv - (base + bx_new);
+        for (uint64_t q = sd.yptr[y]; q < sd.yptr[y + 1]; q++) {
+            const uint32_t x2 = sd.yidx[q];
+            const double r2 = sd.yr[q];
+            double *a = sc.acc + (size_t)x2 * 5;
+            if (sc.freq[x2]++ == 0) {
+                sc.touched[nt++] = x2;
+                a[0] = a[1] = a[2] = a[3] = a[4] = 0;
+            }
+            switch (o->measure) {
+            case SR_SIM_MSD:
+                a[0] += (rv - r2) * (rv - r2);
+                break;
+            case SR_SIM_PEARSON:
+                a[3] += rv;
+                a[4] += r2;
+                /* fall through */
+            case SR_SIM_COSINE:
+                a[0] += rv * r2;
+                a[1] += rv * rv;
+                a[2] += r2 * r2;
+                break;
+            case SR_SIM_PEARSON_BASELINE: {
+                const double d2 = r2 - (base + bx[x2]);
+                a[0] += dx * d2;
+                a[1] += dx * dx;
+                a[2] += d2 * d2;
+                break;
+            }
+            }
+        }
+    }
+    for (uint32_t t = 0; t < nt; t++) {
+        const uint32_t x2 = sc.touched[t];
+        row[x2] = pair_sim(o, sc.freq[x2], sc.acc + (size_t)x2 * 5);
+    }
+    scratch_free(&sc);
+    return SR_OK;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     job *j = w->j;
@@ -148,12 +216,6 @@ static void *worker_main(void *arg) {
         for (uint32_t x = a; x < b; x++) compute_row(j, &sd, &w->sc, x);
     }
     return NULL;
-}
-
-static void scratch_free(scratch *sc) {
-    sr_free(sc->freq);
-    sr_free(sc->touched);
-    sr_free(sc->acc);
 }
 
 void sr_sim_free(sr_sim *s) {

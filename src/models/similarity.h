@@ -57,6 +57,14 @@ typedef struct sr_sim {
 sr_err sr_sim_compute(const sr_trainset *ts, const sr_sim_opts *o, const double *bu,
                       const double *bi, int threads, sr_sim **out, sr_diag *d);
 void sr_sim_free(sr_sim *s);
+/* The similarities of a new x — one not in ts, with ratings r over the ys `ys` (n; ys
+ * outside the id space are skipped) — to every x of ts, into row (n_users or n_items
+ * floats), by the same formulas as sr_sim_compute (the new x's diagonal is not part of
+ * it). bx, by: the baselines of the x side and the y side, bx_new the new x's
+ * (pearson_baseline only; NULL otherwise). SR_E_NOMEM or SR_OK. */
+sr_err sr_sim_new_row(const sr_trainset *ts, const sr_sim_opts *o, const double *bx,
+                      const double *by, double bx_new, const uint32_t *ys, const float *r, size_t n,
+                      float *row);
 
 static inline float sr_sim_get(const sr_sim *s, uint32_t a, uint32_t b) {
     return s->s[(uint64_t)a * s->n + b];

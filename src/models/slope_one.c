@@ -169,6 +169,50 @@ static sr_err so_load(sr_srm *r, const sr_trainset *ts, const double *p, void **
     return SR_OK;
 }
 
+/* A listener folded in: their mean rating; estimates average the deviations of i from the
+ * songs they rated, as for a user of the trainset. */
+static sr_err so_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                         sr_diag *d) {
+    (void)state;
+    (void)p;
+    double *mean = sr_malloc(sizeof *mean);
+    if (!mean) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    double sum = 0;
+    for (size_t j = 0; j < u->n; j++) sum += u->r[j];
+    *mean = u->n ? sum / (double)u->n : ts->global_mean;
+    u->state = mean;
+    return SR_OK;
+}
+
+/* est and, with w, each rated song's deviation share (the part above the listener's mean). */
+static bool so_estimate_new_w(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                              uint32_t i, double *est, double *w) {
+    const so_state *s = state;
+    if (!sr_trainset_knows_item(ts, i) || !u->n) return false;
+    const uint32_t *freq = s->freq + (size_t)i * s->n_items;
+    const double *dev = s->dev + (size_t)i * s->n_items;
+    double sum = 0;
+    uint64_t n = 0;
+    for (size_t j = 0; j < u->n; j++)
+        if (u->items[j] < s->n_items && freq[u->items[j]]) sum += dev[u->items[j]], n++;
+    *est = *(const double *)u->state + (n ? sum / (double)n : 0);
+    if (w)
+        for (size_t j = 0; j < u->n; j++)
+            w[j] = u->items[j] < s->n_items && freq[u->items[j]] ? dev[u->items[j]] / (double)n : 0;
+    return true;
+}
+
+static bool so_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                            uint32_t i, double *est) {
+    return so_estimate_new_w(state, ts, u, i, est, NULL);
+}
+
+static bool so_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                       double *w) {
+    double est;
+    return so_estimate_new_w(state, ts, u, i, &est, w);
+}
+
 const sr_model_ops sr_model_slope_one = {
     .name = "slope_one",
     .surprise = "SlopeOne",
@@ -181,4 +225,8 @@ const sr_model_ops sr_model_slope_one = {
     .ts_keep = SR_TS_BY_USER,
     .save = so_save,
     .load = so_load,
+    .fold_in = so_fold_in,
+    .estimate_new = so_estimate_new,
+    .explain = so_explain,
+    .user_free = sr_free,
 };

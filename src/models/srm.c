@@ -34,7 +34,7 @@
 
 static const sr_sectfile_kind file_kind = {
     .magic = "SRMODL\r\n",
-    .version = 1,
+    .version = 2, /* 2: factor rows stored without padding in float32 too */
     .noun = "model",
     .rewrite = "songrec train",
     .entry_size = ENTRY_SIZE,
@@ -210,11 +210,18 @@ void sr_srm_put_str(sr_srm_writer *w, const char *name, const char *s) {
 
 void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t rows,
                         uint32_t k, uint32_t ld) {
+    uint64_t count = rows * k;
     if (w->prec == SR_SRM_PREC_F32) {
-        sr_srm_put(w, name, SR_SRM_F32, data, rows * ld);
+        if (ld == k) {
+            sr_srm_put(w, name, SR_SRM_F32, data, count);
+            return;
+        }
+        float *c = own(w, sr_mallocarray(count ? (size_t)count : 1, sizeof *c));
+        if (!c) return;
+        for (uint64_t r = 0; r < rows; r++) memcpy(c + r * k, data + r * ld, k * sizeof *c);
+        sr_srm_put(w, name, SR_SRM_F32, c, count);
         return;
     }
-    uint64_t count = rows * k;
     uint16_t *h = own(w, sr_mallocarray(count ? (size_t)count : 1, sizeof *h));
     if (!h) return;
     for (uint64_t r = 0; r < rows; r++)
@@ -435,19 +442,27 @@ sr_err sr_srm_get_str(sr_srm *r, const char *name, const char **s, sr_diag *d) {
     return SR_OK;
 }
 
-sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k, uint32_t ld,
-                          const float **out, sr_diag *d) {
-    *out = NULL;
+sr_err sr_srm_get_fmat(const sr_srm *r, const char *name, uint64_t rows, uint32_t k, sr_fmat *out,
+                       sr_diag *d) {
+    memset(out, 0, sizeof *out);
     const rsec *s = find(r, name);
     if (!s) return sr_diag_set(d, SR_E_CORRUPT, "%s: section '%s' missing", r->path, name);
-    bool f32 = s->type == SR_SRM_F32 && s->count == rows * ld;
-    bool f16 = s->type == SR_SRM_F16 && s->count == rows * k;
-    if (!f32 && !f16)
+    if ((s->type != SR_SRM_F32 && s->type != SR_SRM_F16) || s->count != rows * k)
         return sr_diag_set(d, SR_E_CORRUPT,
                            "%s: section '%s' has the wrong type or size (%" PRIu64 " elements)",
                            r->path, name, s->count);
-    if (f32) {
-        *out = s->data;
+    *out = (sr_fmat){s->data, rows, k, k, s->type == SR_SRM_F16 ? SR_FMAT_F16 : SR_FMAT_F32};
+    return SR_OK;
+}
+
+sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k, uint32_t ld,
+                          const float **out, sr_diag *d) {
+    *out = NULL;
+    sr_fmat m;
+    sr_err e = sr_srm_get_fmat(r, name, rows, k, &m, d);
+    if (e) return e;
+    if (m.type == SR_FMAT_F32 && ld == k) {
+        *out = m.data;
         return SR_OK;
     }
     /* 64-byte aligned, like the factor matrices a fit makes. */
@@ -455,9 +470,11 @@ sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k
     unsigned char *raw = r_own(r, sr_mallocarray(n + 16, sizeof(float)));
     if (!raw) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     float *c = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    const uint16_t *h = s->data;
     for (uint64_t i = 0; i < rows; i++) {
-        f16_convert(h + i * k, c + i * ld, k);
+        if (m.type == SR_FMAT_F16)
+            f16_convert((const uint16_t *)m.data + i * k, c + i * ld, k);
+        else
+            memcpy(c + i * ld, (const float *)m.data + i * k, k * sizeof(float));
         for (uint32_t f = k; f < ld; f++) c[i * ld + f] = 0;
     }
     *out = c;

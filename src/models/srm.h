@@ -14,9 +14,9 @@
  *
  * Precision. "Factor" arrays (MF factor matrices, k-NN similarity matrices) are written
  * float32, or float16 (IEEE binary16, round to nearest even) when the writer's
- * precision is SR_SRM_F16. A float32 section is used in place; a float16 one is
- * converted to float32 once, at load (F16C instructions where the CPU has them), into
- * a buffer the reader owns — so an f16 file is half the size on disk but not in memory.
+ * precision is SR_SRM_F16, rows unpadded. Matrix-factorisation models use them in place
+ * either way (sr_srm_get_fmat: float16 rows are widened as the scan reads them); the
+ * k-NN similarity matrices are converted to float32 once, at load (sr_srm_get_factors).
  *
  * Ownership: everything sr_srm_get_* returns is borrowed from the reader and lives until
  * sr_srm_close.
@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/fmat.h"
 #include "util/err.h"
 
 #define SR_SRM_NAME_MAX 31 /* bytes of a section name, NUL excluded */
@@ -60,9 +61,8 @@ void sr_srm_put(sr_srm_writer *w, const char *name, sr_srm_type t, const void *d
 void sr_srm_put_u64(sr_srm_writer *w, const char *name, uint64_t v);
 void sr_srm_put_f64(sr_srm_writer *w, const char *name, double v);
 void sr_srm_put_str(sr_srm_writer *w, const char *name, const char *s);
-/* A factor matrix of rows x k values held with row stride ld >= k (padding zero): stored
- * float32 with its padding (so it can be used in place), or, at SR_SRM_PREC_F16,
- * converted to float16 without the padding (copied): rows x k halves. */
+/* A factor matrix of rows x k values held with row stride ld >= k: stored without the
+ * padding, rows x k values, float32 or (at SR_SRM_PREC_F16) converted to float16. */
 void sr_srm_put_factors(sr_srm_writer *w, const char *name, const float *data, uint64_t rows,
                         uint32_t k, uint32_t ld);
 /* Writes the file atomically. */
@@ -96,9 +96,13 @@ sr_err sr_srm_get_u64(const sr_srm *r, const char *name, uint64_t *v, sr_diag *d
 sr_err sr_srm_get_f64(const sr_srm *r, const char *name, double *v, sr_diag *d);
 /* A string section as a NUL-terminated copy owned by the reader. */
 sr_err sr_srm_get_str(sr_srm *r, const char *name, const char **s, sr_diag *d);
+/* A factor matrix of rows x k as a view into the map (float32 or float16, stride k), used
+ * in place: nothing is converted, so an f16 file stays half the size in memory too. */
+sr_err sr_srm_get_fmat(const sr_srm *r, const char *name, uint64_t rows, uint32_t k, sr_fmat *out,
+                       sr_diag *d);
 /* A factor matrix of rows x k with row stride ld, as float32: in place when stored
- * float32 (rows x ld), else converted once from rows x k halves into a reader-owned,
- * 64-byte-aligned rows x ld buffer with zero padding. Values are not inspected (a server
+ * float32 and ld == k, else converted once into a reader-owned, 64-byte-aligned rows x ld
+ * buffer with zero padding. Values are not inspected (a server
  * starts without reading every page): a non-finite stored value yields a non-finite
  * estimate, which predict replaces. */
 sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k, uint32_t ld,

@@ -465,6 +465,7 @@ sr_err sr__svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
             return sr_diag_set(d, err, "SVD: out of memory for the parallel schedule");
         }
     }
+    sr__mf_set_views(s, ts);
     *state = s;
     return SR_OK;
 }
@@ -476,7 +477,13 @@ static sr_err svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *
 
 static sr_err svd_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                        sr_diag *d) {
-    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, state, d);
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], p[P_BIASED] != 0, false, state, d);
+}
+
+static sr_err svd_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                          sr_diag *d) {
+    return sr__mf_fold_in(state, ts, sr__mf_or(p[P_REG_BU], p[P_REG_ALL]),
+                          sr__mf_or(p[P_REG_PU], p[P_REG_ALL]), u, d);
 }
 
 const sr_model_ops sr_model_svd = {
@@ -490,4 +497,10 @@ const sr_model_ops sr_model_svd = {
     .free = sr__mf_state_free,
     .save = sr__mf_save,
     .load = svd_load,
+    .fold_in = svd_fold_in,
+    .estimate_new = sr__mf_estimate_new,
+    .score_new = sr__mf_score_new,
+    .explain = sr__mf_explain,
+    .user_free = sr__mf_user_free,
+    .similar = sr__mf_similar,
 };

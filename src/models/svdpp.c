@@ -22,11 +22,11 @@
  * init_std_dev^2) in that order from the seed (mf.h). An unknown user or item drops its
  * terms as in SVD; the estimate is always possible. cache_ratings is accepted and
  * ignored, and so is ctx->threads (single-threaded, in Surprise's order). After
- * fitting, z_u = p_u + |I_u|^-1/2 sum y_j is stored per user so estimate is O(k).
+ * fitting, z_u = p_u + |I_u|^-1/2 sum y_j is stored per user so estimate is O(k), and y
+ * is kept for fold-in (a new listener's z = p + n^-1/2 sum y_j over their rated songs).
  *
  * State (sr_mf_state, always biased): bu (n_users), bi (n_items), pu (n_users, ld) holding
- * the z_u above, qi (n_items, ld); row-major, 64-byte aligned, owned. (p and y are
- * dropped after fitting.)
+ * the z_u above, qi and yj (n_items, ld); row-major, 64-byte aligned, owned.
  */
 #include <math.h>
 
@@ -178,16 +178,23 @@ static sr_err svdpp_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx
         float *pr = s->pu + (size_t)u * s->ld;
         for (uint32_t f = 0; f < s->k; f++) pr[f] = (float)(pr[f] + S[f] * inv);
     }
-    sr__mf_free(yj);
+    s->yj = yj; /* kept for fold-in */
     sr_free(S);
     sr_free(B);
+    sr__mf_set_views(s, ts);
     *state = s;
     return SR_OK;
 }
 
 static sr_err svdpp_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
                          sr_diag *d) {
-    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], 1, state, d);
+    return sr__mf_load(r, ts, (uint32_t)p[P_N_FACTORS], 1, true, state, d);
+}
+
+static sr_err svdpp_fold_in(const void *state, const sr_trainset *ts, const double *p,
+                            sr_newuser *u, sr_diag *d) {
+    return sr__mf_fold_in(state, ts, sr__mf_or(p[P_REG_BU], p[P_REG_ALL]),
+                          sr__mf_or(p[P_REG_PU], p[P_REG_ALL]), u, d);
 }
 
 const sr_model_ops sr_model_svdpp = {
@@ -201,4 +208,10 @@ const sr_model_ops sr_model_svdpp = {
     .free = sr__mf_state_free,
     .save = sr__mf_save,
     .load = svdpp_load,
+    .fold_in = svdpp_fold_in,
+    .estimate_new = sr__mf_estimate_new,
+    .score_new = sr__mf_score_new,
+    .explain = sr__mf_explain,
+    .user_free = sr__mf_user_free,
+    .similar = sr__mf_similar,
 };

@@ -24,7 +24,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (uint32_t u = 0; u <= nu + 1; u++)
             for (uint32_t i = 0; i <= ni + 1; i++) sink += sr_model_predict(&m->model, u, i);
         for (uint32_t u = 0; u < m->meta.users.n; u++) sink += sr_strtab_get(&m->meta.users, u).n;
-        for (uint32_t i = 0; i < m->meta.items.n; i++) sink += sr_strtab_get(&m->meta.items, i).n;
+        for (uint32_t i = 0; i < m->meta.tracks.n; i++)
+            sink += sr_strtab_get(&m->meta.tracks, i).n +
+                    sr_strtab_get(&m->meta.artists, m->meta.item_artist[i]).n;
+        /* A new listener folded in, scored over the catalog. */
+        if (m->model.ops->fold_in && ts->n_items) {
+            const uint32_t items[2] = {0, ts->n_items - 1};
+            const float r[2] = {(float)ts->hi, (float)ts->lo};
+            sr_newuser u = {.n = ts->n_items > 1 ? 2 : 1, .items = items, .r = r};
+            if (m->model.ops->fold_in(m->model.state, ts, m->model.p, &u, &d) == SR_OK) {
+                double e;
+                for (uint32_t i = 0; i < ni; i++)
+                    if (m->model.ops->estimate_new(m->model.state, ts, &u, i, &e)) sink += e;
+                m->model.ops->user_free(u.state);
+            }
+        }
         (void)sink;
         sr_model_file_free(m);
     }

@@ -120,11 +120,11 @@ static void test_f16_half(void **state) {
     uint64_t s32, s16;
     roundtrip(&m, SR_SRM_PREC_F32, 0, &s32);
     roundtrip(&m, SR_SRM_PREC_F16, F16_TOL, &s16);
-    /* factors dominate: (30 + 26) x 112 floats (100 factors padded to 112) in f32 against
-     * (30 + 26) x 100 halves in f16 — 200 / 448 = 0.446 of the bytes; the rest (pointers,
-     * names) is small */
-    assert_true((double)s16 < 0.52 * (double)s32);
-    assert_true((double)s16 > 0.40 * (double)s32);
+    /* factors dominate: (30 + 26) x 100 floats (rows stored unpadded) in f32 against as
+     * many halves in f16 — half the bytes; the rest (biases, pointers, names) does not
+     * shrink and is small */
+    assert_true((double)s16 < 0.56 * (double)s32);
+    assert_true((double)s16 > 0.48 * (double)s32);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
 }

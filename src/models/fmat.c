@@ -1,0 +1,128 @@
+/* Factor-matrix views (fmat.h): row access and the scoring scan. */
+#include "models/fmat.h"
+
+#include <string.h>
+
+#include "models/srm.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define SR_FMAT_X86 1
+#endif
+
+static inline const float *row32(const sr_fmat *m, uint64_t r) {
+    return (const float *)m->data + r * m->ld;
+}
+static inline const uint16_t *row16(const sr_fmat *m, uint64_t r) {
+    return (const uint16_t *)m->data + r * m->ld;
+}
+
+void sr_fmat_row(const sr_fmat *m, uint64_t r, float *out) {
+    if (m->type == SR_FMAT_F32) {
+        memcpy(out, row32(m, r), m->k * sizeof(float));
+        return;
+    }
+    const uint16_t *h = row16(m, r);
+    for (uint32_t f = 0; f < m->k; f++) out[f] = sr_f16_to_f32(h[f]);
+}
+
+double sr_fmat_dot(const sr_fmat *m, uint64_t r, const float *x) {
+    double s = 0;
+    if (m->type == SR_FMAT_F32) {
+        const float *v = row32(m, r);
+        for (uint32_t f = 0; f < m->k; f++) s += (double)v[f] * x[f];
+    } else {
+        const uint16_t *h = row16(m, r);
+        for (uint32_t f = 0; f < m->k; f++) s += (double)sr_f16_to_f32(h[f]) * x[f];
+    }
+    return s;
+}
+
+double sr_fmat_dot2(const sr_fmat *a, uint64_t ra, const sr_fmat *b, uint64_t rb) {
+    if (a->type == SR_FMAT_F32) return sr_fmat_dot(b, rb, row32(a, ra));
+    float chunk[64];
+    double s = 0;
+    const uint16_t *h = row16(a, ra);
+    for (uint32_t f0 = 0; f0 < a->k; f0 += 64) {
+        uint32_t n = a->k - f0 < 64 ? a->k - f0 : 64;
+        for (uint32_t f = 0; f < n; f++) chunk[f] = sr_f16_to_f32(h[f0 + f]);
+        if (b->type == SR_FMAT_F32) {
+            const float *v = row32(b, rb) + f0;
+            for (uint32_t f = 0; f < n; f++) s += (double)chunk[f] * v[f];
+        } else {
+            const uint16_t *g = row16(b, rb) + f0;
+            for (uint32_t f = 0; f < n; f++) s += (double)chunk[f] * sr_f16_to_f32(g[f]);
+        }
+    }
+    return s;
+}
+
+void sr_fmat_scores_scalar(const sr_fmat *m, const float *x, const float *bias, float add,
+                           float *out, uint64_t lo, uint64_t hi) {
+    for (uint64_t i = lo; i < hi; i++) {
+        float s = 0;
+        if (m->type == SR_FMAT_F32) {
+            const float *v = row32(m, i);
+            for (uint32_t f = 0; f < m->k; f++) s += v[f] * x[f];
+        } else {
+            const uint16_t *h = row16(m, i);
+            for (uint32_t f = 0; f < m->k; f++) s += sr_f16_to_f32(h[f]) * x[f];
+        }
+        out[i] = add + (bias ? bias[i] : 0.0f) + s;
+    }
+}
+
+#ifdef SR_FMAT_X86
+/* Rows of up to 16 * SR_FMAT_MAXV values are done with x held in registers. */
+enum { SR_FMAT_MAXV = 32 };
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+scores_avx512(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
+              uint64_t lo, uint64_t hi) {
+    const uint32_t k = m->k, nv = (k + 15) / 16;
+    const __mmask16 tail = (__mmask16)((k % 16) ? (1u << (k % 16)) - 1 : 0xffff);
+    __m512 xv[SR_FMAT_MAXV];
+    for (uint32_t v = 0; v < nv; v++)
+        xv[v] = _mm512_maskz_loadu_ps(v + 1 == nv ? tail : 0xffff, x + 16 * v);
+    const int f16 = m->type == SR_FMAT_F16;
+    const size_t stride = (size_t)m->ld * sr_fmat_elem(m);
+    const char *base = (const char *)m->data;
+    for (uint64_t i = lo; i < hi; i++) {
+        const char *row = base + i * stride;
+        _mm_prefetch(row + 8 * stride, _MM_HINT_T0);
+        _mm_prefetch(row + 8 * stride + 64, _MM_HINT_T0);
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        for (uint32_t v = 0; v < nv; v++) {
+            __mmask16 mk = v + 1 == nv ? tail : 0xffff;
+            __m512 q;
+            if (f16)
+                q = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 32 * v));
+            else
+                q = _mm512_maskz_loadu_ps(mk, row + 64 * v);
+            if (v & 1)
+                acc1 = _mm512_fmadd_ps(q, xv[v], acc1);
+            else
+                acc0 = _mm512_fmadd_ps(q, xv[v], acc0);
+        }
+        out[i] = add + (bias ? bias[i] : 0.0f) + _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+static int have_avx512bw(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+}
+#endif
+
+void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
+                    uint64_t lo, uint64_t hi) {
+#ifdef SR_FMAT_X86
+    if (have_avx512bw() && m->k <= 16 * SR_FMAT_MAXV) {
+        scores_avx512(m, x, bias, add, out, lo, hi);
+        return;
+    }
+#endif
+    sr_fmat_scores_scalar(m, x, bias, add, out, lo, hi);
+}

@@ -1,0 +1,209 @@
+/* The engine (engine.h): a model file with its catalog and recommender. */
+#include "rec/engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest/ingest.h"
+#include "util/mem.h"
+
+void sr_engine_free(sr_engine *e) {
+    if (!e) return;
+    sr_recommender_deinit(&e->rec);
+    sr_catalog_free(e->cat);
+    sr_free(e->item_pop);
+    sr_model_file_free(e->mf);
+    sr_free(e);
+}
+
+sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d) {
+    *out = NULL;
+    sr_engine *e = sr_calloc(1, sizeof *e);
+    if (!e) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    e->path = path;
+    sr_err err = sr_model_load(path, &e->mf, d);
+    if (err) goto fail;
+    const sr_trainset *ts = &e->mf->ts;
+    const sr_model_meta *m = &e->mf->meta;
+    e->item_pop = sr_mallocarray(ts->n_items ? ts->n_items : 1, sizeof *e->item_pop);
+    if (!e->item_pop) {
+        err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < ts->n_items; i++) {
+        uint64_t c = ts->item_ptr[i + 1] - ts->item_ptr[i];
+        e->item_pop[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    }
+    if (m->tracks.n) {
+        sr_catalog_src src = {m->artists, m->item_artist, m->tracks, e->item_pop};
+        err = sr_catalog_build(&src, &e->cat, d);
+        if (err) goto fail;
+    }
+    err = sr_recommender_init(&e->rec, &e->mf->model, m->tracks.n ? m->item_artist : NULL,
+                              m->artists.n, d);
+    if (err) goto fail;
+    *out = e;
+    return SR_OK;
+fail:
+    sr_engine_free(e);
+    return err;
+}
+
+sr_err sr_engine_parse_rating(const sr_engine *e, const char *spec, sr_rec_rating *out,
+                              sr_diag *d) {
+    const sr_trainset *ts = &e->mf->ts;
+    const char *eq = strrchr(spec, '=');
+    if (!eq) return sr_diag_set(d, SR_E_INPUT, "'%s': want \"Artist - Track=RATING\"", spec);
+    char *end;
+    errno = 0;
+    double r = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || errno || !isfinite(r))
+        return sr_diag_set(d, SR_E_INPUT, "'%s': the rating is not a number", spec);
+    if (r < ts->lo || r > ts->hi)
+        return sr_diag_set(d, SR_E_INPUT, "'%s': rating %g is outside the model's scale %g..%g",
+                           spec, r, ts->lo, ts->hi);
+    if (!e->cat) return sr_diag_set(d, SR_E_INPUT, "%s has no song catalog", e->path);
+    uint32_t item;
+    sr_err err = sr_catalog_find_song_text(e->cat, spec, (size_t)(eq - spec), &item);
+    if (err == SR_E_NOTFOUND)
+        return sr_diag_set(d, SR_E_NOTFOUND, "'%.*s': no such song in the model's catalog",
+                           (int)(eq - spec), spec);
+    if (err) return sr_diag_set(d, err, "%s", sr_err_message(err));
+    *out = (sr_rec_rating){item, (float)r};
+    return SR_OK;
+}
+
+/* ---- histories ---- */
+
+typedef struct hist {
+    const sr_engine *e;
+    uint32_t *items; /* one per matched listen (or aggregated row) */
+    float *plays;
+    size_t n, cap;
+    sr_history_stats *st;
+} hist;
+
+static sr_err hist_accept(void *user, const sr_listen *l, sr_value_kind kind) {
+    (void)kind;
+    hist *h = user;
+    h->st->listens++;
+    uint32_t item;
+    sr_err e =
+        sr_catalog_find_song(h->e->cat, l->artist.p, l->artist.n, l->track.p, l->track.n, &item);
+    if (e == SR_E_NOTFOUND) {
+        h->st->unmatched++;
+        return SR_OK;
+    }
+    if (e) return e;
+    h->st->matched++;
+    size_t cap = h->cap;
+    if (sr_grow((void **)&h->items, &cap, h->n + 1, sizeof *h->items)) return SR_E_NOMEM;
+    if (sr_grow((void **)&h->plays, &h->cap, h->n + 1, sizeof *h->plays)) return SR_E_NOMEM;
+    h->items[h->n] = item;
+    h->plays[h->n] = (float)(l->value > 0 ? l->value : 1);
+    h->n++;
+    return SR_OK;
+}
+
+static int cmp_u32f(const void *a, const void *b) {
+    const sr_rec_rating *x = a, *y = b;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+sr_err sr_engine_history(const sr_engine *e, const char *path, const char *format,
+                         sr_rec_rating **out, size_t *n, sr_history_stats *st, sr_diag *d) {
+    *out = NULL;
+    *n = 0;
+    memset(st, 0, sizeof *st);
+    if (!e->cat) return sr_diag_set(d, SR_E_INPUT, "%s has no song catalog", e->path);
+    hist h = {.e = e, .st = st};
+    sr_ingest_opts o = {.read = {.min_ms_played = 30000, .report_first = 0}, .format = format};
+    sr_read_stats rs = {0};
+    char *paths[1] = {(char *)path};
+    sr_err err = sr_ingest_paths(paths, 1, &o, hist_accept, &h, &rs, d);
+    st->skipped = rs.skipped_total;
+    if (!err && rs.records == 0 && rs.skipped_total == 0)
+        err = sr_diag_set(d, SR_E_EMPTY, "%s: no listens found", path);
+    sr_rec_rating *r = NULL;
+    if (!err && h.n) {
+        r = sr_mallocarray(h.n, sizeof *r);
+        if (!r) err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    if (!err && h.n) {
+        for (size_t j = 0; j < h.n; j++) r[j] = (sr_rec_rating){h.items[j], h.plays[j]};
+        qsort(r, h.n, sizeof *r, cmp_u32f);
+        /* Sum plays per song, then the model's transform. */
+        const sr_trainset *ts = &e->mf->ts;
+        const bool cap10 = !strcmp(e->mf->meta.transform, "cap10");
+        for (size_t j = 0; j < h.n;) {
+            size_t k = j;
+            double plays = 0;
+            for (; k < h.n && r[k].item == r[j].item; k++) plays += r[k].r;
+            double v = cap10 ? fmin(plays, 10) : plays;
+            v = v < ts->lo ? ts->lo : v > ts->hi ? ts->hi : v;
+            r[m++] = (sr_rec_rating){r[j].item, (float)v};
+            j = k;
+        }
+    }
+    sr_free(h.items);
+    sr_free(h.plays);
+    if (err) {
+        sr_free(r);
+        return err;
+    }
+    st->songs = m;
+    *out = r;
+    *n = m;
+    return SR_OK;
+}
+
+/* ---- exports ---- */
+
+sr_err sr_engine_export(const sr_engine *e, sr_export_format f, const char *title,
+                        const sr_rec_item *items, size_t n, sr_buf *out, sr_diag *d) {
+    if (!e->cat) return sr_diag_set(d, SR_E_INPUT, "%s has no song catalog", e->path);
+    sr_export_item *x = sr_calloc(n ? n : 1, sizeof *x);
+    sr_export_because *b = sr_calloc(n * SR_REC_MAX_BECAUSE + 1, sizeof *b);
+    if (!x || !b) {
+        sr_free(x), sr_free(b);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    const sr_catalog *c = e->cat;
+    const uint8_t *mbid = e->mf->meta.item_mbid;
+    for (size_t t = 0; t < n; t++) {
+        const uint32_t i = items[t].item;
+        sr_export_because *bt = b + t * SR_REC_MAX_BECAUSE;
+        for (size_t q = 0; q < items[t].n_because; q++) {
+            const uint32_t j = items[t].because[q].item;
+            bt[q] = (sr_export_because){sr_catalog_artist_name(c, sr_catalog_item_artist(c, j)),
+                                        sr_catalog_track_name(c, j), items[t].because[q].weight};
+        }
+        static const uint8_t zero[16];
+        const uint8_t *mb = mbid ? mbid + (size_t)i * 16 : NULL;
+        if (mb && !memcmp(mb, zero, 16)) mb = NULL;
+        x[t] = (sr_export_item){.id = i,
+                                .artist = sr_catalog_artist_name(c, sr_catalog_item_artist(c, i)),
+                                .track = sr_catalog_track_name(c, i),
+                                .mbid = mb,
+                                .score = items[t].score,
+                                .support = items[t].support,
+                                .weak = items[t].weak,
+                                .because = bt,
+                                .n_because = items[t].n_because};
+    }
+    char annotation[4200];
+    snprintf(annotation, sizeof annotation, "%s (%s) from %s", e->mf->model.ops->surprise,
+             e->mf->params, e->mf->meta.data_file);
+    sr_export_meta meta = {.title = title ? title : "songrec recommendations",
+                           .creator = "songrec",
+                           .annotation = annotation,
+                           .date = (int64_t)time(NULL)};
+    sr_err err = sr_export_write(f, &meta, x, n, out, d);
+    sr_free(x), sr_free(b);
+    return err;
+}

@@ -1,0 +1,113 @@
+/* The recommender: a listener's profile in, a ranked, explained list of songs out, from
+ * any fitted model of the registry — without retraining (each model folds the listener in,
+ * model.h), so one model serves many listeners at once.
+ *
+ * A profile is the listener's ratings (item ids of the model, values on its scale) and
+ * what they do not want: blocked songs and blocked artists. sr_recommend
+ *   1. folds the ratings in (unknown items are skipped and counted; a repeated item keeps
+ *      its last rating);
+ *   2. predicts every song of the catalog that the listener has not rated and not blocked
+ *      (nor by artist, nor — with exclude_rated_artists — by an artist they rated), with
+ *      the model's fast scan where it has one; an impossible estimate falls back to the
+ *      global mean and is flagged; predictions are clipped to the scale;
+ *   3. ranks by the predicted rating shifted by the familiar <-> discovery weight
+ *        rank = pred - discovery * (hi - lo) / 2 * (pop_i + known_i) / 2
+ *      where pop_i in [0, 1] is log(1 + raters of i) / log(1 + raters of the most rated
+ *      song) and known_i is 1 when the listener rated a song of i's artist: discovery > 0
+ *      (up to 1) pushes popular songs and known artists down, < 0 (down to -1) pulls them
+ *      up, 0 ranks by prediction alone; ties go to the lower id;
+ *   4. keeps at most max_per_artist songs of one artist (0: no limit) and returns the n
+ *      best, each with the rated songs that most support it ("because you rated ...",
+ *      with their weights: each rating's contribution to the prediction, from the model's
+ *      explain or, without one, the change when the rating is left out of the fold-in),
+ *      and a support figure: how many of the listener's ratings back it (contribution > 0
+ *      and at least a tenth of the largest), out of 5, in [0, 1]; a pick is weak when
+ *      fewer than two back it or the model could not estimate it.
+ *
+ * Thread safety: an sr_recommender is read-only after init; any number of threads may
+ * call sr_recommend and sr_rec_similar on it at once.
+ */
+#ifndef SR_RECOMMEND_H
+#define SR_RECOMMEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "util/err.h"
+
+#define SR_REC_MAX_BECAUSE 5
+#define SR_REC_MAX_N       1000
+
+typedef struct sr_recommender {
+    const sr_model *model;
+    uint32_t n_items, n_artists;
+    const uint32_t *item_artist; /* (n_items) or NULL: no artist rules */
+    float *pop;                  /* (n_items) owned: pop_i above */
+} sr_recommender;
+
+/* Sets R up over m (borrowed: it must outlive R). item_artist may be NULL. */
+sr_err sr_recommender_init(sr_recommender *R, const sr_model *m, const uint32_t *item_artist,
+                           uint32_t n_artists, sr_diag *d);
+void sr_recommender_deinit(sr_recommender *R);
+
+typedef struct sr_rec_rating {
+    uint32_t item;
+    float r;
+} sr_rec_rating;
+
+typedef struct sr_rec_profile {
+    const sr_rec_rating *ratings;
+    size_t n_ratings;
+    const uint32_t *blocked_items;
+    size_t n_blocked_items;
+    const uint32_t *blocked_artists;
+    size_t n_blocked_artists;
+} sr_rec_profile;
+
+typedef struct sr_rec_opts {
+    size_t n;                   /* 1..SR_REC_MAX_N */
+    bool exclude_rated_artists; /* discovery: no song of an artist the listener rated */
+    uint32_t max_per_artist;    /* 0: no limit */
+    double discovery;           /* -1..1, see the top */
+    size_t n_because;           /* explanations per song, up to SR_REC_MAX_BECAUSE */
+} sr_rec_opts;
+
+typedef struct sr_rec_because {
+    uint32_t item; /* the rated song */
+    float rating;  /* its rating */
+    double weight; /* its contribution to the prediction */
+} sr_rec_because;
+
+typedef struct sr_rec_item {
+    uint32_t item;
+    double score;      /* predicted rating, clipped to the scale */
+    double rank_score; /* what it was ranked by */
+    double support;    /* 0..1, see the top */
+    bool weak;
+    bool fallback; /* the model could not estimate it: score is the global mean */
+    size_t n_because;
+    sr_rec_because because[SR_REC_MAX_BECAUSE];
+} sr_rec_item;
+
+typedef struct sr_rec_stats {
+    size_t used;      /* ratings folded in */
+    size_t unknown;   /* ratings of items the model does not know (skipped) */
+    size_t repeated;  /* ratings replaced by a later one of the same item */
+    size_t candidate; /* songs that could be recommended */
+} sr_rec_stats;
+
+/* Fills out (room for o->n) with up to o->n songs, *n_out of them; stats may be NULL.
+ * SR_E_RANGE for a rating off the scale or an option out of range. */
+sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_rec_opts *o,
+                    sr_rec_item *out, size_t *n_out, sr_rec_stats *stats, sr_diag *d);
+
+/* The n songs most similar to `item` (itself excluded), best first: the model's own
+ * notion where it has one (cosine of factor vectors; the item similarity of an
+ * item-based k-NN), else the cosine of the songs' rater sets in the trainset (k-NN,
+ * Slope One); SR_E_USAGE when the model keeps neither. ids and sims get *n_out values. */
+sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t *ids, float *sims,
+                      size_t *n_out, sr_diag *d);
+
+#endif

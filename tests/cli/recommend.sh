@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# End-to-end checks of `songrec recommend`, `similar` and `search` through the binary: a
+# small generated dataset and SVD / item-based k-NN / baseline models; ratings by
+# "Artist - Track=R" in another capitalisation, a listening history, blocks, discovery
+# options, every output format (JSPF and JSON parsed back), and the errors (unknown
+# song, rating off the scale, bad options, a model without similarity).
+# Usage: tests/cli/recommend.sh PATH/TO/songrec   (run from tests/)
+set -uo pipefail
+BIN=$1
+. "$(dirname "$0")/lib.bash"
+
+for c in recommend similar search; do expect 0 "$c --help" -- "$BIN" $c --help; done
+expect 0 "generate" -- "$BIN" generate -q --users 120 --songs 800 --listens 20000 --seed 9 -o "$T/g.jsonl"
+expect 0 "ingest" -- "$BIN" ingest -q "$T/g.jsonl" -o "$T/d.srd"
+expect 0 "train svd" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=20 -o "$T/svd.srm"
+expect 0 "train svd f16" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=20 --precision f16 -o "$T/svd16.srm"
+expect 0 "train item knn" -- "$BIN" train -q "$T/d.srd" --algo knn_basic --param user_based=false -o "$T/iknn.srm"
+expect 0 "train baseline" -- "$BIN" train -q "$T/d.srd" --algo baseline_only -o "$T/bo.srm"
+
+# Three popular songs and one user's history, from the search and the generated file.
+expect 0 "search songs json" -- "$BIN" search "$T/svd.srm" "a" --kind song -n 3 --json
+mapfile -t songs < <(python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    d=json.loads(l); assert d['kind']=='song'; print(d['artist']+' - '+d['track'])" "$T/out")
+[ "${#songs[@]}" -eq 3 ] && ok || bad "search returned ${#songs[@]} songs, wanted 3"
+python3 - "$T/g.jsonl" "$T/one.jsonl" <<'PY'
+import json, sys
+user = None
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
+    for line in f:
+        d = json.loads(line)
+        user = user or d["user_name"]
+        if d["user_name"] == user:
+            o.write(line)
+PY
+
+# search
+expect 0 "search artists" -- "$BIN" search "$T/svd.srm" "the" --kind artist -n 5
+[ "$(grep -c '^artist' "$T/out")" -ge 1 ] && ok || bad "no artist hits for 'the'"
+first_artist=${songs[0]%% - *}
+expect 0 "search upper case" -- "$BIN" search "$T/svd.srm" "${first_artist^^}" --kind artist -n 1 --json
+[ "$(field "['name']")" = "$first_artist" ] && ok || bad "upper-case query did not find '$first_artist'"
+expect 0 "artist songs" -- "$BIN" search "$T/svd.srm" --artist "$first_artist" -n 50 --json
+python3 -c "
+import json,sys
+p=[json.loads(l)['popularity'] for l in open(sys.argv[1])]
+sys.exit(0 if p and p==sorted(p, reverse=True) else 1)" "$T/out" && ok || bad "artist songs not by popularity"
+expect 0 "search nothing" -- "$BIN" search "$T/svd.srm" "zzzzqqqq"
+[ ! -s "$T/out" ] && ok || bad "nonsense query found something"
+expect 1 "search bad kind" -- "$BIN" search "$T/svd.srm" x --kind band
+expect 2 "search unknown artist" -- "$BIN" search "$T/svd.srm" --artist "Nobody At All 123"
+
+# recommend: ratings in another capitalisation, json output
+r1="${songs[0]^^}=9"; r2="${songs[1]}=8"; r3="${songs[2]}=2"
+expect 0 "recommend table" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --rate "$r2" --rate "$r3" -n 5
+[ "$(grep -c '^ *[0-9]\+\. ' "$T/out")" -eq 5 ] && ok || bad "table should list 5 songs"
+grep -q "because you rated" "$T/out" && ok || bad "no explanation in the table"
+expect 0 "recommend json" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --rate "$r2" --rate "$r3" -n 10 --format json
+python3 - "$T/out" "${songs[@]}" <<'PY' && ok || bad "recommend json: wrong shape, rated songs or order"
+import json, sys
+d = json.load(open(sys.argv[1])); rated = {s.lower() for s in sys.argv[2:]}
+items = d["items"]
+assert len(items) == 10, len(items)
+scores = [it["score"] for it in items]
+assert scores == sorted(scores, reverse=True)
+for it in items:
+    assert (it["artist"] + " - " + it["track"]).lower() not in rated
+    assert 1 <= it["score"] <= 10
+PY
+expect 0 "recommend f16 same list" -- "$BIN" recommend "$T/svd16.srm" --rate "$r1" --rate "$r2" --rate "$r3" -n 10 --format json
+cp "$T/out" "$T/f16.json"
+"$BIN" recommend "$T/svd.srm" --rate "$r1" --rate "$r2" --rate "$r3" -n 10 --format json > "$T/f32.json"
+python3 -c "
+import json,sys
+a=[i['id'] for i in json.load(open(sys.argv[1]))['items']]; b=[i['id'] for i in json.load(open(sys.argv[2]))['items']]
+sys.exit(0 if len(set(a)&set(b)) >= 8 else 1)" "$T/f16.json" "$T/f32.json" && ok || bad "f16 and f32 lists differ by more than 2 songs"
+
+# filters
+expect 0 "one per artist" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --rate "$r2" --max-per-artist 1 -n 10 --format json
+python3 -c "
+import json,sys
+a=[i['artist'] for i in json.load(open(sys.argv[1]))['items']]; sys.exit(0 if len(a)==len(set(a))==10 else 1)" "$T/out" && ok || bad "max-per-artist 1 repeated an artist"
+expect 0 "exclude rated artists" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --exclude-rated-artists -n 20 --format json
+python3 -c "
+import json,sys
+a=[i['artist'] for i in json.load(open(sys.argv[1]))['items']]; sys.exit(0 if sys.argv[2] not in a else 1)" "$T/out" "$first_artist" && ok || bad "rated artist still recommended"
+top=$(python3 -c "import json,sys; i=json.load(open(sys.argv[1]))['items'][0]; print(i['artist'])" "$T/out")
+expect 0 "block artist" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --exclude-rated-artists --block-artist "$top" -n 20 --format json
+python3 -c "
+import json,sys
+a=[i['artist'] for i in json.load(open(sys.argv[1]))['items']]; sys.exit(0 if sys.argv[2] not in a else 1)" "$T/out" "$top" && ok || bad "blocked artist still recommended"
+expect 0 "discovery" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --discovery 1 -n 5
+expect 1 "discovery out of range" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --discovery 3
+expect 1 "n out of range" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" -n 0
+expect 1 "bad format" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --format mp3
+expect 2 "unknown song" -- "$BIN" recommend "$T/svd.srm" --rate "Nobody - Nothing=5"
+grep -q "no such song" "$T/err" && ok || bad "unknown song message"
+expect 2 "rating off scale" -- "$BIN" recommend "$T/svd.srm" --rate "${songs[0]}=11"
+grep -q "outside the model's scale" "$T/err" && ok || bad "scale message"
+expect 2 "rating not a number" -- "$BIN" recommend "$T/svd.srm" --rate "${songs[0]}=lots"
+expect 2 "rating missing" -- "$BIN" recommend "$T/svd.srm" --rate "${songs[0]}"
+expect 3 "missing model" -- "$BIN" recommend "$T/nope.srm" --rate "$r1"
+
+# history, other models, exports
+expect 0 "recommend from history" -- "$BIN" recommend "$T/svd.srm" --history "$T/one.jsonl" -n 5 --format json
+grep -q "listens" "$T/err" && ok || bad "history counts not reported"
+[ "$(field "['items'].__len__()")" = 5 ] && ok || bad "history: 5 songs wanted"
+expect 0 "item knn" -- "$BIN" recommend "$T/iknn.srm" --rate "$r1" --rate "$r2" -n 5
+expect 0 "baseline" -- "$BIN" recommend "$T/bo.srm" --rate "$r1" -n 5
+expect 0 "jspf to file" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" --rate "$r2" -n 4 --format jspf -o "$T/p.jspf"
+python3 -c "
+import json,sys
+p=json.load(open(sys.argv[1]))['playlist']; t=p['track']
+sys.exit(0 if len(t)==4 and all(x['title'] and x['creator'] for x in t) else 1)" "$T/p.jspf" && ok || bad "JSPF file shape"
+expect 0 "xspf" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" -n 3 --format xspf
+python3 -c "
+import sys, xml.etree.ElementTree as E
+r=E.parse(sys.argv[1]).getroot(); ns={'x':'http://xspf.org/ns/0/'}
+sys.exit(0 if len(r.findall('x:trackList/x:track', ns))==3 else 1)" "$T/out" && ok || bad "XSPF not 3 tracks"
+expect 0 "csv" -- "$BIN" recommend "$T/svd.srm" --rate "$r1" -n 3 --format csv
+[ "$(head -1 "$T/out" | tr -d '\r')" = "rank,artist,track,score,support,weak,mbid,because" ] && ok || bad "CSV header"
+
+# similar
+expect 0 "similar" -- "$BIN" similar "$T/svd.srm" "${songs[0]}" -n 5 --json
+python3 - "$T/out" <<'PY' && ok || bad "similar: shape or order"
+import json, sys
+d = json.load(open(sys.argv[1])); s = d["similar"]
+assert len(s) == 5 and all(x["id"] != d["song"]["id"] for x in s)
+sims = [x["similarity"] for x in s]
+assert sims == sorted(sims, reverse=True) and all(-1.0001 <= v <= 1.0001 for v in sims)
+PY
+expect 0 "similar item knn" -- "$BIN" similar "$T/iknn.srm" "${songs[0]}" -n 5
+expect 1 "similar baseline has none" -- "$BIN" similar "$T/bo.srm" "${songs[0]}"
+grep -q "no notion of song similarity" "$T/err" && ok || bad "baseline similar message"
+expect 2 "similar unknown song" -- "$BIN" similar "$T/svd.srm" "Nobody - Nothing"
+finish

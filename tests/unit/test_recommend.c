@@ -1,0 +1,404 @@
+/* Unit tests for fold-in (every model of the registry) and the recommender (rec/).
+ *
+ * Fold-in is checked where the answer is known by hand or by another route: a training
+ * user folded in again gets exactly the model's own estimates for the k-NN models and
+ * Slope One (same ratings, same formulas); the factor models' fold-in satisfies its
+ * normal equations (the gradient of the regularised least squares vanishes); the
+ * baseline fold-in is the closed form on a 3 x 3 matrix; explanations add up to the
+ * personal part of each estimate. The recommender's filters, limits, ranking and
+ * similar songs are checked on a small generated set.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "models/fmat.h"
+#include "models/mf.h"
+#include "models/model.h"
+#include "models/trainset.h"
+#include "rec/recommend.h"
+#include "util/mem.h"
+#include "util/rng.h"
+
+#define assert_near(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
+static sr_trainset *make_ts(uint32_t nu, uint32_t ni, size_t n, const uint32_t *u,
+                            const uint32_t *i, const float *r, double lo, double hi) {
+    sr_ratings *rs = NULL;
+    assert_int_equal(sr_ratings_new(nu, ni, n, u, i, r, lo, hi, &rs), SR_OK);
+    sr_trainset *ts = NULL;
+    assert_int_equal(sr_trainset_new(rs, NULL, &ts), SR_OK);
+    sr_ratings_free(rs);
+    return ts;
+}
+
+/* A random 1..5 set: nu users, ni items, each user rates about `per` items, with a
+ * taste structure (two user groups prefer two item halves) so that models learn. */
+static sr_trainset *random_ts(uint32_t nu, uint32_t ni, uint32_t per, uint64_t seed) {
+    sr_rng g;
+    sr_rng_seed(&g, seed);
+    size_t cap = (size_t)nu * per, n = 0;
+    uint32_t *u = sr_mallocarray(cap, sizeof *u), *it = sr_mallocarray(cap, sizeof *it);
+    float *r = sr_mallocarray(cap, sizeof *r);
+    uint8_t *seen = sr_calloc(ni, 1);
+    for (uint32_t x = 0; x < nu; x++) {
+        memset(seen, 0, ni);
+        for (uint32_t t = 0; t < per; t++) {
+            uint32_t i = (uint32_t)(sr_rng_double(&g) * ni);
+            if (seen[i]) continue;
+            seen[i] = 1;
+            bool like = (x % 2) == (i < ni / 2);
+            double v = (like ? 4 : 2) + (sr_rng_double(&g) - 0.5) * 2;
+            u[n] = x, it[n] = i, r[n] = (float)fmin(5, fmax(1, round(v)));
+            n++;
+        }
+    }
+    sr_trainset *ts = make_ts(nu, ni, n, u, it, r, 1, 5);
+    sr_free(u), sr_free(it), sr_free(r), sr_free(seen);
+    return ts;
+}
+
+static void fit(sr_model *m, const char *algo, const sr_trainset *ts, const char **params,
+                size_t np) {
+    const sr_model_ops *ops = sr_model_find(algo);
+    assert_non_null(ops);
+    double p[SR_MAX_PARAMS];
+    sr_params_defaults(ops, p);
+    for (size_t k = 0; k < np; k++) assert_int_equal(sr_params_set(ops, p, params[k], NULL), SR_OK);
+    sr_fit_ctx c = {.seed = 7, .threads = 1};
+    assert_int_equal(sr_model_fit(m, ops, p, ts, &c, NULL), SR_OK);
+}
+
+/* The training user u's ratings as a new listener. */
+static sr_newuser user_of(const sr_trainset *ts, uint32_t u) {
+    uint64_t a = ts->user_ptr[u];
+    return (sr_newuser){
+        .n = (size_t)(ts->user_ptr[u + 1] - a), .items = ts->ur_item + a, .r = ts->ur_r + a};
+}
+
+static bool rated(const sr_trainset *ts, uint32_t u, uint32_t i) {
+    for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q++)
+        if (ts->ur_item[q] == i) return true;
+    return false;
+}
+
+/* --- k-NN and Slope One: a training user folded in again predicts as before ------- */
+
+static void check_same_as_training(const char *algo, const char **params, size_t np) {
+    sr_trainset *ts = random_ts(40, 30, 12, 1);
+    sr_model m;
+    fit(&m, algo, ts, params, np);
+    for (uint32_t u = 0; u < 5; u++) {
+        sr_newuser nu = user_of(ts, u);
+        assert_int_equal(m.ops->fold_in(m.state, ts, m.p, &nu, NULL), SR_OK);
+        for (uint32_t i = 0; i < ts->n_items; i++) {
+            if (rated(ts, u, i) || !sr_trainset_knows_item(ts, i)) continue;
+            double a = 0, b = 0;
+            bool pa = m.ops->estimate(m.state, ts, u, i, &a);
+            bool pb = m.ops->estimate_new(m.state, ts, &nu, i, &b);
+            assert_int_equal(pa, pb);
+            if (pa) assert_near(a, b, 1e-9);
+        }
+        m.ops->user_free(nu.state);
+    }
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
+static void test_knn_foldin_matches_training(void **state) {
+    (void)state;
+    const char *algos[] = {"knn_basic", "knn_with_means", "knn_with_zscore"};
+    const char *names[] = {"name=cosine", "name=msd", "name=pearson"};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t s = 0; s < 3; s++) {
+            const char *ub[] = {names[s], "user_based=true"};
+            const char *ib[] = {names[s], "user_based=false"};
+            check_same_as_training(algos[a], ub, 2);
+            check_same_as_training(algos[a], ib, 2);
+        }
+    const char *ps[] = {"name=pearson_baseline", "user_based=false"};
+    check_same_as_training("knn_basic", ps, 2);
+}
+
+static void test_slope_one_foldin_matches_training(void **state) {
+    (void)state;
+    check_same_as_training("slope_one", NULL, 0);
+}
+
+/* --- baselines: the closed form -------------------------------------------------- */
+
+static void test_baseline_foldin_closed_form(void **state) {
+    (void)state;
+    const uint32_t U[] = {0, 0, 1, 1, 2, 2}, I[] = {0, 1, 1, 2, 0, 2};
+    const float R[] = {5, 3, 4, 2, 1, 4};
+    sr_trainset *ts = make_ts(3, 3, 6, U, I, R, 1, 5);
+    sr_model m;
+    fit(&m, "baseline_only", ts, NULL, 0);
+    const uint32_t items[] = {0, 2};
+    const float r[] = {5, 1};
+    sr_newuser nu = {.n = 2, .items = items, .r = r};
+    assert_int_equal(m.ops->fold_in(m.state, ts, m.p, &nu, NULL), SR_OK);
+    /* b_i from the model: est(unknown user, i) = mu + b_i. */
+    double e0, e1, e2, mu = ts->global_mean;
+    m.ops->estimate(m.state, ts, 99, 0, &e0);
+    m.ops->estimate(m.state, ts, 99, 1, &e1);
+    m.ops->estimate(m.state, ts, 99, 2, &e2);
+    double bu = ((5 - e0) + (1 - e2)) / (15 + 2); /* als: reg_u 15 */
+    double got;
+    assert_true(m.ops->estimate_new(m.state, ts, &nu, 1, &got));
+    assert_near(got, e1 + bu, 1e-9);
+    double w[2];
+    assert_true(m.ops->explain(m.state, ts, &nu, 1, w));
+    assert_near(w[0] + w[1], got - e1, 1e-9);
+    assert_near(w[0], (5 - e0) / 17, 1e-9);
+    (void)mu;
+    m.ops->user_free(nu.state);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
+/* --- factor models: normal equations and explanations ----------------------------- */
+
+/* The gradient of sum_j (y_j - b - q_j.p)^2 + n (rb b^2 + rp |p|^2) at the fold-in
+ * solution, from estimates alone: est_new(j) = mu + b_j + b + q_j.p. */
+static void check_mf_optimal(const char *algo, const char **params, size_t np, double rb,
+                             double rp) {
+    sr_trainset *ts = random_ts(60, 40, 15, 2);
+    sr_model m;
+    fit(&m, algo, ts, params, np);
+    const sr_mf_state *s = m.state;
+    const uint32_t items[] = {1, 4, 7, 22, 30, 35};
+    const float r[] = {5, 4, 5, 1, 2, 1};
+    const size_t n = 6;
+    sr_newuser nu = {.n = n, .items = items, .r = r};
+    assert_int_equal(m.ops->fold_in(m.state, ts, m.p, &nu, NULL), SR_OK);
+    const sr_mf_user *mu = nu.state;
+    double gb = 0, gp[64] = {0};
+    float q[64];
+    for (size_t j = 0; j < n; j++) {
+        double e;
+        assert_true(m.ops->estimate_new(m.state, ts, &nu, items[j], &e));
+        double res = r[j] - e;
+        sr_fmat_row(&s->Q, items[j], q);
+        gb += res;
+        for (uint32_t f = 0; f < s->k; f++) gp[f] += res * q[f];
+    }
+    if (s->biased) {
+        double b = mu->add - ts->global_mean;
+        assert_near(gb, n * rb * b, 1e-3);
+    }
+    if (!s->Y.data) /* SVD++: z holds p + s, so check p through the estimates only */
+        for (uint32_t f = 0; f < s->k; f++) assert_near(gp[f], n * rp * mu->z[f], 1e-3);
+    /* Explanations add up to est - (mu + b_i) (biased) or est (unbiased). */
+    double *w = sr_mallocarray(n, sizeof *w);
+    for (uint32_t i = 0; i < ts->n_items; i++) {
+        if (!sr_trainset_knows_item(ts, i)) continue;
+        double e;
+        assert_true(m.ops->estimate_new(m.state, ts, &nu, i, &e));
+        assert_true(m.ops->explain(m.state, ts, &nu, i, w));
+        double sum = 0;
+        for (size_t j = 0; j < n; j++) sum += w[j];
+        double base = s->biased ? ts->global_mean + s->bi[i] : 0;
+        assert_near(sum, e - base, 1e-3);
+    }
+    /* The scan agrees with the one-by-one estimates. */
+    float *all = sr_mallocarray(ts->n_items, sizeof *all);
+    m.ops->score_new(m.state, ts, &nu, all, 0, ts->n_items);
+    for (uint32_t i = 0; i < ts->n_items; i++) {
+        double e;
+        m.ops->estimate_new(m.state, ts, &nu, i, &e);
+        assert_near(all[i], e, 1e-4);
+    }
+    sr_free(all);
+    sr_free(w);
+    m.ops->user_free(nu.state);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
+static void test_svd_foldin_normal_equations(void **state) {
+    (void)state;
+    const char *p1[] = {"n_factors=8", "reg_all=0.1"};
+    check_mf_optimal("svd", p1, 2, 0.1, 0.1);
+    const char *p2[] = {"n_factors=5", "biased=false", "reg_pu=0.3"};
+    check_mf_optimal("svd", p2, 3, 0, 0.3);
+    const char *p3[] = {"n_factors=4", "reg_bu=0.05", "reg_pu=0.2"};
+    check_mf_optimal("svdpp", p3, 3, 0.05, 0.2);
+}
+
+/* Every model of the registry folds in, estimates, and recommends. */
+static void test_every_model_recommends(void **state) {
+    (void)state;
+    sr_trainset *ts = random_ts(50, 30, 12, 3);
+    uint32_t artist[30];
+    for (uint32_t i = 0; i < 30; i++) artist[i] = i / 3;
+    for (size_t a = 0; a < sr_n_models; a++) {
+        sr_model m;
+        fit(&m, sr_models[a]->name, ts, NULL, 0);
+        sr_recommender R;
+        assert_int_equal(sr_recommender_init(&R, &m, artist, 10, NULL), SR_OK);
+        const sr_rec_rating rs[] = {{0, 5}, {1, 5}, {20, 1}, {3, 4}};
+        sr_rec_profile p = {.ratings = rs, .n_ratings = 4};
+        sr_rec_opts o = {.n = 10, .n_because = 3};
+        sr_rec_item out[10];
+        size_t n = 0;
+        sr_rec_stats st;
+        sr_diag d = {{0}};
+        assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, &d), SR_OK);
+        assert_int_equal(n, 10);
+        assert_int_equal(st.used, 4);
+        for (size_t t = 0; t < n; t++) {
+            assert_true(out[t].item != 0 && out[t].item != 1 && out[t].item != 20 &&
+                        out[t].item != 3);
+            assert_true(out[t].score >= 1 && out[t].score <= 5);
+            if (t) assert_true(out[t - 1].rank_score >= out[t].rank_score);
+            assert_true(out[t].support >= 0 && out[t].support <= 1);
+        }
+        sr_recommender_deinit(&R);
+        sr_model_deinit(&m);
+    }
+    sr_trainset_free(ts);
+}
+
+/* --- the recommender's filters and ranking ---------------------------------------- */
+
+static void test_recommend_filters(void **state) {
+    (void)state;
+    sr_trainset *ts = random_ts(80, 40, 15, 4);
+    uint32_t artist[40];
+    for (uint32_t i = 0; i < 40; i++) artist[i] = i / 4; /* 10 artists of 4 songs */
+    sr_model m;
+    const char *ps[] = {"n_factors=6"};
+    fit(&m, "svd", ts, ps, 1);
+    sr_recommender R;
+    assert_int_equal(sr_recommender_init(&R, &m, artist, 10, NULL), SR_OK);
+    const sr_rec_rating rs[] = {{1, 5}, {2, 5}, {5, 4}, {30, 1}, {1, 4}}; /* 1 repeated */
+    const uint32_t bi[] = {6, 7}, ba[] = {3};
+    sr_rec_profile p = {rs, 5, bi, 2, ba, 1};
+    sr_rec_item out[40];
+    size_t n;
+    sr_rec_stats st;
+    sr_rec_opts o = {.n = 40, .n_because = 2};
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_OK);
+    assert_int_equal(st.used, 4);
+    assert_int_equal(st.repeated, 1);
+    /* 40 - 4 rated - 2 blocked - artist 3 (12..15) */
+    assert_int_equal(n, 40 - 4 - 2 - 4);
+    for (size_t t = 0; t < n; t++) {
+        assert_true(artist[out[t].item] != 3);
+        assert_true(out[t].item != 6 && out[t].item != 7);
+        for (size_t b = 0; b < out[t].n_because; b++) assert_true(out[t].because[b].weight > 0);
+    }
+    /* exclude rated artists: 0 (1, 2), 1 (5), 7 (30) */
+    o.exclude_rated_artists = true;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_OK);
+    for (size_t t = 0; t < n; t++) {
+        uint32_t a = artist[out[t].item];
+        assert_true(a != 0 && a != 1 && a != 7 && a != 3);
+    }
+    /* at most one song per artist */
+    o.exclude_rated_artists = false;
+    o.max_per_artist = 1;
+    o.n = 5;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_OK);
+    assert_int_equal(n, 5);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) assert_true(artist[out[a].item] != artist[out[b].item]);
+    /* discovery moves popular songs and known artists down: their sum over the list
+     * cannot grow (the list maximises the sum of pred - c x, the plain list that of pred) */
+    o.max_per_artist = 0;
+    o.n = 8;
+    double popf = 0, popd = 0;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_OK);
+    const uint32_t a0 = 0, a1 = 1, a7 = 7;
+#define KNOWN(i) (artist[i] == a0 || artist[i] == a1 || artist[i] == a7 ? 1.0 : 0.0)
+    for (size_t t = 0; t < n; t++) popf += R.pop[out[t].item] + KNOWN(out[t].item);
+    o.discovery = 1;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_OK);
+    for (size_t t = 0; t < n; t++) popd += R.pop[out[t].item] + KNOWN(out[t].item);
+    assert_true(popd <= popf + 1e-6);
+    /* bad input */
+    o.discovery = 2;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_E_RANGE);
+    o.discovery = 0;
+    o.n = 0;
+    assert_int_equal(sr_recommend(&R, &p, &o, out, &n, &st, NULL), SR_E_RANGE);
+    o.n = 5;
+    const sr_rec_rating bad[] = {{1, 7}};
+    sr_rec_profile pb = {.ratings = bad, .n_ratings = 1};
+    assert_int_equal(sr_recommend(&R, &pb, &o, out, &n, &st, NULL), SR_E_RANGE);
+    /* an empty profile still recommends (popular, well-rated songs) */
+    sr_rec_profile pe = {0};
+    assert_int_equal(sr_recommend(&R, &pe, &o, out, &n, &st, NULL), SR_OK);
+    assert_int_equal(n, 5);
+    for (size_t t = 0; t < n; t++) assert_true(out[t].weak);
+
+    /* similar songs: itself excluded, sorted, cosines in [-1, 1] */
+    uint32_t ids[5];
+    float sims[5];
+    assert_int_equal(sr_rec_similar(&R, 3, 5, ids, sims, &n, NULL), SR_OK);
+    assert_int_equal(n, 5);
+    for (size_t t = 0; t < n; t++) {
+        assert_true(ids[t] != 3);
+        assert_true(sims[t] <= 1.0001f && sims[t] >= -1.0001f);
+        if (t) assert_true(sims[t - 1] >= sims[t]);
+    }
+    sr_recommender_deinit(&R);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
+/* --- fmat: the scan agrees with the portable loop, f32 and f16, odd k ------------- */
+
+static void test_fmat_scan(void **state) {
+    (void)state;
+    const uint32_t ks[] = {1, 15, 16, 17, 150};
+    sr_rng g;
+    sr_rng_seed(&g, 5);
+    for (size_t t = 0; t < 5; t++) {
+        const uint32_t k = ks[t], rows = 37;
+        float *m32 = sr_mallocarray((size_t)rows * k, sizeof *m32);
+        uint16_t *m16 = sr_mallocarray((size_t)rows * k, sizeof *m16);
+        float x[160], bias[37], a[37], b[37];
+        for (size_t q = 0; q < (size_t)rows * k; q++) {
+            m32[q] = (float)(sr_rng_double(&g) - 0.5);
+            m16[q] = sr_f32_to_f16(m32[q]);
+        }
+        for (uint32_t f = 0; f < k; f++) x[f] = (float)(sr_rng_double(&g) - 0.5);
+        for (uint32_t i = 0; i < rows; i++) bias[i] = (float)i / 10;
+        sr_fmat M = {m32, rows, k, k, SR_FMAT_F32};
+        sr_fmat_scores(&M, x, bias, 1.5f, a, 0, rows);
+        sr_fmat_scores_scalar(&M, x, bias, 1.5f, b, 0, rows);
+        for (uint32_t i = 0; i < rows; i++) {
+            assert_near(a[i], b[i], 1e-4);
+            assert_near(a[i], 1.5 + bias[i] + sr_fmat_dot(&M, i, x), 1e-4);
+        }
+        sr_fmat H = {m16, rows, k, k, SR_FMAT_F16};
+        sr_fmat_scores(&H, x, NULL, 0, a, 3, rows);
+        sr_fmat_scores_scalar(&H, x, NULL, 0, b, 3, rows);
+        for (uint32_t i = 3; i < rows; i++) {
+            assert_near(a[i], b[i], 1e-4);
+            assert_near(a[i], sr_fmat_dot2(&H, i, &M, i) * 0 + sr_fmat_dot(&H, i, x), 1e-4);
+        }
+        sr_free(m32);
+        sr_free(m16);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_knn_foldin_matches_training),
+        cmocka_unit_test(test_slope_one_foldin_matches_training),
+        cmocka_unit_test(test_baseline_foldin_closed_form),
+        cmocka_unit_test(test_svd_foldin_normal_equations),
+        cmocka_unit_test(test_every_model_recommends),
+        cmocka_unit_test(test_recommend_filters),
+        cmocka_unit_test(test_fmat_scan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
