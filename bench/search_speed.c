@@ -465,6 +465,23 @@ int main(int argc, char **argv) {
     }
     printf("mean hits per query %.1f\n", (double)hits_total / (double)n_all);
 
+    /* Hard cases: several short words, words that rarely meet, kinds that rarely match. */
+    static const char *const hard[] = {
+        "a b",        "a b c",    "t t t t",      "x z",      "q",
+        "e a",        "love you", "i m",          "1",        "2011",
+        "the the",    "zen qua",  "sky blue red", "ocean 99", "ca mu ve",
+        "remastered", "feat",     "feat zebra",   "o o",      "さ"};
+    printf("hard queries (us, artists+songs / songs / artists):");
+    for (size_t i = 0; i < COUNT(hard); i++) {
+        printf("%s '%s'", i % 5 ? "," : "\n ", hard[i]);
+        for (unsigned kinds = SR_CATALOG_ALL; kinds >= SR_CATALOG_ARTIST; kinds--) {
+            double a = now();
+            int n = sr_catalog_search(c, hard[i], strlen(hard[i]), kinds, 20, h);
+            printf(" %.0f%s", (now() - a) * 1e6, n < 20 ? "*" : "");
+        }
+    }
+    printf("\n  (* fewer than 20 hits)\n");
+
     /* Exact lookups: "Artist - Track" of popular songs. */
     t0 = now();
     size_t found = 0, n_look = 20000;

@@ -91,6 +91,27 @@ void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
     s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
     s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
     s->Y = (sr_fmat){s->yj, s->yj ? ts->n_items : 0, s->k, s->ld, SR_FMAT_F32};
+    /* Priors for fold-in: residual variance on (every 7th of) the ratings, variance of
+     * the known users' b_u and factor entries. */
+    double se = 0, sb = 0, sp = 0;
+    uint64_t ne = 0, nb = 0;
+    for (uint32_t u = 0; u < ts->n_users; u++) {
+        if (!sr_trainset_knows_user(ts, u)) continue;
+        const float *p = s->pu + (size_t)u * s->ld;
+        for (uint32_t f = 0; f < s->k; f++) sp += (double)p[f] * p[f];
+        sb += (double)s->bu[u] * s->bu[u];
+        nb++;
+        for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q += 7) {
+            double e;
+            if (!sr__mf_estimate(s, ts, u, ts->ur_item[q], &e)) continue;
+            se += (ts->ur_r[q] - e) * (ts->ur_r[q] - e);
+            ne++;
+        }
+    }
+    const double s2 = ne ? se / (double)ne : 0, vb = nb ? sb / (double)nb : 0;
+    const double vp = nb ? sp / ((double)nb * s->k) : 0;
+    s->fold_reg_b = s->biased && vb > 0 && s2 > 0 ? s2 / vb : 0;
+    s->fold_reg_p = vp > 0 && s2 > 0 ? s2 / vp : 0;
 }
 
 bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
@@ -120,6 +141,11 @@ void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
     sr_srm_put_factors(w, "m.pu", s->pu, ts->n_users, s->k, s->ld);
     sr_srm_put_factors(w, "m.qi", s->qi, ts->n_items, s->k, s->ld);
     if (s->yj) sr_srm_put_factors(w, "m.yj", s->yj, ts->n_items, s->k, s->ld);
+    double *fold = sr_srm_writer_alloc(w, 2 * sizeof(double));
+    if (fold) {
+        fold[0] = s->fold_reg_b, fold[1] = s->fold_reg_p;
+        sr_srm_put(w, "m.fold", SR_SRM_F64, fold, 2);
+    }
 }
 
 sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, bool with_y,
@@ -132,6 +158,14 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, boo
     if (!e) e = sr_srm_get_fmat(r, "m.pu", ts->n_users, k, &P, d);
     if (!e) e = sr_srm_get_fmat(r, "m.qi", ts->n_items, k, &Q, d);
     if (!e && with_y) e = sr_srm_get_fmat(r, "m.yj", ts->n_items, k, &Y, d);
+    const void *fold = NULL;
+    if (!e) e = sr_srm_get(r, "m.fold", SR_SRM_F64, 2, &fold, NULL, d);
+    double fr[2];
+    if (!e) {
+        memcpy(fr, fold, sizeof fr);
+        if (!(fr[0] >= 0 && fr[1] >= 0 && fr[0] < 1e300 && fr[1] < 1e300))
+            e = sr_diag_set(d, SR_E_CORRUPT, "%s: bad fold-in priors", sr_srm_path(r));
+    }
     if (e) return e;
     sr_mf_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -143,6 +177,8 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, boo
     s->P = P;
     s->Q = Q;
     s->Y = Y;
+    s->fold_reg_b = fr[0];
+    s->fold_reg_p = fr[1];
     s->mapped = true;
     *state = s;
     return SR_OK;
@@ -154,13 +190,18 @@ sr_mf_user *sr__mf_user_new(uint32_t m, uint32_t k, size_t n, bool with_ls) {
     sr_mf_user *u = sr_calloc(1, sizeof *u);
     if (!u) return NULL;
     u->m = m;
+    u->n = n;
+    u->wood = n < m;
     u->z = sr_calloc(sr__mf_ld(k), sizeof *u->z);
     bool ok = u->z != NULL;
     if (ok && with_ls) {
-        u->L = sr_mallocarray((size_t)m * m, sizeof *u->L);
+        size_t l = u->wood ? n : m;
+        u->A = sr_mallocarray(n ? n * m : 1, sizeof *u->A);
+        u->dinv = sr_mallocarray(m, sizeof *u->dinv);
+        u->L = sr_mallocarray(l ? l * l : 1, sizeof *u->L);
         u->y = sr_mallocarray(n ? n : 1, sizeof *u->y);
         u->base = sr_mallocarray(n ? n : 1, sizeof *u->base);
-        ok = u->L && u->y && u->base;
+        ok = u->A && u->dinv && u->L && u->y && u->base;
     }
     if (!ok) {
         sr__mf_user_free(u);
@@ -173,6 +214,8 @@ void sr__mf_user_free(void *ustate) {
     sr_mf_user *u = ustate;
     if (!u) return;
     sr_free(u->z);
+    sr_free(u->A);
+    sr_free(u->dinv);
     sr_free(u->L);
     sr_free(u->y);
     sr_free(u->base);
@@ -181,34 +224,58 @@ void sr__mf_user_free(void *ustate) {
 
 /* In-place Cholesky of the (m, m) symmetric positive definite A (lower triangle used):
  * A = L L^T with L in the lower triangle. False when A is not positive definite. */
-static bool cholesky(double *A, uint32_t m) {
-    for (uint32_t j = 0; j < m; j++) {
-        double d = A[(size_t)j * m + j];
-        for (uint32_t q = 0; q < j; q++) d -= A[(size_t)j * m + q] * A[(size_t)j * m + q];
+static bool cholesky(double *A, size_t m) {
+    for (size_t j = 0; j < m; j++) {
+        double *rj = A + j * m;
+        double d = rj[j];
+        for (size_t q = 0; q < j; q++) d -= rj[q] * rj[q];
         if (!(d > 0)) return false;
         d = sqrt(d);
-        A[(size_t)j * m + j] = d;
-        for (uint32_t i = j + 1; i < m; i++) {
-            double v = A[(size_t)i * m + j];
-            const double *ri = A + (size_t)i * m, *rj = A + (size_t)j * m;
-            for (uint32_t q = 0; q < j; q++) v -= ri[q] * rj[q];
-            A[(size_t)i * m + j] = v / d;
+        rj[j] = d;
+        for (size_t i = j + 1; i < m; i++) {
+            double *ri = A + i * m;
+            double v = ri[j];
+            for (size_t q = 0; q < j; q++) v -= ri[q] * rj[q];
+            ri[j] = v / d;
         }
     }
     return true;
 }
 
 /* Solves L L^T x = b in place (b becomes x). */
-static void chol_solve(const double *L, uint32_t m, double *b) {
-    for (uint32_t i = 0; i < m; i++) {
+static void chol_solve(const double *L, size_t m, double *b) {
+    for (size_t i = 0; i < m; i++) {
         double v = b[i];
-        for (uint32_t q = 0; q < i; q++) v -= L[(size_t)i * m + q] * b[q];
-        b[i] = v / L[(size_t)i * m + i];
+        for (size_t q = 0; q < i; q++) v -= L[i * m + q] * b[q];
+        b[i] = v / L[i * m + i];
     }
-    for (uint32_t i = m; i-- > 0;) {
+    for (size_t i = m; i-- > 0;) {
         double v = b[i];
-        for (uint32_t q = i + 1; q < m; q++) v -= L[(size_t)q * m + i] * b[q];
-        b[i] = v / L[(size_t)i * m + i];
+        for (size_t q = i + 1; q < m; q++) v -= L[q * m + i] * b[q];
+        b[i] = v / L[i * m + i];
+    }
+}
+
+static double dot(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* b <- M^-1 b (m values); w: n doubles of scratch. */
+static void m_solve(const sr_mf_user *u, double *b, double *w) {
+    const size_t m = u->m, n = u->n;
+    if (!u->wood) {
+        chol_solve(u->L, m, b);
+        return;
+    }
+    /* M^-1 b = D^-1 b - D^-1 A^T S^-1 A D^-1 b,  S = I + A D^-1 A^T */
+    for (size_t r = 0; r < m; r++) b[r] *= u->dinv[r];
+    for (size_t j = 0; j < n; j++) w[j] = dot(u->A + j * m, b, m);
+    chol_solve(u->L, n, w);
+    for (size_t j = 0; j < n; j++) {
+        const double *a = u->A + j * m;
+        for (size_t r = 0; r < m; r++) b[r] -= u->dinv[r] * a[r] * w[j];
     }
 }
 
@@ -226,61 +293,78 @@ sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b,
     const uint32_t k = s->k, m = k + (s->biased ? 1 : 0);
     const size_t n = nu->n;
     sr_mf_user *u = sr__mf_user_new(m, k, n, true);
-    double *a = sr_mallocarray((size_t)m + 1, sizeof *a),
-           *rhs = sr_calloc((size_t)m + 1, sizeof *rhs);
+    double *rhs = sr_calloc((size_t)m + n + 1, sizeof *rhs), *w = rhs + m;
     float *tmp = sr_mallocarray(sr__mf_ld(k), sizeof *tmp);
-    double *sum_y = s->Y.data ? sr_calloc(k, sizeof *sum_y) : NULL;
-    if (!u || !a || !rhs || !tmp || (s->Y.data && !sum_y)) {
+    if (!u || !rhs || !tmp) {
         sr__mf_user_free(u);
-        sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+        sr_free(rhs), sr_free(tmp);
         return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
     const double mu = ts->global_mean;
     u->inv_sqrt_n = n ? 1.0 / sqrt((double)n) : 0;
     /* SVD++'s implicit part s = n^-1/2 sum y_j, held in z until p_u is added. */
-    if (sum_y) {
+    if (s->Y.data) {
         for (size_t j = 0; j < n; j++) {
             sr_fmat_row(&s->Y, nu->items[j], tmp);
-            for (uint32_t f = 0; f < k; f++) sum_y[f] += tmp[f];
+            for (uint32_t f = 0; f < k; f++) rhs[f] += tmp[f];
         }
-        for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(sum_y[f] * u->inv_sqrt_n);
+        for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(rhs[f] * u->inv_sqrt_n), rhs[f] = 0;
     }
-    /* Normal equations M = A^T A + n diag(reg), rhs = A^T y (lower triangle). */
-    double *M = u->L;
-    for (size_t q = 0; q < (size_t)m * m; q++) M[q] = 0;
+    /* Design rows, targets, rhs = A^T y, and the ridge D. */
     for (size_t j = 0; j < n; j++) {
         const uint32_t i = nu->items[j];
+        double *a = u->A + j * m;
         design_row(s, i, a, tmp);
         double y = nu->r[j];
         if (s->biased) y -= mu + s->bi[i];
         u->base[j] = y;
-        if (sum_y) {
+        if (s->Y.data) {
             double qs = 0;
             for (uint32_t f = 0; f < k; f++) qs += a[1 + f] * u->z[f];
             y -= qs;
         }
         u->y[j] = y;
-        for (uint32_t r = 0; r < m; r++) {
-            rhs[r] += a[r] * y;
-            double *row = M + (size_t)r * m;
-            for (uint32_t c = 0; c <= r; c++) row[c] += a[r] * a[c];
-        }
+        for (uint32_t r = 0; r < m; r++) rhs[r] += a[r] * y;
     }
     for (uint32_t r = 0; r < m; r++) {
-        double reg = s->biased && r == 0 ? reg_b : reg_p;
-        /* n == 0 still needs a definite system: regularise by one rating's worth. */
-        M[(size_t)r * m + r] += (n ? (double)n : 1.0) * (reg > 0 ? reg : 1e-9);
+        const bool b = s->biased && r == 0;
+        double reg = b ? s->fold_reg_b : s->fold_reg_p;
+        /* No measured prior: the SGD fixed point's n reg (n = 0: one rating's worth). */
+        if (!(reg > 0)) reg = (n ? (double)n : 1.0) * (b ? reg_b : reg_p);
+        u->dinv[r] = 1.0 / (reg > 0 ? reg : 1e-9);
     }
-    if (!cholesky(M, m)) {
+    bool ok;
+    if (u->wood) { /* S = I + A D^-1 A^T, n x n */
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b <= a; b++) {
+                const double *ra = u->A + a * m, *rb = u->A + b * m;
+                double v = a == b ? 1 : 0;
+                for (uint32_t r = 0; r < m; r++) v += ra[r] * u->dinv[r] * rb[r];
+                u->L[a * n + b] = v;
+            }
+        ok = cholesky(u->L, n);
+    } else { /* M = D + A^T A, m x m */
+        for (size_t q = 0; q < (size_t)m * m; q++) u->L[q] = 0;
+        for (size_t j = 0; j < n; j++) {
+            const double *a = u->A + j * m;
+            for (uint32_t r = 0; r < m; r++) {
+                double *row = u->L + (size_t)r * m;
+                for (uint32_t c = 0; c <= r; c++) row[c] += a[r] * a[c];
+            }
+        }
+        for (uint32_t r = 0; r < m; r++) u->L[(size_t)r * m + r] += 1.0 / u->dinv[r];
+        ok = cholesky(u->L, m);
+    }
+    if (!ok) {
         sr__mf_user_free(u);
-        sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+        sr_free(rhs), sr_free(tmp);
         return sr_diag_set(d, SR_E_INTERNAL, "fold-in: normal equations not positive definite");
     }
-    chol_solve(M, m, rhs);
+    m_solve(u, rhs, w);
     uint32_t o = s->biased ? 1 : 0;
     u->add = s->biased ? (float)(mu + rhs[0]) : 0.0f;
     for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(u->z[f] + rhs[o + f]);
-    sr_free(a), sr_free(rhs), sr_free(tmp), sr_free(sum_y);
+    sr_free(rhs), sr_free(tmp);
     nu->state = u;
     return SR_OK;
 }
@@ -309,24 +393,23 @@ bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *
                     double *w) {
     const sr_mf_state *s = state;
     const sr_mf_user *u = nu->state;
-    if (!u->L || !sr_trainset_knows_item(ts, i)) return false;
+    if (!u->A || !sr_trainset_knows_item(ts, i)) return false;
     const uint32_t m = u->m, k = s->k, o = s->biased ? 1 : 0;
-    /* t (m), a (m), g (k): doubles; tmp (ld): floats. */
-    double *t = sr_mallocarray(2 * (size_t)m + k, sizeof *t);
+    /* t (m), g (k), scratch (n): doubles; tmp (ld): floats. */
+    double *t = sr_mallocarray(2 * (size_t)m + u->n + 1, sizeof *t);
     float *tmp = sr_mallocarray(sr__mf_ld(k), sizeof *tmp);
     if (!t || !tmp) {
         sr_free(t), sr_free(tmp);
         return false;
     }
-    double *a = t + m, *g = a + m; /* g, SVD++: q_i - sum_l c_l q_l */
+    double *g = t + m, *scratch = g + k; /* g, SVD++: q_i - sum_l c_l q_l */
     /* c_j = a_i^T M^-1 a_j: the weight of y_j in a_i . x. */
     design_row(s, i, t, tmp);
     for (uint32_t f = 0; f < k; f++) g[f] = t[o + f];
-    chol_solve(u->L, m, t);
+    m_solve(u, t, scratch);
     for (size_t j = 0; j < nu->n; j++) {
-        design_row(s, nu->items[j], a, tmp);
-        double c = 0;
-        for (uint32_t r = 0; r < m; r++) c += t[r] * a[r];
+        const double *a = u->A + j * m;
+        const double c = dot(t, a, m);
         if (s->Y.data) {
             w[j] = c * u->base[j];
             for (uint32_t f = 0; f < k; f++) g[f] -= c * a[o + f];
@@ -337,9 +420,9 @@ bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *
     if (s->Y.data)
         for (size_t j = 0; j < nu->n; j++) {
             sr_fmat_row(&s->Y, nu->items[j], tmp);
-            double dot = 0;
-            for (uint32_t f = 0; f < k; f++) dot += g[f] * tmp[f];
-            w[j] += u->inv_sqrt_n * dot;
+            double v = 0;
+            for (uint32_t f = 0; f < k; f++) v += g[f] * tmp[f];
+            w[j] += u->inv_sqrt_n * v;
         }
     sr_free(t), sr_free(tmp);
     return true;

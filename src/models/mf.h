@@ -63,21 +63,29 @@ typedef struct sr_mf_state {
     float *qi;       /* (n_items, ld) owned, NULL when loaded */
     float *yj;       /* (n_items, ld) owned (SVD++ only), else NULL */
     sr_fmat P, Q, Y; /* views of the above or of the file; Y.data NULL unless SVD++ */
-    bool mapped;     /* loaded: the arrays are borrowed from the model file */
+    /* Fold-in ridge of b_u and p_u: noise variance over the prior variance of each,
+     * measured on the fit (sr__mf_set_views); saved as "m.fold" (f64, 2). */
+    double fold_reg_b, fold_reg_p;
+    bool mapped; /* loaded: the arrays are borrowed from the model file */
 } sr_mf_state;
 
-/* Points P, Q (and Y when yj) at the fitted matrices; fits call it last. */
+/* Points P, Q (and Y when yj) at the fitted matrices and measures the fold-in priors;
+ * fits call it last. */
 void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts);
 
-/* Fold-in for SVD and SVD++ (the least squares below) with the user regularisations
- * reg_b, reg_p. The listener's b_u and p_u solve
- *     min sum_j (y_j - b_u - q_j . p_u)^2 + n (reg_b b_u^2 + reg_p |p_u|^2)
+/* Fold-in for SVD and SVD++: the listener's b_u and p_u are the maximum a posteriori
+ * estimate under the fitted model's own distributions — the ridge regression
+ *     min sum_j (y_j - b_u - q_j . p_u)^2 + l_b b_u^2 + l_p |p_u|^2
  * over their n ratings, y_j = r_j - mu - b_j (- q_j . s for SVD++, s = n^-1/2 sum_j y_j
- * over the rated items; b_u dropped and y_j = r_j when unbiased): the point where
- * Surprise's SGD steps for that user, taken with everything else fixed, stop moving
- * (each rating's step carries the regularisation once, hence the factor n). Solved
- * exactly by a Cholesky factorisation of the (k+1)-square normal equations, which the
- * state keeps so that explain can split an estimate into one term per rating. */
+ * over the rated items; b_u dropped and y_j = r_j when unbiased), with l_b = s2 / var(b_u)
+ * and l_p = s2 / var(p_uf): s2 the variance of the fit's residuals on its trainset, the
+ * variances those of the trained users' biases and factor entries (fold_reg_b/p).
+ * (The point where Surprise's SGD steps for one user would stop, with ridge n reg_bu and
+ * n reg_pu, fits 10 ratings with 150 factors too closely: bench/foldin.sh measured it
+ * against retraining, BENCHMARKS.md.) reg_b and reg_p are the fallback when the model
+ * has no measured priors. Solved exactly by a Cholesky factorisation of the (k+1)-square
+ * normal equations, which the state keeps so that explain can split an estimate into one
+ * term per rating. */
 sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b, double reg_p,
                       sr_newuser *u, sr_diag *d);
 bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
@@ -92,16 +100,23 @@ bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float 
 /* A folded-in user of an MF model: est = add + b_i + q_i . z (add = mu + b_u when biased,
  * else 0, b_i dropped when unbiased). NMF's fold-in fills it too (L, y NULL). */
 typedef struct sr_mf_user {
-    uint32_t m;   /* unknowns: k (+1 when biased) */
-    float add;    /* mu + b_u, or 0 */
-    float *z;     /* (k rounded up to 16) p_u (+ s for SVD++), padding zero */
-    double *L;    /* (m, m) lower Cholesky factor of the normal equations, or NULL */
+    uint32_t m; /* unknowns: k (+1 when biased) */
+    size_t n;   /* ratings */
+    float add;  /* mu + b_u, or 0 */
+    float *z;   /* (k rounded up to 16) p_u (+ s for SVD++), padding zero */
+    /* The normal equations M = D + A^T A (D the ridge, diagonal), kept for explain:
+     * with fewer ratings than unknowns through the Woodbury identity (L the Cholesky
+     * factor of the n x n I + A D^-1 A^T), else L the factor of M itself (m x m). */
+    bool wood;
+    double *A;    /* (n, m) design rows [1, q_j] or q_j, or NULL */
+    double *dinv; /* (m) 1 / D */
+    double *L;    /* (n, n) or (m, m), lower triangle */
     double *y;    /* (n) the least-squares targets y_j, or NULL */
     double *base; /* (n) r_j - mu - b_j (SVD++ explain), or NULL */
     double inv_sqrt_n;
 } sr_mf_user;
-/* A new sr_mf_user with room for m unknowns, k factors, n ratings (L, y, base when
- * with_ls); NULL when out of memory. */
+/* A new sr_mf_user with room for m unknowns, k factors, n ratings (A, dinv, L, y, base
+ * when with_ls); NULL when out of memory. */
 sr_mf_user *sr__mf_user_new(uint32_t m, uint32_t k, size_t n, bool with_ls);
 
 /* sr_model_ops.free, .estimate and .save for an sr_mf_state. */

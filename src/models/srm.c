@@ -188,6 +188,10 @@ void sr_srm_put(sr_srm_writer *w, const char *name, sr_srm_type t, const void *d
     s->count = count;
 }
 
+void *sr_srm_writer_alloc(sr_srm_writer *w, size_t n) {
+    return own(w, sr_malloc(n ? n : 1));
+}
+
 void sr_srm_put_u64(sr_srm_writer *w, const char *name, uint64_t v) {
     uint64_t *p = own(w, sr_malloc(sizeof v));
     if (!p) return;

@@ -57,6 +57,9 @@ sr_srm_precision sr_srm_writer_precision(const sr_srm_writer *w);
  * by sr_srm_write). */
 void sr_srm_put(sr_srm_writer *w, const char *name, sr_srm_type t, const void *data,
                 uint64_t count);
+/* n bytes the writer owns (freed with it): room for a section built on the fly. NULL
+ * when out of memory (sticky, as for put). */
+void *sr_srm_writer_alloc(sr_srm_writer *w, size_t n);
 /* Scalars and strings (copied). */
 void sr_srm_put_u64(sr_srm_writer *w, const char *name, uint64_t v);
 void sr_srm_put_f64(sr_srm_writer *w, const char *name, double v);

@@ -24,8 +24,9 @@
  * Search. The classes run best first: EXACT, PREFIX, WORD. Each has sources, ranges of
  * the indexes that hold every entity of the class (and others, which classification
  * rejects). The sources are scanned in rounds of ranks [t0, t1): a block whose min and
- * max miss the round is skipped, a candidate is classified against the query from its
- * word ids, and members enter the caller's hit array, kept sorted. Once the class's
+ * max miss the round is skipped; a candidate whose word signature (sig, see feature())
+ * lacks a query word is dropped with one memory access; the rest are classified from
+ * their word ids, and members enter the caller's hit array, kept sorted. Once the class's
  * share of the array is full after a round, no later rank can enter and the class is
  * done, so a one-letter prefix with 100,000s of entries classifies only the entries of
  * the most popular entities. The first round ends at about need * n_ranks / entries
@@ -55,7 +56,7 @@
 #define FOLD_OPTS                                                                                  \
     (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |                    \
      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE)
-#define QUERY_CPS   2048 /* code points of a folded query (NFKC expands 256 bytes at most so) */
+#define QUERY_CPS   2048 /* a folded query's code points: NFKC makes at most 18 of 3 bytes */
 #define SINGLE_PASS 1024 /* sources this small are scanned in one round */
 
 /* A rank array with the min and max of each block. */
@@ -78,6 +79,7 @@ struct sr_catalog {
     uint32_t n_artists, n_items, n_ranks;
     uint64_t *artist_pop; /* (n_artists) */
     uint32_t *rank_ent;   /* (n_ranks) artist id, or item id | SONG_BIT */
+    uint64_t *sig;        /* (n_ranks) word-prefix features of each entity's words */
 
     uint32_t n_words;
     uint32_t *word_off;            /* (n_words + 1) into word_blob */
@@ -123,6 +125,23 @@ static bool is_ascii(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] >= 0x80) return false;
     return true;
+}
+
+/* A 64-bit signature of an entity's words: for each word, one bit for each of its
+ * first 1, 2 and 3 bytes (hashed). A query word of n bytes needs the bit of its first
+ * min(n, 3) bytes, so an entity whose signature lacks a query word's bit cannot match
+ * it, and most candidates of a multi-word query are rejected with one memory access
+ * instead of a walk over two word lists. */
+static uint64_t feature(const char *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull * (n + 1);
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0xff51afd7ed558ccdull;
+    return 1ull << (h >> 58);
+}
+
+static uint64_t word_features(const char *p, size_t n) {
+    uint64_t f = 0;
+    for (size_t k = 1; k <= n && k <= 3; k++) f |= feature(p, k);
+    return f;
 }
 
 /* ---- search form: folding and words ----------------------------------------------- */
@@ -386,8 +405,7 @@ static sr_err check_strtab(const sr_strtab *t, const char *what, sr_diag *d) {
     for (uint32_t i = 0; i < t->n; i++)
         if (t->off[i + 1] < t->off[i])
             return sr_diag_set(d, SR_E_CORRUPT, "catalog: %s: offsets go backwards at %u", what, i);
-    if (t->off[t->n] > t->off[0] && !t->data)
-        return sr_diag_set(d, SR_E_CORRUPT, "catalog: %s: no string data", what);
+    if (!t->data) return sr_diag_set(d, SR_E_CORRUPT, "catalog: %s: no string data", what);
     return SR_OK;
 }
 
@@ -544,7 +562,7 @@ out:
     return e;
 }
 
-/* Stable merge sort of ranks by word list from word `from` on. */
+/* Compares the word lists of ranks ra and rb from word `from` on. */
 static int words_from_cmp(const sr_catalog *c, uint32_t ra, uint32_t rb, uint32_t from) {
     const uint32_t *a, *b;
     uint32_t na, nb;
@@ -555,12 +573,26 @@ static int words_from_cmp(const sr_catalog *c, uint32_t ra, uint32_t rb, uint32_
     return seq_cmp(a + (na ? from : 0), na, b + (nb ? from : 0), nb);
 }
 
-static void msort(const sr_catalog *c, uint32_t *a, uint32_t *tmp, size_t n, uint32_t from) {
+/* A rank with words `from` and `from + 1` of its list in key (id + 1; 0: none), so
+ * most comparisons need no memory beyond the array being sorted. */
+typedef struct keyed {
+    uint64_t key;
+    uint32_t rank;
+} keyed;
+
+static int keyed_cmp(const sr_catalog *c, const keyed *a, const keyed *b, uint32_t from) {
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    if (!(uint32_t)a->key) return 0; /* both lists end within the key */
+    return words_from_cmp(c, a->rank, b->rank, from + 2);
+}
+
+/* Stable merge sort. */
+static void msort(const sr_catalog *c, keyed *a, keyed *tmp, size_t n, uint32_t from) {
     if (n <= 12) {
         for (size_t i = 1; i < n; i++) {
-            uint32_t v = a[i];
+            keyed v = a[i];
             size_t j = i;
-            while (j > 0 && words_from_cmp(c, a[j - 1], v, from) > 0) a[j] = a[j - 1], j--;
+            while (j > 0 && keyed_cmp(c, &a[j - 1], &v, from) > 0) a[j] = a[j - 1], j--;
             a[j] = v;
         }
         return;
@@ -568,11 +600,27 @@ static void msort(const sr_catalog *c, uint32_t *a, uint32_t *tmp, size_t n, uin
     size_t h = n / 2;
     msort(c, a, tmp, h, from);
     msort(c, a + h, tmp, n - h, from);
-    if (words_from_cmp(c, a[h - 1], a[h], from) <= 0) return; /* already in order */
+    if (keyed_cmp(c, &a[h - 1], &a[h], from) <= 0) return; /* already in order */
     memcpy(tmp, a, h * sizeof *a);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) a[k++] = words_from_cmp(c, tmp[i], a[j], from) <= 0 ? tmp[i++] : a[j++];
+    while (i < h && j < n) a[k++] = keyed_cmp(c, &tmp[i], &a[j], from) <= 0 ? tmp[i++] : a[j++];
     while (i < h) a[k++] = tmp[i++];
+}
+
+/* Sorts ranks r[0..n) (in rank order) by word list from word `from` on, stably; buf
+ * and tmp hold n each. */
+static void sort_by_words(const sr_catalog *c, uint32_t *r, size_t n, uint32_t from, keyed *buf,
+                          keyed *tmp) {
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *w;
+        uint32_t nw;
+        ent_words(c, c->rank_ent[r[i]], &w, &nw);
+        uint64_t k0 = nw > from ? (uint64_t)w[from] + 1 : 0;
+        uint64_t k1 = nw > from + 1 ? (uint64_t)w[from + 1] + 1 : 0;
+        buf[i] = (keyed){k0 << 32 | k1, r[i]};
+    }
+    msort(c, buf, tmp, n, from);
+    for (size_t i = 0; i < n; i++) r[i] = buf[i].rank;
 }
 
 static sr_err ridx_alloc(sr_catalog *c, ridx *x, size_t n) {
@@ -605,15 +653,18 @@ static sr_err build_artist_order(sr_catalog *c) {
         return e;
     c->art_napos = arr(c, c->n_artists, sizeof(uint32_t));
     c->s_off = arr(c, (size_t)c->n_artists + 1, sizeof(uint32_t));
-    uint32_t *tmp = sr_mallocarray(c->n_artists ? c->n_artists : 1, sizeof *tmp);
-    if (!c->art_napos || !c->s_off || !tmp) {
+    keyed *buf = sr_mallocarray(c->n_artists ? c->n_artists : 1, sizeof *buf);
+    keyed *tmp = sr_mallocarray(c->n_artists ? c->n_artists : 1, sizeof *tmp);
+    if (!c->art_napos || !c->s_off || !buf || !tmp) {
+        sr_free(buf);
         sr_free(tmp);
         return SR_E_NOMEM;
     }
     uint32_t k = 0;
     for (uint32_t r = 0; r < c->n_ranks; r++)
         if (!(c->rank_ent[r] & SONG_BIT)) c->na.r[k++] = r;
-    msort(c, c->na.r, tmp, c->n_artists, 0);
+    sort_by_words(c, c->na.r, c->n_artists, 0, buf, tmp);
+    sr_free(buf);
     sr_free(tmp);
     for (uint32_t p = 0; p < c->n_artists; p++) c->art_napos[c->rank_ent[c->na.r[p]]] = p;
     /* S: a counting sort of songs (in rank order) by their artist's NA place. */
@@ -640,17 +691,24 @@ static sr_err build_track_order(sr_catalog *c) {
     if ((e = ridx_alloc(c, &c->nt, c->n_items))) return e;
     uint32_t nb = c->n_words + 1; /* bucket 0: no words */
     uint32_t *start = sr_calloc((size_t)nb + 1, sizeof *start);
-    uint32_t *tmp = sr_mallocarray(c->n_items ? c->n_items : 1, sizeof *tmp);
-    if (!start || !tmp) {
-        sr_free(start);
-        sr_free(tmp);
-        return SR_E_NOMEM;
-    }
+    if (!start) return SR_E_NOMEM;
     for (uint32_t s = 0; s < c->n_items; s++) {
         uint32_t o = c->song_w_off[s];
         start[(o < c->song_w_off[s + 1] ? c->song_w[o] + 1 : 0) + 1]++;
     }
-    for (uint32_t b = 0; b < nb; b++) start[b + 1] += start[b];
+    uint32_t most = 0; /* songs in the largest bucket */
+    for (uint32_t b = 0; b < nb; b++) {
+        if (start[b + 1] > most) most = start[b + 1];
+        start[b + 1] += start[b];
+    }
+    keyed *buf = sr_mallocarray(most ? most : 1, sizeof *buf);
+    keyed *tmp = sr_mallocarray(most ? most : 1, sizeof *tmp);
+    if (!buf || !tmp) {
+        sr_free(start);
+        sr_free(buf);
+        sr_free(tmp);
+        return SR_E_NOMEM;
+    }
     /* start[b] is the fill cursor of bucket b; afterwards it is the bucket's end. */
     for (uint32_t r = 0; r < c->n_ranks; r++) {
         uint32_t ent = c->rank_ent[r];
@@ -662,10 +720,11 @@ static sr_err build_track_order(sr_catalog *c) {
     uint32_t lo = 0;
     for (uint32_t b = 0; b < nb; b++) {
         uint32_t hi = start[b];
-        if (hi - lo > 1 && b > 0) msort(c, c->nt.r + lo, tmp, hi - lo, 1);
+        if (hi - lo > 1 && b > 0) sort_by_words(c, c->nt.r + lo, hi - lo, 1, buf, tmp);
         lo = hi;
     }
     sr_free(start);
+    sr_free(buf);
     sr_free(tmp);
     ridx_blocks(&c->nt);
     return SR_OK;
@@ -723,6 +782,35 @@ static sr_err build_word_index(sr_catalog *c, bool songs, ridx *x, uint32_t **of
     return SR_OK;
 }
 
+/* sig: each entity's word features (a song's include its artist's). */
+static sr_err build_sigs(sr_catalog *c) {
+    uint64_t *wf = sr_mallocarray(c->n_words ? c->n_words : 1, sizeof *wf);
+    c->sig = arr(c, c->n_ranks, sizeof *c->sig);
+    if (!wf || !c->sig) {
+        sr_free(wf);
+        return SR_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < c->n_words; i++) {
+        sr_str w = word_get(c, i);
+        wf[i] = word_features(w.p, w.n);
+    }
+    for (uint32_t r = 0; r < c->n_ranks; r++) {
+        uint32_t ent = c->rank_ent[r];
+        const uint32_t *w;
+        uint32_t n;
+        uint64_t f = 0;
+        ent_words(c, ent, &w, &n);
+        for (uint32_t i = 0; i < n; i++) f |= wf[w[i]];
+        if (ent & SONG_BIT) {
+            ent_words(c, c->item_artist[ent & ~SONG_BIT], &w, &n);
+            for (uint32_t i = 0; i < n; i++) f |= wf[w[i]];
+        }
+        c->sig[r] = f;
+    }
+    sr_free(wf);
+    return SR_OK;
+}
+
 /* ---- exact-key tables ------------------------------------------------------------- */
 
 static sr_err keytab_init(sr_catalog *c, keytab *t, uint32_t n) {
@@ -739,6 +827,25 @@ static void keytab_put(keytab *t, uint64_t h, uint32_t id) {
     uint64_t p = h & t->mask;
     while (t->slot[p]) p = (p + 1) & t->mask;
     t->slot[p] = (h >> 32) << 32 | ((uint64_t)id + 1);
+}
+
+/* Inserts go through a batch: each slot is prefetched when its key is hashed and
+ * written 32 keys later, so the table's cache misses overlap with normalising. */
+typedef struct keybatch {
+    uint64_t h[32];
+    uint32_t id[32];
+    uint32_t n;
+} keybatch;
+
+static void batch_flush(keytab *t, keybatch *b) {
+    for (uint32_t i = 0; i < b->n; i++) keytab_put(t, b->h[i], b->id[i]);
+    b->n = 0;
+}
+
+static void batch_put(keytab *t, keybatch *b, uint64_t h, uint32_t id) {
+    __builtin_prefetch(&t->slot[h & t->mask]);
+    b->h[b->n] = h, b->id[b->n++] = id;
+    if (b->n == 32) batch_flush(t, b);
 }
 
 /* The song key: artist id (4 bytes, as the builder) + normalised track. */
@@ -759,13 +866,15 @@ static sr_err build_keys(sr_catalog *c) {
     char *kb = NULL;
     size_t kcap = 0;
     sr_str key;
+    keybatch kb2 = {.n = 0};
     e = SR_OK;
     for (uint32_t a = 0; a < c->n_artists && !e; a++) {
         sr_str s = sr_strtab_get(&c->artists, a);
         if (!sr_utf8_valid(s.p, s.n)) continue;
         if ((e = sr_normalize(s, &nb, &key))) break;
-        keytab_put(&c->akeys, sr_hash_bytes(key.p, key.n), a);
+        batch_put(&c->akeys, &kb2, sr_hash_bytes(key.p, key.n), a);
     }
+    batch_flush(&c->akeys, &kb2);
     for (uint32_t i = 0; i < c->n_items && !e; i++) {
         sr_str s = sr_strtab_get(&c->tracks, i), tkey;
         if (!sr_utf8_valid(s.p, s.n)) continue;
@@ -774,8 +883,9 @@ static sr_err build_keys(sr_catalog *c) {
             e = SR_E_NOMEM;
             break;
         }
-        keytab_put(&c->skeys, sr_hash_bytes(key.p, key.n), i);
+        batch_put(&c->skeys, &kb2, sr_hash_bytes(key.p, key.n), i);
     }
+    batch_flush(&c->skeys, &kb2);
     sr_normbuf_free(&nb);
     sr_free(kb);
     return e;
@@ -800,7 +910,8 @@ sr_err sr_catalog_build(const sr_catalog_src *src, sr_catalog **out, sr_diag *d)
             c->artist_pop[c->item_artist[s]] += c->item_pop[s];
     if ((e = build_ranks(c)) || (e = build_words(c)) || (e = build_artist_order(c)) ||
         (e = build_track_order(c)) || (e = build_word_index(c, false, &c->wa, &c->wa_off)) ||
-        (e = build_word_index(c, true, &c->ws, &c->ws_off)) || (e = build_keys(c)))
+        (e = build_word_index(c, true, &c->ws, &c->ws_off)) || (e = build_sigs(c)) ||
+        (e = build_keys(c)))
         goto fail;
     *out = c;
     return SR_OK;
@@ -820,6 +931,7 @@ void sr_catalog_free(sr_catalog *c) {
     if (!c) return;
     sr_free(c->artist_pop);
     sr_free(c->rank_ent);
+    sr_free(c->sig);
     sr_free(c->word_off);
     sr_free(c->word_blob);
     sr_free(c->art_w_off);
@@ -1015,6 +1127,7 @@ typedef struct query {
     uint32_t ex[MAX_WORDS];                /* word id equal to word i, or NONE */
     bool all_exact;
     unsigned kinds;
+    uint64_t need; /* features an entity must have (see feature()) */
 } query;
 
 /* Folds and splits q, and finds each word's id range. Returns 1 when there is
@@ -1034,11 +1147,13 @@ static int parse_query(const sr_catalog *c, const char *q, size_t len, query *ou
     if (w.failed || !w.n_words) return 0;
     out->k = w.n_words;
     out->all_exact = true;
+    out->need = 0;
     uint32_t st = 0;
     for (uint32_t i = 0; i < w.n_words; i++) {
         const char *p = bytes + st;
         size_t n = w.end[i] - st;
         st = w.end[i];
+        out->need |= feature(p, n < 3 ? n : 3);
         out->lo[i] = word_lower(c, p, n);
         out->hi[i] = word_prefix_end(c, p, n, out->lo[i]);
         if (out->lo[i] == out->hi[i]) return 0;
@@ -1161,13 +1276,14 @@ static void consider(const sr_catalog *c, const query *q, region *g, uint32_t ra
     if (classify(c, q, ent) == g->cls) region_add(c, g, ent);
 }
 
-/* Entries of [lo, hi) of x with ranks in [t0, t1). */
+/* Entries of [lo, hi) of x with ranks in [t0, t1). A block's candidates are gathered
+ * first with their signatures and entities prefetched, so the cache misses overlap. */
 static void scan(const sr_catalog *c, const query *q, region *g, const source *src, uint32_t t0,
                  uint32_t t1) {
     const ridx *x = src->x;
-    uint32_t i = src->lo;
+    uint32_t i = src->lo, cand[1u << BLOCK_BITS];
     while (i < src->hi) {
-        uint32_t b = i >> BLOCK_BITS, bend = (b + 1) << BLOCK_BITS;
+        uint32_t b = i >> BLOCK_BITS, bend = (b + 1) << BLOCK_BITS, n = 0;
         if (bend > src->hi || bend == 0) bend = src->hi;
         if (x->bmin[b] >= t1 || x->bmax[b] < t0) {
             i = bend;
@@ -1175,8 +1291,13 @@ static void scan(const sr_catalog *c, const query *q, region *g, const source *s
         }
         for (; i < bend; i++) {
             uint32_t r = x->r[i];
-            if (r >= t0 && r < t1) consider(c, q, g, r);
+            if (r < t0 || r >= t1) continue;
+            cand[n++] = r;
+            __builtin_prefetch(&c->sig[r]);
+            __builtin_prefetch(&c->rank_ent[r]);
         }
+        for (uint32_t j = 0; j < n; j++)
+            if ((c->sig[cand[j]] & q->need) == q->need) consider(c, q, g, cand[j]);
     }
 }
 

@@ -471,6 +471,10 @@ static void test_corrupt_input(void **state) {
     s.artists.off = NULL;
     assert_int_equal(sr_catalog_build(&s, &c, &d), SR_E_CORRUPT);
     s = f.src;
+    s.tracks.data = NULL;
+    assert_int_equal(sr_catalog_build(&s, &c, &d), SR_E_CORRUPT);
+    assert_non_null(strstr(d.msg, "no string data"));
+    s = f.src;
     s.artists.n = 0x7fffffff;
     s.tracks.n = 1;
     assert_int_equal(sr_catalog_build(&s, &c, &d), SR_E_LIMIT);
