@@ -46,6 +46,8 @@ sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d) {
     err = sr_recommender_init(&e->rec, &e->mf->model, m->tracks.n ? m->item_artist : NULL,
                               m->artists.n, d);
     if (err) goto fail;
+    /* Scanning a large catalog is bound by memory bandwidth: two threads per request. */
+    e->rec.threads = 2;
     *out = e;
     return SR_OK;
 fail:

@@ -2,6 +2,7 @@
 #include "rec/recommend.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,15 +109,55 @@ static void unfold(const sr_recommender *R, sr_newuser *u) {
 }
 
 /* Unclipped estimates of every item into s (NaN when impossible). */
-static void score_all(const sr_recommender *R, const sr_newuser *u, float *s) {
+/* Scores of items [lo, hi). */
+static void score_range(const sr_recommender *R, const sr_newuser *u, float *s, uint32_t lo,
+                        uint32_t hi) {
     const sr_model *m = R->model;
     if (m->ops->score_new) {
-        m->ops->score_new(m->state, m->ts, u, s, 0, R->n_items);
+        m->ops->score_new(m->state, m->ts, u, s, lo, hi);
         return;
     }
-    for (uint32_t i = 0; i < R->n_items; i++) {
+    for (uint32_t i = lo; i < hi; i++) {
         double e;
         s[i] = m->ops->estimate_new(m->state, m->ts, u, i, &e) ? (float)e : NAN;
+    }
+}
+
+typedef struct score_job {
+    const sr_recommender *R;
+    const sr_newuser *u;
+    float *s;
+    uint32_t lo, hi;
+} score_job;
+
+static void *score_main(void *arg) {
+    score_job *j = arg;
+    score_range(j->R, j->u, j->s, j->lo, j->hi);
+    return NULL;
+}
+
+/* Unclipped estimates of every item into s (NaN when impossible), on R->threads threads
+ * for catalogs of SCAN_SPLIT songs or more (the scan is bound by memory bandwidth, which
+ * a second core adds to); a thread that cannot start leaves its part to this one. */
+#define SCAN_SPLIT 65536
+static void score_all(const sr_recommender *R, const sr_newuser *u, float *s) {
+    int T = R->threads < 1 ? 1 : R->threads > SR_REC_MAX_THREADS ? SR_REC_MAX_THREADS : R->threads;
+    if (R->n_items < SCAN_SPLIT) T = 1;
+    score_job jobs[SR_REC_MAX_THREADS];
+    pthread_t tid[SR_REC_MAX_THREADS];
+    bool started[SR_REC_MAX_THREADS] = {false};
+    const uint32_t N = R->n_items, chunk = (uint32_t)((N + (uint32_t)T - 1) / (uint32_t)T);
+    for (int t = 0; t < T; t++) {
+        uint32_t lo = (uint32_t)t * chunk;
+        jobs[t] = (score_job){R, u, s, lo < N ? lo : N, lo + chunk < N ? lo + chunk : N};
+    }
+    for (int t = 1; t < T; t++) started[t] = !pthread_create(&tid[t], NULL, score_main, &jobs[t]);
+    score_main(&jobs[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            score_main(&jobs[t]);
     }
 }
 

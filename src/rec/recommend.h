@@ -39,12 +39,14 @@
 
 #define SR_REC_MAX_BECAUSE 5
 #define SR_REC_MAX_N       1000
+#define SR_REC_MAX_THREADS 16
 
 typedef struct sr_recommender {
     const sr_model *model;
     uint32_t n_items, n_artists;
     const uint32_t *item_artist; /* (n_items) or NULL: no artist rules */
     float *pop;                  /* (n_items) owned: pop_i above */
+    int threads;                 /* threads one request may scan a large catalog with (default 1) */
 } sr_recommender;
 
 /* Sets R up over m (borrowed: it must outlive R). item_artist may be NULL. */
