@@ -43,12 +43,12 @@
 #define SR_API_MAX_BLOCKED 1000               /* ids in blocked_songs, blocked_artists */
 
 typedef struct sr_api_config {
-    const sr_engine *engine; /* borrowed; must have a catalog (engine->cat) */
-    sr_profiles *profiles;   /* borrowed */
-    const char *bind;        /* address to listen on; NULL: 127.0.0.1 */
-    uint16_t port;           /* 0: any free port (sr_api_port) */
-    unsigned threads;        /* server threads; 0: the HTTP core's default */
-    const char *tmp_dir;     /* where uploads are spooled; NULL: $TMPDIR, else /tmp */
+    const sr_engine *engine;     /* borrowed; must have a catalog (engine->cat) */
+    sr_profiles *profiles;       /* borrowed */
+    const char *bind;            /* address to listen on; NULL: 127.0.0.1 */
+    uint16_t port;               /* 0: any free port (sr_api_port) */
+    unsigned threads;            /* server threads; 0: the HTTP core's default */
+    const char *tmp_dir;         /* where uploads are spooled; NULL: $TMPDIR, else /tmp */
     const sr_http_asset *assets; /* static files (the web page), borrowed; may be NULL */
     size_t n_assets;
     const sr_log *log; /* optional; copied (its user pointer is borrowed) */

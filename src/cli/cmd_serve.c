@@ -1,0 +1,125 @@
+/* songrec serve: the JSON API (server/api.h) over one trained model and a profile store.
+ *
+ *   songrec serve MODEL.srm [--port N] [--bind ADDR] [--db PATH] [--threads N]
+ *
+ * Order: load the model (a missing or damaged one ends the command before anything
+ * binds), open the profile store, block SIGINT and SIGTERM in this thread so that every
+ * server thread inherits the mask, start the server, print "songrec: serving MODEL on
+ * http://ADDR:PORT/" on stdout (flushed, so a script can read the port it got with
+ * --port 0), then sigwait. On a signal: stop the server (requests in flight finish),
+ * close the store, free the engine, exit 0.
+ *
+ * Log lines go to stderr, one fprintf each, from any server thread.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "rec/engine.h"
+#include "server/api.h"
+#include "server/profiles.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: songrec serve MODEL.srm [OPTIONS]\n\n"
+               "Serves recommendations, catalog search and listener profiles as a JSON API\n"
+               "under /api (docs/API.md). Stops cleanly on SIGINT or SIGTERM.\n\n"
+               "  --port N               TCP port; 0 picks a free one [8080]\n"
+               "  --bind ADDR            IPv4 or IPv6 address to listen on [127.0.0.1]\n"
+               "  --db PATH              the profile store (SQLite), created when absent "
+               "[profiles.db]\n"
+               "  --threads N            server threads, 1..64 [2 x CPUs]\n"
+               "  -h, --help             this help\n\n"
+               "It prints \"songrec: serving MODEL on http://ADDR:PORT/\" once it listens.\n");
+}
+
+/* Thread-safe: one fprintf per line (stdio locks the stream). */
+static void serve_message(void *user, sr_log_level level, const char *text) {
+    (void)user;
+    if (level == SR_LOG_DEBUG) return;
+    const char *tag = level == SR_LOG_ERROR ? "error: " : level == SR_LOG_WARN ? "warning: " : "";
+    fprintf(stderr, "songrec serve: %s%s\n", tag, text);
+}
+
+int sr_cmd_serve(int argc, char **argv) {
+    enum { O_PORT = 256, O_BIND, O_DB, O_THREADS };
+    static const struct option opts[] = {
+        {"port", required_argument, 0, O_PORT}, {"bind", required_argument, 0, O_BIND},
+        {"db", required_argument, 0, O_DB},     {"threads", required_argument, 0, O_THREADS},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    uint64_t port = 8080, threads = 0;
+    const char *bind = "127.0.0.1", *db = "profiles.db";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == O_PORT) {
+            if (!sr_cli_parse_u64(optarg, &port) || port > 65535) {
+                fprintf(stderr, "songrec serve: --port wants 0..65535, not '%s'\n", optarg);
+                return 1;
+            }
+        } else if (c == O_BIND) {
+            bind = optarg;
+        } else if (c == O_DB) {
+            db = optarg;
+        } else if (c == O_THREADS) {
+            if (!sr_cli_parse_u64(optarg, &threads) || threads < 1 || threads > 64) {
+                fprintf(stderr, "songrec serve: --threads wants 1..64, not '%s'\n", optarg);
+                return 1;
+            }
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "songrec serve: need one model file\n");
+        usage(stderr);
+        return 1;
+    }
+    const char *model = argv[optind];
+    sr_diag d = {{0}};
+    sr_engine *eng = NULL;
+    sr_profiles *prof = NULL;
+    sr_api *api = NULL;
+    sr_err e = sr_engine_open(model, &eng, &d);
+    if (!e && !eng->cat) e = sr_diag_set(&d, SR_E_INPUT, "%s has no song catalog to serve", model);
+    if (!e) e = sr_profiles_open(db, threads > 16 ? 16 : (int)threads, &prof, &d);
+    if (e) goto fail;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sr_log log = {serve_message, NULL, NULL};
+    sr_api_config cfg = {.engine = eng,
+                         .profiles = prof,
+                         .bind = bind,
+                         .port = (uint16_t)port,
+                         .threads = (unsigned)threads,
+                         .log = &log};
+    if ((e = sr_api_start(&cfg, &api, &d))) goto fail;
+    bool v6 = strchr(bind, ':') != NULL;
+    printf("songrec: serving %s on http://%s%s%s:%u/\n", model, v6 ? "[" : "", bind, v6 ? "]" : "",
+           (unsigned)sr_api_port(api));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "songrec serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sr_api_stop(api);
+    sr_profiles_close(prof);
+    sr_engine_free(eng);
+    return 0;
+fail:
+    sr_profiles_close(prof);
+    sr_engine_free(eng);
+    return sr_cli_fail("serve", e, &d);
+}
