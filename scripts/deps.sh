@@ -10,7 +10,7 @@ pkgs=(build-essential cmake pkg-config libarchive-dev libutf8proc-dev libxxhash-
 case "$what" in
   test) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils gzip zip) ;;
   bench) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils hyperfine
-                libjson-c-dev libyajl-dev libcjson-dev time) ;;
+                libjson-c-dev libyajl-dev libcjson-dev time wrk) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
