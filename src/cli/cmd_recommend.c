@@ -161,7 +161,8 @@ int sr_cmd_recommend(int argc, char **argv) {
     sr_diag d = {{0}};
     sr_engine *e = NULL;
     sr_err err = sr_engine_open(argv[optind], &e, &d);
-    sr_rec_rating *r = NULL, *hist = NULL;
+    sr_rec_rating *r = NULL;
+    sr_history_song *hist = NULL;
     uint32_t *bs = NULL, *ba = NULL;
     size_t nr = 0, nh = 0;
     sr_rec_item *items = NULL;
@@ -188,7 +189,7 @@ int sr_cmd_recommend(int argc, char **argv) {
         err = sr_diag_set(&d, SR_E_NOMEM, "out of memory");
         goto fail;
     }
-    for (size_t j = 0; j < nh; j++) r[nr++] = hist[j];
+    for (size_t j = 0; j < nh; j++) r[nr++] = (sr_rec_rating){hist[j].item, hist[j].rating};
     for (size_t j = 0; j < a.n_rates; j++)
         if ((err = sr_engine_parse_rating(e, a.rates[j], &r[nr++], &d))) goto fail;
     for (size_t j = 0; j < a.n_block_songs; j++) {

@@ -117,7 +117,7 @@ static int cmp_u32f(const void *a, const void *b) {
 }
 
 sr_err sr_engine_history(const sr_engine *e, const char *path, const char *format,
-                         sr_rec_rating **out, size_t *n, sr_history_stats *st, sr_diag *d) {
+                         sr_history_song **out, size_t *n, sr_history_stats *st, sr_diag *d) {
     *out = NULL;
     *n = 0;
     memset(st, 0, sizeof *st);
@@ -131,9 +131,11 @@ sr_err sr_engine_history(const sr_engine *e, const char *path, const char *forma
     if (!err && rs.records == 0 && rs.skipped_total == 0)
         err = sr_diag_set(d, SR_E_EMPTY, "%s: no listens found", path);
     sr_rec_rating *r = NULL;
+    sr_history_song *songs = NULL;
     if (!err && h.n) {
         r = sr_mallocarray(h.n, sizeof *r);
-        if (!r) err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+        songs = sr_mallocarray(h.n, sizeof *songs);
+        if (!r || !songs) err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
     size_t m = 0;
     if (!err && h.n) {
@@ -148,18 +150,20 @@ sr_err sr_engine_history(const sr_engine *e, const char *path, const char *forma
             for (; k < h.n && r[k].item == r[j].item; k++) plays += r[k].r;
             double v = cap10 ? fmin(plays, 10) : plays;
             v = v < ts->lo ? ts->lo : v > ts->hi ? ts->hi : v;
-            r[m++] = (sr_rec_rating){r[j].item, (float)v};
+            songs[m++] = (sr_history_song){r[j].item, (float)v,
+                                           plays >= UINT32_MAX ? UINT32_MAX : (uint32_t)plays};
             j = k;
         }
     }
     sr_free(h.items);
     sr_free(h.plays);
+    sr_free(r);
     if (err) {
-        sr_free(r);
+        sr_free(songs);
         return err;
     }
     st->songs = m;
-    *out = r;
+    *out = songs;
     *n = m;
     return SR_OK;
 }

@@ -52,10 +52,17 @@ typedef struct sr_history_stats {
     size_t songs;       /* distinct catalog songs played */
 } sr_history_stats;
 
-/* Reads the history at path (format detected, or `format`) into ratings of catalog songs,
- * ascending by item: a new array in *out (free with sr_free), *n of them. */
+/* One catalog song of a history: its plays and the rating they make. */
+typedef struct sr_history_song {
+    uint32_t item;
+    float rating;
+    uint32_t plays; /* summed play counts, saturating */
+} sr_history_song;
+
+/* Reads the history at path (format detected, or `format`) into the catalog songs it
+ * played, ascending by item: a new array in *out (free with sr_free), *n of them. */
 sr_err sr_engine_history(const sr_engine *e, const char *path, const char *format,
-                         sr_rec_rating **out, size_t *n, sr_history_stats *st, sr_diag *d);
+                         sr_history_song **out, size_t *n, sr_history_stats *st, sr_diag *d);
 
 /* Writes recommendations as an export: names, MBIDs and reasons from the catalog. */
 sr_err sr_engine_export(const sr_engine *e, sr_export_format f, const char *title,

@@ -1220,8 +1220,8 @@ static bool spool(const sr_api *a, const sr_http_req *req, char *path, size_t ca
 }
 
 static int by_plays_desc(const void *x, const void *y) {
-    const sr_rec_rating *a = x, *b = y;
-    if (a->r != b->r) return a->r > b->r ? -1 : 1;
+    const sr_history_song *a = x, *b = y;
+    if (a->plays != b->plays) return a->plays > b->plays ? -1 : 1;
     return a->item < b->item ? -1 : a->item > b->item;
 }
 
@@ -1238,7 +1238,7 @@ typedef struct hist_store {
 /* Stores the history's songs (r, n; sorted here by plays) as "history" ratings of
  * token: a song the listener rated by hand keeps that rating; new songs fill the
  * profile up to its limit, most played first. */
-static sr_err store_history(const sr_api *a, const char *token, sr_rec_rating *r, size_t n,
+static sr_err store_history(const sr_api *a, const char *token, sr_history_song *r, size_t n,
                             hist_store *hs, sr_diag *d) {
     sr_profile p = {0};
     sr_err e = sr_profiles_get(a->prof, token, now_s(), &p, d);
@@ -1288,8 +1288,8 @@ static sr_err store_history(const sr_api *a, const char *token, sr_rec_rating *r
         }
         out[m++] = (sr_profile_rating){.artist = artist,
                                        .track = track,
-                                       .rating = r[j].r,
-                                       .plays = (uint32_t)r[j].r,
+                                       .rating = r[j].rating,
+                                       .plays = r[j].plays,
                                        .source = SR_PROFILE_HISTORY};
     }
     e = sr_profiles_set_ratings(a->prof, token, out, m, false, now_s(), d);
@@ -1340,7 +1340,7 @@ static void h_history(void *ctx, const sr_http_req *req, sr_http_res *res) {
         sr_http_error(res, 500, "cannot store the upload; the server log has the details");
         return;
     }
-    sr_rec_rating *r = NULL;
+    sr_history_song *r = NULL;
     size_t n = 0;
     sr_history_stats st = {0};
     e = sr_engine_history(a->e, path, format, &r, &n, &st, &d);
