@@ -97,7 +97,15 @@ int sr_cmd_info(int argc, char **argv) {
         sr_cli_json_string(stdout, f->meta.data_file, strlen(f->meta.data_file));
         printf(", \"transform\": \"%s\", \"meta\": ", f->meta.transform);
         sr_cli_json_string(stdout, f->meta.data_meta, strlen(f->meta.data_meta));
-        printf("}, \"sections\": [");
+        printf("}, \"evaluation\": ");
+        if (f->meta.eval_folds)
+            printf("{\"folds\": %u, \"rmse\": %.6f, \"rmse_std\": %.6f, \"mae\": %.6f, "
+                   "\"mae_std\": %.6f}",
+                   f->meta.eval_folds, f->meta.eval_rmse, f->meta.eval_rmse_std, f->meta.eval_mae,
+                   f->meta.eval_mae_std);
+        else
+            printf("null");
+        printf(", \"sections\": [");
         for (size_t i = 0; i < ns; i++) {
             sr_srm_section_info si;
             sr_srm_section(f->srm, i, &si);
@@ -114,6 +122,10 @@ int sr_cmd_info(int argc, char **argv) {
         printf("Data         %u users, %u items, %llu ratings; scale %g..%g, mean %.4f\n",
                ts->n_users, ts->n_items, (unsigned long long)ts->n, ts->lo, ts->hi,
                ts->global_mean);
+        if (f->meta.eval_folds)
+            printf("Evaluation   %u-fold CV: RMSE %.4f (std %.4f), MAE %.4f (std %.4f)\n",
+                   f->meta.eval_folds, f->meta.eval_rmse, f->meta.eval_rmse_std, f->meta.eval_mae,
+                   f->meta.eval_mae_std);
         printf("File         %llu bytes (%.1f MiB), factors %s, loaded in %.3f s\n",
                (unsigned long long)size, (double)size / 1048576.0, prec, load_s);
         printf("Sections\n");

@@ -1,6 +1,8 @@
-/* songrec similar: the songs a trained model finds most like one song.
+/* songrec similar: the songs a trained model finds most like one song, or the artists
+ * most like one artist.
  *
  *   songrec similar MODEL.srm "Artist - Track" [-n 10] [--json]
+ *   songrec similar MODEL.srm --artist NAME [-n 10] [--json]
  *
  * Similarity is the model's own (cosine of factor vectors for the factor models, the
  * item similarity of an item-based k-NN) or the cosine of the songs' listener sets in
@@ -15,8 +17,10 @@
 #include "util/mem.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: songrec similar MODEL.srm \"Artist - Track\" [-n N] [--json]\n\n"
-               "The songs most similar to one song.\n\n"
+    fprintf(f, "usage: songrec similar MODEL.srm \"Artist - Track\" [-n N] [--json]\n"
+               "       songrec similar MODEL.srm --artist NAME [-n N] [--json]\n\n"
+               "The songs most similar to one song, or the artists most similar to one artist.\n\n"
+               "  --artist NAME  similar artists instead of songs\n"
                "  -n N        how many (1..1000; default 10)\n"
                "  --json      one JSON object\n"
                "  -h, --help  this help\n");
@@ -31,10 +35,51 @@ static void song_json(const sr_catalog *c, uint32_t i) {
     sr_cli_json_string(stdout, t.p, t.n);
 }
 
+static int similar_artists(const char *model, const char *name, size_t n, bool json) {
+    sr_diag d = {{0}};
+    sr_engine *e = NULL;
+    uint32_t *ids = sr_mallocarray(n, sizeof *ids), a = 0;
+    float *sims = sr_mallocarray(n, sizeof *sims);
+    size_t got = 0;
+    sr_err err = !ids || !sims ? sr_diag_set(&d, SR_E_NOMEM, "out of memory")
+                               : sr_engine_open(model, &e, &d);
+    if (!err && !e->cat) err = sr_diag_set(&d, SR_E_INPUT, "%s has no song catalog", model);
+    if (!err && sr_catalog_find_artist(e->cat, name, strlen(name), &a))
+        err = sr_diag_set(&d, SR_E_INPUT, "'%s': no such artist in the model's catalog", name);
+    if (!err) err = sr_rec_similar_artists(&e->rec, a, n, ids, sims, &got, &d);
+    if (!err) {
+        if (json) {
+            sr_str an = sr_catalog_artist_name(e->cat, a);
+            printf("{\"artist\": {\"id\": %u, \"name\": ", a);
+            sr_cli_json_string(stdout, an.p, an.n);
+            printf("}, \"similar\": [");
+            for (size_t t = 0; t < got; t++) {
+                sr_str s = sr_catalog_artist_name(e->cat, ids[t]);
+                printf("%s{\"id\": %u, \"name\": ", t ? ", " : "", ids[t]);
+                sr_cli_json_string(stdout, s.p, s.n);
+                printf(", \"similarity\": %.6f}", sims[t]);
+            }
+            printf("]}\n");
+        } else {
+            for (size_t t = 0; t < got; t++) {
+                sr_str s = sr_catalog_artist_name(e->cat, ids[t]);
+                printf("%2zu. %6.3f  %.*s\n", t + 1, sims[t], (int)s.n, s.p);
+            }
+        }
+    }
+    sr_free(ids);
+    sr_free(sims);
+    sr_engine_free(e);
+    return err ? sr_cli_fail("similar", err, &d) : 0;
+}
+
 int sr_cmd_similar(int argc, char **argv) {
-    enum { O_JSON = 256 };
-    static const struct option opts[] = {
-        {"json", no_argument, 0, O_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    enum { O_JSON = 256, O_ARTIST };
+    static const struct option opts[] = {{"json", no_argument, 0, O_JSON},
+                                         {"artist", required_argument, 0, O_ARTIST},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *artist = NULL;
     uint64_t n = 10;
     bool json = false;
     int c;
@@ -50,6 +95,9 @@ int sr_cmd_similar(int argc, char **argv) {
         case O_JSON:
             json = true;
             break;
+        case O_ARTIST:
+            artist = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -58,10 +106,11 @@ int sr_cmd_similar(int argc, char **argv) {
             return 1;
         }
     }
-    if (optind != argc - 2) {
+    if (optind != argc - (artist ? 1 : 2)) {
         usage(stderr);
         return 1;
     }
+    if (artist) return similar_artists(argv[optind], artist, (size_t)n, json);
     sr_diag d = {{0}};
     sr_engine *e = NULL;
     uint32_t *ids = sr_mallocarray((size_t)n, sizeof *ids);

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_eval.h"
+#include "eval/cv.h"
 #include "models/model_file.h"
 #include "util/mem.h"
 
@@ -31,6 +32,8 @@ static void usage(FILE *f) {
             "  --seed S               random seed (default 0)\n"
             "  --threads N            worker threads (default 1)\n"
             "  --precision P          factor arrays as f32 (default) or f16 (half the size)\n"
+            "  --cv K                 first cross-validate (K folds, RMSE and MAE) and keep the\n"
+            "                         figures in the model file (info, the server's /api/model)\n"
             "  -o, --output FILE      the model file to write\n"
             "  -q, --quiet            no progress\n"
             "  -h, --help             this help\n");
@@ -44,13 +47,14 @@ static double now_s(void) {
 
 /* The item names "artist\x1ftrack" of ds (new arrays, caller frees). */
 int sr_cmd_train(int argc, char **argv) {
-    enum { O_ALGO = 256, O_PARAM, O_TRANSFORM, O_SEED, O_THREADS, O_PREC };
+    enum { O_ALGO = 256, O_PARAM, O_TRANSFORM, O_SEED, O_THREADS, O_PREC, O_CV };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
                                          {"param", required_argument, 0, O_PARAM},
                                          {"transform", required_argument, 0, O_TRANSFORM},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"precision", required_argument, 0, O_PREC},
+                                         {"cv", required_argument, 0, O_CV},
                                          {"output", required_argument, 0, 'o'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -59,7 +63,7 @@ int sr_cmd_train(int argc, char **argv) {
     int n_params = 0;
     sr_transform transform = SR_TRANSFORM_CAP10;
     sr_srm_precision prec = SR_SRM_PREC_F32;
-    uint64_t seed = 0, threads = 1;
+    uint64_t seed = 0, threads = 1, cv = 0;
     bool quiet = false;
     int c;
     optind = 1;
@@ -88,6 +92,9 @@ int sr_cmd_train(int argc, char **argv) {
                 prec = SR_SRM_PREC_F16;
             else
                 goto bad;
+            break;
+        case O_CV:
+            if (!sr_cli_parse_u64(optarg, &cv) || cv < 2 || cv > 100) goto bad;
             break;
         case 'o':
             out = optarg;
@@ -125,6 +132,7 @@ int sr_cmd_train(int argc, char **argv) {
     sr_ratings *rs = NULL;
     sr_trainset *ts = NULL;
     sr_model m = {0};
+    sr_cv_result cvr = {0};
     sr_err e = sr_dataset_load(path, &ds, &d);
     if (e) goto fail;
     e = sr_ratings_from_dataset(ds, transform, &rs);
@@ -132,6 +140,16 @@ int sr_cmd_train(int argc, char **argv) {
     if (e) {
         sr_diag_set(&d, e, "%s", sr_err_message(e));
         goto fail;
+    }
+    if (cv) {
+        sr_cv_opts co = {.split = {.kind = SR_SPLIT_KFOLD, .n_splits = (unsigned)cv, .seed = seed},
+                         .threads = (unsigned)threads,
+                         .seed = seed,
+                         .log = &cl.log};
+        if ((e = sr_cross_validate(rs, ops, p, &co, &cvr, &d))) goto fail;
+        printf("Cross-validated %s, %u folds: RMSE %.4f (std %.4f), MAE %.4f (std %.4f).\n",
+               ops->surprise, cvr.n_folds, cvr.mean[SR_METRIC_RMSE], cvr.std[SR_METRIC_RMSE],
+               cvr.mean[SR_METRIC_MAE], cvr.std[SR_METRIC_MAE]);
     }
     sr_ratings_free(rs);
     rs = NULL;
@@ -148,7 +166,12 @@ int sr_cmd_train(int argc, char **argv) {
                           .item_artist = ds->song_artist,
                           .tracks = ds->tracks,
                           .item_mbid = ds->song_mbid,
-                          .created = (uint64_t)time(NULL)};
+                          .created = (uint64_t)time(NULL),
+                          .eval_folds = cv ? cvr.n_folds : 0,
+                          .eval_rmse = cvr.mean[SR_METRIC_RMSE],
+                          .eval_rmse_std = cvr.std[SR_METRIC_RMSE],
+                          .eval_mae = cvr.mean[SR_METRIC_MAE],
+                          .eval_mae_std = cvr.std[SR_METRIC_MAE]};
     t0 = now_s();
     e = sr_model_save(&m, &meta, prec, out, &d);
     double save_s = now_s() - t0;
@@ -161,11 +184,13 @@ int sr_cmd_train(int argc, char **argv) {
            (unsigned long long)ts->n, ts->n_users, ts->n_items, fit_s);
     printf("Wrote %s: %llu bytes (%.1f MiB, %s) in %.2f s.\n", out, (unsigned long long)size,
            (double)size / 1048576.0, prec == SR_SRM_PREC_F16 ? "f16" : "f32", save_s);
+    sr_cv_result_deinit(&cvr);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
     sr_dataset_free(ds);
     return 0;
 fail:
+    sr_cv_result_deinit(&cvr);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
     sr_ratings_free(rs);

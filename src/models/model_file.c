@@ -2,7 +2,8 @@
  *
  * Section names: "algo", "params" (text), "param_values" (f64, n_params), "scale" (f64,
  * 2), "global_mean", "n_users", "n_items", "n_ratings", "created", "data.file",
- * "data.meta", "data.transform", "cat.users.off"/"cat.users", "cat.artists.off"/
+ * "data.meta", "data.transform", "eval.cv" (f64: folds, RMSE mean and std, MAE mean and std;
+ * only after `train --cv`), "cat.users.off"/"cat.users", "cat.artists.off"/
  * "cat.artists", "cat.tracks.off"/"cat.tracks" (string tables), "cat.item_artist" (u32),
  * "cat.item_mbid" (u8, 16 per item; only when some item has one), "ts.user_ptr", "ts.item_ptr" and,
  * as ops->ts_keep asks, "ts.ur_item", "ts.ur_r", "ts.ir_user", "ts.ir_r" — then the model's "m.*".
@@ -48,6 +49,14 @@ sr_err sr_model_save(const sr_model *m, const sr_model_meta *meta, sr_srm_precis
     sr_srm_put_str(w, "data.file", meta->data_file);
     sr_srm_put_str(w, "data.meta", meta->data_meta ? meta->data_meta : "{}");
     sr_srm_put_str(w, "data.transform", meta->transform);
+    if (meta->eval_folds) {
+        double *ev = sr_srm_writer_alloc(w, 5 * sizeof(double));
+        if (ev) {
+            ev[0] = meta->eval_folds, ev[1] = meta->eval_rmse, ev[2] = meta->eval_rmse_std;
+            ev[3] = meta->eval_mae, ev[4] = meta->eval_mae_std;
+            sr_srm_put(w, "eval.cv", SR_SRM_F64, ev, 5);
+        }
+    }
     put_strtab(w, "cat.users.off", "cat.users", &meta->users);
     if (meta->tracks.n) {
         put_strtab(w, "cat.artists.off", "cat.artists", &meta->artists);
@@ -148,6 +157,20 @@ sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
     if (!e) e = sr_srm_get_str(r, "data.file", &f->meta.data_file, d);
     if (!e) e = sr_srm_get_str(r, "data.meta", &f->meta.data_meta, d);
     if (!e) e = sr_srm_get_str(r, "data.transform", &f->meta.transform, d);
+    if (!e && sr_srm_has(r, "eval.cv")) {
+        const void *ev;
+        double v[5];
+        e = sr_srm_get(r, "eval.cv", SR_SRM_F64, 5, &ev, NULL, d);
+        if (!e) {
+            memcpy(v, ev, sizeof v);
+            bool ok = v[0] >= 2 && v[0] <= 1000 && v[0] == floor(v[0]);
+            for (int q = 1; q < 5; q++) ok = ok && isfinite(v[q]) && v[q] >= 0;
+            if (!ok) e = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt evaluation section", path);
+            f->meta.eval_folds = ok ? (uint32_t)v[0] : 0;
+            f->meta.eval_rmse = v[1], f->meta.eval_rmse_std = v[2];
+            f->meta.eval_mae = v[3], f->meta.eval_mae_std = v[4];
+        }
+    }
     if (e) goto fail;
     memcpy(f->model.p, pv, ops->n_params * sizeof(double));
     memcpy(scale, sc, sizeof scale);

@@ -37,6 +37,10 @@ typedef struct sr_model_meta {
     sr_strtab tracks;            /* (n_items) */
     const uint8_t *item_mbid;    /* (n_items, 16) or NULL */
     uint64_t created;            /* Unix seconds */
+    /* Cross-validation of the same algorithm and parameters on the same data before
+     * the final fit (`train --cv K`): eval_folds == 0 when none was run. */
+    uint32_t eval_folds;
+    double eval_rmse, eval_rmse_std, eval_mae, eval_mae_std;
 } sr_model_meta;
 
 /* Writes m (fitted on m->ts) with meta to path atomically, factor arrays at prec. */

@@ -419,11 +419,20 @@ static bool corated(const sr_trainset *ts, uint32_t i, float *out) {
     return true;
 }
 
+/* The similarity of item to every item into s (R->n_items), or SR_E_USAGE. */
+static sr_err item_sims(const sr_recommender *R, uint32_t item, float *s, sr_diag *d) {
+    const sr_model *m = R->model;
+    if ((m->ops->similar && m->ops->similar(m->state, m->ts, item, s)) || corated(m->ts, item, s))
+        return SR_OK;
+    return sr_diag_set(d, SR_E_USAGE,
+                       "%s has no notion of song similarity (try svd or an item-based knn)",
+                       m->ops->name);
+}
+
 sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t *ids, float *sims,
                       size_t *n_out, sr_diag *d) {
     *n_out = 0;
-    const sr_model *m = R->model;
-    const sr_trainset *ts = m->ts;
+    const sr_trainset *ts = R->model->ts;
     if (item >= R->n_items) return sr_diag_set(d, SR_E_NOTFOUND, "no song %u", item);
     if (n < 1 || n > SR_REC_MAX_N)
         return sr_diag_set(d, SR_E_RANGE, "n must be in 1..%d", SR_REC_MAX_N);
@@ -433,12 +442,10 @@ sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t
         sr_free(s), sr_free(heap);
         return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
-    bool ok = (m->ops->similar && m->ops->similar(m->state, ts, item, s)) || corated(ts, item, s);
-    if (!ok) {
+    sr_err e = item_sims(R, item, s, d);
+    if (e) {
         sr_free(s), sr_free(heap);
-        return sr_diag_set(d, SR_E_USAGE,
-                           "%s has no notion of song similarity (try svd or an item-based knn)",
-                           m->ops->name);
+        return e;
     }
     size_t nh = 0;
     for (uint32_t j = 0; j < R->n_items; j++)
@@ -449,4 +456,58 @@ sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t
     *n_out = nh;
     sr_free(s), sr_free(heap);
     return SR_OK;
+}
+
+sr_err sr_rec_similar_artists(const sr_recommender *R, uint32_t artist, size_t n, uint32_t *ids,
+                              float *sims, size_t *n_out, sr_diag *d) {
+    *n_out = 0;
+    const sr_trainset *ts = R->model->ts;
+    if (!R->item_artist) return sr_diag_set(d, SR_E_USAGE, "the model has no song catalog");
+    if (artist >= R->n_artists) return sr_diag_set(d, SR_E_NOTFOUND, "no artist %u", artist);
+    if (n < 1 || n > SR_REC_MAX_N)
+        return sr_diag_set(d, SR_E_RANGE, "n must be in 1..%d", SR_REC_MAX_N);
+    /* The artist's most popular songs (by raters) are the seeds. */
+    uint32_t seed[SR_REC_ARTIST_SEEDS];
+    uint64_t seed_pop[SR_REC_ARTIST_SEEDS];
+    size_t ns = 0;
+    for (uint32_t i = 0; i < R->n_items; i++) {
+        if (R->item_artist[i] != artist || !sr_trainset_knows_item(ts, i)) continue;
+        uint64_t pop = ts->item_ptr[i + 1] - ts->item_ptr[i];
+        size_t at = ns < SR_REC_ARTIST_SEEDS ? ns++ : SR_REC_ARTIST_SEEDS;
+        if (at == SR_REC_ARTIST_SEEDS && pop <= seed_pop[SR_REC_ARTIST_SEEDS - 1]) continue;
+        if (at == SR_REC_ARTIST_SEEDS) at = SR_REC_ARTIST_SEEDS - 1;
+        while (at > 0 && seed_pop[at - 1] < pop) {
+            seed[at] = seed[at - 1], seed_pop[at] = seed_pop[at - 1];
+            at--;
+        }
+        seed[at] = i, seed_pop[at] = pop;
+    }
+    if (!ns) return SR_OK;
+    float *s = sr_mallocarray(R->n_items ? R->n_items : 1, sizeof *s);
+    float *best = sr_mallocarray(R->n_artists, sizeof *best);
+    double *sum = sr_calloc(R->n_artists, sizeof *sum);
+    cand *heap = sr_mallocarray(n, sizeof *heap);
+    sr_err e = !s || !best || !sum || !heap ? sr_diag_set(d, SR_E_NOMEM, "out of memory") : SR_OK;
+    /* score(B) = mean over the seeds of the best similarity of a song of B to the seed */
+    for (size_t t = 0; t < ns && !e; t++) {
+        if ((e = item_sims(R, seed[t], s, d))) break;
+        for (uint32_t a = 0; a < R->n_artists; a++) best[a] = NAN;
+        for (uint32_t j = 0; j < R->n_items; j++) {
+            const uint32_t a = R->item_artist[j];
+            if (isfinite(s[j]) && sr_trainset_knows_item(ts, j) && !(best[a] >= s[j]))
+                best[a] = s[j];
+        }
+        for (uint32_t a = 0; a < R->n_artists; a++)
+            if (isfinite(best[a])) sum[a] += best[a];
+    }
+    size_t nh = 0;
+    if (!e) {
+        for (uint32_t a = 0; a < R->n_artists; a++)
+            if (a != artist && sum[a] != 0) heap_push(heap, &nh, n, (cand){sum[a] / (double)ns, a});
+        qsort(heap, nh, sizeof *heap, cmp_cand);
+        for (size_t t = 0; t < nh; t++) ids[t] = heap[t].item, sims[t] = (float)heap[t].rank;
+        *n_out = nh;
+    }
+    sr_free(s), sr_free(best), sr_free(sum), sr_free(heap);
+    return e;
 }

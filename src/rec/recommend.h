@@ -37,9 +37,10 @@
 #include "models/model.h"
 #include "util/err.h"
 
-#define SR_REC_MAX_BECAUSE 5
-#define SR_REC_MAX_N       1000
-#define SR_REC_MAX_THREADS 16
+#define SR_REC_MAX_BECAUSE  5
+#define SR_REC_MAX_N        1000
+#define SR_REC_MAX_THREADS  16
+#define SR_REC_ARTIST_SEEDS 5
 
 typedef struct sr_recommender {
     const sr_model *model;
@@ -111,5 +112,13 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
  * Slope One); SR_E_USAGE when the model keeps neither. ids and sims get *n_out values. */
 sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t *ids, float *sims,
                       size_t *n_out, sr_diag *d);
+
+/* The n artists most similar to `artist`, best first: with the artist's (up to
+ * SR_REC_ARTIST_SEEDS) most popular songs as seeds, an artist B scores the mean over the
+ * seeds of the similarity of B's closest song to the seed (song similarity as for
+ * sr_rec_similar). ids and sims get *n_out values. SR_E_USAGE without a notion of song
+ * similarity or without a catalog. */
+sr_err sr_rec_similar_artists(const sr_recommender *R, uint32_t artist, size_t n, uint32_t *ids,
+                              float *sims, size_t *n_out, sr_diag *d);
 
 #endif

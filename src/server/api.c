@@ -738,9 +738,14 @@ static void h_model(void *ctx, const sr_http_req *req, sr_http_res *res) {
     if (gmtime_r(&ct, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *meta = json_loads(f->meta.data_meta, 0, NULL);
     if (!meta) meta = jstr(sr_str_c(f->meta.data_meta));
+    json_t *eval = f->meta.eval_folds
+                       ? json_pack("{s:I,s:f,s:f,s:f,s:f}", "folds", (json_int_t)f->meta.eval_folds,
+                                   "rmse", f->meta.eval_rmse, "rmse_std", f->meta.eval_rmse_std,
+                                   "mae", f->meta.eval_mae, "mae_std", f->meta.eval_mae_std)
+                       : json_null();
     reply(res, 200,
           json_pack("{s:s,s:s,s:o,s:{s:I,s:I,s:I,s:I},s:[f,f],s:f,s:s,s:{s:o,s:s,s:o},s:o,s:I,"
-                    "s:s,s:I}",
+                    "s:s,s:I,s:o}",
                     "algorithm", f->model.ops->name, "class", f->model.ops->surprise, "params",
                     params_json(f->params), "sizes", "users", (json_int_t)ts->n_users, "songs",
                     (json_int_t)ts->n_items, "artists", (json_int_t)sr_catalog_n_artists(a->cat),
@@ -750,7 +755,7 @@ static void h_model(void *ctx, const sr_http_req *req, sr_http_res *res) {
                     f->meta.transform, "meta", meta, "file",
                     jstr(sr_str_c(sr_path_base(a->e->path))), "file_size",
                     (json_int_t)sr_srm_file_size(f->srm), "created", when, "created_unix",
-                    (json_int_t)f->meta.created));
+                    (json_int_t)f->meta.created, "evaluation", eval));
 }
 
 static void h_search(void *ctx, const sr_http_req *req, sr_http_res *res) {
@@ -878,6 +883,35 @@ static void h_similar(void *ctx, const sr_http_req *req, sr_http_res *res) {
     sr_free(ids);
     sr_free(sims);
     if (!e) reply(res, 200, json_pack("{s:o,s:o}", "song", song_json(a, i), "items", arr));
+}
+
+static void h_artist_similar(void *ctx, const sr_http_req *req, sr_http_res *res) {
+    const sr_api *a = ctx;
+    uint32_t ar;
+    uint64_t n;
+    if (!path_id(res, sr_http_param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar) ||
+        !query_u64(req, res, "n", 1, SR_REC_MAX_N, DEFAULT_N, &n))
+        return;
+    uint32_t *ids = sr_mallocarray(n, sizeof *ids);
+    float *sims = sr_mallocarray(n, sizeof *sims);
+    size_t m = 0;
+    sr_diag d = {{0}};
+    sr_err e =
+        ids && sims ? sr_rec_similar_artists(&a->e->rec, ar, n, ids, sims, &m, &d) : SR_E_NOMEM;
+    if (e == SR_E_USAGE)
+        sr_http_error(res, 501, "%s", d.msg);
+    else if (e)
+        fail(a, req, res, e, &d);
+    json_t *arr = e ? NULL : json_array();
+    for (size_t k = 0; arr && k < m; k++) {
+        json_t *v = artist_json(a, ids[k]);
+        json_object_set_new(v, "rank", json_integer((json_int_t)k + 1));
+        json_object_set_new(v, "similarity", json_real(r3(sims[k])));
+        json_array_append_new(arr, v);
+    }
+    sr_free(ids);
+    sr_free(sims);
+    if (!e) reply(res, 200, json_pack("{s:o,s:o}", "artist", artist_json(a, ar), "items", arr));
 }
 
 static void h_recommend(void *ctx, const sr_http_req *req, sr_http_res *res) {
@@ -1409,6 +1443,7 @@ static const sr_http_route ROUTES[] = {
     {SR_HTTP_GET, "/api/search", h_search, "search", 0},
     {SR_HTTP_GET, "/api/artists/{id}", h_artist, "artist", 0},
     {SR_HTTP_GET, "/api/artists/{id}/songs", h_artist_songs, "artist_songs", 0},
+    {SR_HTTP_GET, "/api/artists/{id}/similar", h_artist_similar, "artist_similar", 0},
     {SR_HTTP_GET, "/api/songs/{id}", h_song, "song", 0},
     {SR_HTTP_GET, "/api/songs/{id}/similar", h_similar, "similar", 0},
     {SR_HTTP_POST, "/api/recommend", h_recommend, "recommend", SR_API_MAX_BODY},

@@ -133,5 +133,15 @@ PY
 expect 0 "similar item knn" -- "$BIN" similar "$T/iknn.srm" "${songs[0]}" -n 5
 expect 1 "similar baseline has none" -- "$BIN" similar "$T/bo.srm" "${songs[0]}"
 grep -q "no notion of song similarity" "$T/err" && ok || bad "baseline similar message"
+expect 0 "similar artists" -- "$BIN" similar "$T/svd.srm" --artist "$first_artist" -n 4 --json
+python3 - "$T/out" "$first_artist" <<'PY' && ok || bad "similar artists: shape or order"
+import json, sys
+d = json.load(open(sys.argv[1])); s = d["similar"]
+assert d["artist"]["name"] == sys.argv[2] and 0 < len(s) <= 4
+assert all(x["name"] != sys.argv[2] for x in s)
+sims = [x["similarity"] for x in s]
+assert sims == sorted(sims, reverse=True)
+PY
+expect 2 "similar unknown artist" -- "$BIN" similar "$T/svd.srm" --artist "Nobody At All 123"
 expect 2 "similar unknown song" -- "$BIN" similar "$T/svd.srm" "Nobody - Nothing"
 finish

@@ -99,11 +99,12 @@ start
 
 # ---- plain routes ----
 check 200 "healthz" GET /healthz && js "d == {'status': 'ok'}" "healthz body"
-check 200 "root" GET / && js "d['api'] == '/api'" "root points at /api"
+check 200 "root" GET /  # the web page (or, in a build without it, a pointer to /api)
 check 200 "model" GET /api/model
 js "d['algorithm'] == 'svd' and d['params']['n_factors'] == 16 and d['scale'] == [1, 10]" "model algo/params/scale"
 js "d['sizes']['songs'] > 200 and d['sizes']['artists'] > 10 and d['sizes']['users'] == 40" "model sizes"
 js "d['precision'] == 'f32' and d['file'] == 'm.srm' and d['file_size'] > 0 and d['created'].endswith('Z')" "model file"
+js "d['evaluation'] is None" "model without --cv has no evaluation"
 NSONGS=$(jv "d['sizes']['songs']")
 check 404 "unknown path" GET /api/nothing
 check 405 "wrong method" DELETE /api/model
@@ -143,6 +144,11 @@ js "len(d['items']) == 4 and d['song']['id'] == 5 and all(-1 <= i['similarity'] 
 check 400 "similar n=0" GET "/api/songs/5/similar?n=0"
 check 400 "similar n=1001" GET "/api/songs/5/similar?n=1001"
 check 404 "similar unknown" GET "/api/songs/99999/similar"
+check 200 "similar artists" GET "/api/artists/0/similar?n=3"
+js "d['artist']['id'] == 0 and 0 < len(d['items']) <= 3 and all(i['id'] != 0 for i in d['items'])" "similar artists items"
+js "[i['similarity'] for i in d['items']] == sorted([i['similarity'] for i in d['items']], reverse=True)" "similar artists order"
+check 400 "similar artists n=0" GET "/api/artists/0/similar?n=0"
+check 404 "similar artists unknown" GET "/api/artists/999999/similar"
 
 # ---- recommend ----
 S1=$(curl -s "${URL}api/songs/1" | python3 -c "import json,sys; d=json.load(sys.stdin); print(json.dumps([d['artist'], d['track'], d['artist_id']]))")

@@ -32,6 +32,12 @@ grep -q "Trained SVD" "$T/out" && ok || bad "train output lacks 'Trained SVD'"
 expect 0 "train svd f16" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=64 --param n_epochs=5 --precision f16 -o "$T/m16.srm"
 s32=$(stat -c %s "$T/m32.srm"); s16=$(stat -c %s "$T/m16.srm")
 python3 -c "import sys; r=$s16/$s32; sys.exit(0 if 0.4 < r < 0.65 else 1)" && ok || bad "f16 size $s16 is not about half of $s32"
+expect 0 "train svd with cv" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=8 --cv 3 -o "$T/mcv.srm"
+grep -q "Cross-validated SVD, 3 folds" "$T/out" && ok || bad "train --cv output"
+expect 0 "info cv" -- "$BIN" info --json "$T/mcv.srm"
+[ "$(field "['evaluation']['folds']")" = 3 ] && ok || bad "info json evaluation folds"
+python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['evaluation']; sys.exit(0 if 0 < e['mae'] <= e['rmse'] < 10 else 1)" "$T/out" && ok || bad "evaluation figures"
+expect 1 "train bad cv" -- "$BIN" train -q "$T/d.srd" --algo svd --cv 1 -o "$T/x.srm"
 expect 0 "train knn_basic" -- "$BIN" train -q "$T/d.srd" --algo KNNBasic -o "$T/knn.srm"
 
 expect 0 "info" -- "$BIN" info "$T/m32.srm"

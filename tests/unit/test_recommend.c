@@ -353,6 +353,17 @@ static void test_recommend_filters(void **state) {
         assert_true(sims[t] <= 1.0001f && sims[t] >= -1.0001f);
         if (t) assert_true(sims[t - 1] >= sims[t]);
     }
+    /* similar artists: the artist itself excluded, sorted; an artist whose songs are
+     * all closest to the seed's artist ranks by that */
+    uint32_t aids[5];
+    float asims[5];
+    assert_int_equal(sr_rec_similar_artists(&R, 2, 5, aids, asims, &n, NULL), SR_OK);
+    assert_true(n > 0 && n <= 5);
+    for (size_t t = 0; t < n; t++) {
+        assert_true(aids[t] != 2 && aids[t] < 10);
+        if (t) assert_true(asims[t - 1] >= asims[t]);
+    }
+    assert_int_equal(sr_rec_similar_artists(&R, 10, 5, aids, asims, &n, NULL), SR_E_NOTFOUND);
     sr_recommender_deinit(&R);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
