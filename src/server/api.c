@@ -857,61 +857,49 @@ static void h_song(void *ctx, const sr_http_req *req, sr_http_res *res) {
     reply(res, 200, v);
 }
 
-static void h_similar(void *ctx, const sr_http_req *req, sr_http_res *res) {
-    const sr_api *a = ctx;
-    uint32_t i;
+/* The answer of a "similar" route: the n nearest of `id` by find (songs or artists), each
+ * made JSON by one (with its rank and similarity), under `key` with the subject itself. */
+typedef sr_err (*similar_fn)(const sr_recommender *R, uint32_t id, size_t n, uint32_t *ids,
+                             float *sims, size_t *n_out, sr_diag *d);
+typedef json_t *(*json_of_fn)(const sr_api *a, uint32_t id);
+
+static void similar_reply(const sr_api *a, const sr_http_req *req, sr_http_res *res,
+                          const char *what, uint32_t count, similar_fn find, json_of_fn one) {
+    uint32_t id;
     uint64_t n;
-    if (!path_id(res, sr_http_param(req, "id"), "song", sr_catalog_n_items(a->cat), &i) ||
+    if (!path_id(res, sr_http_param(req, "id"), what, count, &id) ||
         !query_u64(req, res, "n", 1, SR_REC_MAX_N, DEFAULT_N, &n))
         return;
     uint32_t *ids = sr_mallocarray(n, sizeof *ids);
     float *sims = sr_mallocarray(n, sizeof *sims);
     size_t m = 0;
     sr_diag d = {{0}};
-    sr_err e = ids && sims ? sr_rec_similar(&a->e->rec, i, n, ids, sims, &m, &d) : SR_E_NOMEM;
+    sr_err e = ids && sims ? find(&a->e->rec, id, n, ids, sims, &m, &d) : SR_E_NOMEM;
     if (e == SR_E_USAGE)
         sr_http_error(res, 501, "%s", d.msg);
     else if (e)
         fail(a, req, res, e, &d);
     json_t *arr = e ? NULL : json_array();
     for (size_t k = 0; arr && k < m; k++) {
-        json_t *v = song_json(a, ids[k]);
+        json_t *v = one(a, ids[k]);
         json_object_set_new(v, "rank", json_integer((json_int_t)k + 1));
         json_object_set_new(v, "similarity", json_real(r3(sims[k])));
         json_array_append_new(arr, v);
     }
     sr_free(ids);
     sr_free(sims);
-    if (!e) reply(res, 200, json_pack("{s:o,s:o}", "song", song_json(a, i), "items", arr));
+    if (!e) reply(res, 200, json_pack("{s:o,s:o}", what, one(a, id), "items", arr));
+}
+
+static void h_similar(void *ctx, const sr_http_req *req, sr_http_res *res) {
+    const sr_api *a = ctx;
+    similar_reply(a, req, res, "song", sr_catalog_n_items(a->cat), sr_rec_similar, song_json);
 }
 
 static void h_artist_similar(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
-    uint32_t ar;
-    uint64_t n;
-    if (!path_id(res, sr_http_param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar) ||
-        !query_u64(req, res, "n", 1, SR_REC_MAX_N, DEFAULT_N, &n))
-        return;
-    uint32_t *ids = sr_mallocarray(n, sizeof *ids);
-    float *sims = sr_mallocarray(n, sizeof *sims);
-    size_t m = 0;
-    sr_diag d = {{0}};
-    sr_err e =
-        ids && sims ? sr_rec_similar_artists(&a->e->rec, ar, n, ids, sims, &m, &d) : SR_E_NOMEM;
-    if (e == SR_E_USAGE)
-        sr_http_error(res, 501, "%s", d.msg);
-    else if (e)
-        fail(a, req, res, e, &d);
-    json_t *arr = e ? NULL : json_array();
-    for (size_t k = 0; arr && k < m; k++) {
-        json_t *v = artist_json(a, ids[k]);
-        json_object_set_new(v, "rank", json_integer((json_int_t)k + 1));
-        json_object_set_new(v, "similarity", json_real(r3(sims[k])));
-        json_array_append_new(arr, v);
-    }
-    sr_free(ids);
-    sr_free(sims);
-    if (!e) reply(res, 200, json_pack("{s:o,s:o}", "artist", artist_json(a, ar), "items", arr));
+    similar_reply(a, req, res, "artist", sr_catalog_n_artists(a->cat), sr_rec_similar_artists,
+                  artist_json);
 }
 
 static void h_recommend(void *ctx, const sr_http_req *req, sr_http_res *res) {

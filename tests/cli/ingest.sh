@@ -5,20 +5,7 @@
 # Usage: tests/cli/ingest.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- command...
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" > "$T/out" 2> "$T/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; sed 's/^/    /' "$T/err" | head -5 >&2; fi
-}
-# jq-free JSON field read with python
-field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$T/out" "$1"; }
+. "$(dirname "$0")/lib.bash"
 
 # --- help and usage
 for c in ingest stats generate; do expect 0 "$c --help" -- "$BIN" $c --help; done
@@ -134,5 +121,4 @@ expect 3 "stats of a missing dataset" -- "$BIN" stats "$T/nope.srd"
 expect 0 "stats --plot" -- "$BIN" stats "$T/plain.srd" --plot "$T/charts"
 [ -s "$T/charts/plays_per_pair.svg" ] && [ -s "$T/charts/ratings.svg" ] && ok || bad "charts not written"
 
-echo "ingest.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

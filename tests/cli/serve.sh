@@ -9,23 +9,13 @@
 # Usage: tests/cli/serve.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
-T=$(mktemp -d)
+. "$(dirname "$0")/lib.bash"
 PID=
 cleanup() {
   [ -n "$PID" ] && kill -KILL "$PID" 2> /dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- command...   (exit status of a command)
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" > "$T/out" 2> "$T/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; sed 's/^/    /' "$T/err" | head -5 >&2; fi
-}
 # call METHOD PATH [curl args...]: the status in $code, the body in $T/body, headers in $T/hdr
 call() {
   local m=$1 p=$2; shift 2
@@ -318,5 +308,4 @@ check 404 "delete again" DELETE "$P"
 check 404 "malformed token" GET /api/profiles/xyz
 stop
 
-echo "serve.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -6,19 +6,7 @@
 # Usage: tests/cli/train.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- command...
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" > "$T/out" 2> "$T/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; sed 's/^/    /' "$T/err" | head -5 >&2; fi
-}
-field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$T/out" "$1"; }
+. "$(dirname "$0")/lib.bash"
 
 for c in train info predict; do expect 0 "$c --help" -- "$BIN" $c --help; done
 expect 0 "generate" -- "$BIN" generate -q --users 40 --songs 300 --listens 6000 --seed 5 -o "$T/g.jsonl"
@@ -86,5 +74,4 @@ expect 2 "truncated model" -- "$BIN" predict "$T/short.srm" --user "$user" --son
 expect 2 "not a model" -- "$BIN" info "$T/d.srd"
 expect 3 "missing model" -- "$BIN" info "$T/none.srm"
 
-echo "train.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
