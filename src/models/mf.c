@@ -446,3 +446,32 @@ bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float 
     sr_free(x);
     return true;
 }
+
+void sr__mf_score_user(const void *state, const sr_trainset *ts, uint32_t u, float *out,
+                       uint32_t lo, uint32_t hi) {
+    const sr_mf_state *s = state;
+    if (!sr_trainset_knows_user(ts, u)) {
+        for (uint32_t i = lo; i < hi; i++) {
+            double e;
+            out[i] = sr__mf_estimate(state, ts, u, i, &e) ? (float)e : NAN;
+        }
+        return;
+    }
+    float *p = sr_calloc(sr__mf_ld(s->k), sizeof *p);
+    if (!p) { /* no room for the widened row: one estimate at a time */
+        for (uint32_t i = lo; i < hi; i++) {
+            double e;
+            out[i] = sr__mf_estimate(state, ts, u, i, &e) ? (float)e : NAN;
+        }
+        return;
+    }
+    sr_fmat_row(&s->P, u, p);
+    const float add = s->biased ? (float)(ts->global_mean + s->bu[u]) : 0.0f;
+    sr_fmat_scores(&s->Q, p, s->biased ? s->bi : NULL, add, out, lo, hi);
+    for (uint32_t i = lo; i < hi; i++) /* items the trainset does not know */
+        if (!sr_trainset_knows_item(ts, i)) {
+            double e;
+            out[i] = sr__mf_estimate(state, ts, u, i, &e) ? (float)e : NAN;
+        }
+    sr_free(p);
+}

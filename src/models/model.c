@@ -117,7 +117,9 @@ sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p, const
 
 double sr_model_predict(const sr_model *m, uint32_t u, uint32_t i) {
     double est;
-    if (!m->ops->estimate(m->state, m->ts, u, i, &est) || !isfinite(est)) est = m->ts->global_mean;
+    bool ok = m->ops->estimate(m->state, m->ts, u, i, &est) && isfinite(est);
+    if (m->ops->implicit) return ok ? est : 0; /* a score: no evidence scores 0 */
+    if (!ok) est = m->ts->global_mean;
     if (est < m->ts->lo) est = m->ts->lo;
     if (est > m->ts->hi) est = m->ts->hi;
     return est;

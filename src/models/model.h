@@ -65,7 +65,8 @@ typedef struct sr_newuser {
 
 typedef struct sr_model_ops {
     const char *name;     /* "svd", "knn_basic", ... (used by --algo) */
-    const char *surprise; /* Surprise's class name: "SVD", "KNNBasic", ... */
+    const char *surprise; /* Surprise's class name: "SVD", "KNNBasic", ... (implicit
+                             models: the name of the method, e.g. "ALS") */
     const char *summary;
     const sr_param_def *params;
     size_t n_params;
@@ -107,6 +108,17 @@ typedef struct sr_model_ops {
     /* Optional: the model's similarity of item i to every item, into out (n_items; NaN
      * where it has none); false when it has no such notion (e.g. a user-based k-NN). */
     bool (*similar)(const void *state, const sr_trainset *ts, uint32_t i, float *out);
+    /* Optional: estimate(u, i) of a trained user u for items [lo, hi) into out[lo..hi)
+     * (NaN when impossible) — the fast path of ranking evaluation. */
+    void (*score_user)(const void *state, const sr_trainset *ts, uint32_t u, float *out,
+                       uint32_t lo, uint32_t hi);
+    /* Implicit-feedback models (issue 6: ALS, BPR, item neighbours over play counts,
+     * popularity) are trained on raw values — play counts — through their own
+     * confidence or weighting (their parameters), and their estimates are scores that
+     * rank songs, not ratings: nothing clips them and RMSE does not apply. Their
+     * fold_in takes the listener's values the same way; a 1..10 rating from the web page
+     * is passed as that many plays (docs/API.md). */
+    bool implicit;
 } sr_model_ops;
 
 enum { SR_TS_BY_USER = 1, SR_TS_BY_ITEM = 2 };

@@ -373,4 +373,5 @@ const sr_model_ops sr_model_nmf = {
     .score_new = sr__mf_score_new,
     .user_free = sr__mf_user_free,
     .similar = sr__mf_similar,
+    .score_user = sr__mf_score_user,
 };

@@ -214,4 +214,5 @@ const sr_model_ops sr_model_svdpp = {
     .explain = sr__mf_explain,
     .user_free = sr__mf_user_free,
     .similar = sr__mf_similar,
+    .score_user = sr__mf_score_user,
 };

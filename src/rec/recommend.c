@@ -325,7 +325,18 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
     for (size_t j = 0; j < p->n_blocked_artists; j++)
         if (p->blocked_artists[j] < R->n_artists) art[p->blocked_artists[j]] |= 2;
 
-    const double lo = ts->lo, hi = ts->hi, shift = o->discovery * (hi - lo) / 2;
+    /* Rating models rank predicted ratings on the scale; implicit ones rank scores,
+     * which the discovery weight measures by the spread of the candidates' scores. */
+    const bool implicit = m->ops->implicit;
+    double lo = ts->lo, hi = ts->hi;
+    if (implicit) {
+        lo = INFINITY, hi = -INFINITY;
+        for (uint32_t i = 0; i < N; i++)
+            if (!skip[i] && isfinite(s[i])) lo = s[i] < lo ? s[i] : lo, hi = s[i] > hi ? s[i] : hi;
+        if (!(hi > lo)) lo = 0, hi = 1;
+    }
+    const double shift = o->discovery * (hi - lo) / 2;
+    const double fallback = implicit ? lo : ts->global_mean;
     /* Candidates with their clipped predictions in s; the best cap by rank in a heap,
      * cap growing until the artist limit leaves n songs (or nothing is left). */
     size_t cap = o->max_per_artist ? o->n * 4 + 16 : o->n;
@@ -343,8 +354,8 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
             uint8_t a = R->item_artist ? art[R->item_artist[i]] : 0;
             if ((a & 2) || ((a & 1) && o->exclude_rated_artists)) continue;
             st->candidate++;
-            double pred = isfinite(s[i]) ? s[i] : ts->global_mean;
-            pred = pred < lo ? lo : pred > hi ? hi : pred;
+            double pred = isfinite(s[i]) ? s[i] : fallback;
+            if (!implicit) pred = pred < lo ? lo : pred > hi ? hi : pred;
             double rank = pred - shift * (R->pop[i] + ((a & 1) ? 1.0 : 0.0)) / 2;
             heap_push(heap, &nh, cap, (cand){rank, i});
         }
@@ -366,8 +377,8 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
             memset(it, 0, sizeof *it);
             it->item = i;
             it->fallback = !isfinite(s[i]);
-            double pred = it->fallback ? ts->global_mean : s[i];
-            it->score = pred < lo ? lo : pred > hi ? hi : pred;
+            double pred = it->fallback ? fallback : s[i];
+            it->score = implicit ? pred : pred < lo ? lo : pred > hi ? hi : pred;
             it->rank_score = heap[t].rank;
         }
         sr_free(per);
