@@ -16,9 +16,11 @@ build:
 demo: build
 	@scripts/demo.sh build/songrec $(DEMO_DIR)
 
-# Tests: clang with ASan+UBSan, unit + CLI tests and a short run of every fuzz target.
+# Tests: clang with ASan+UBSan, unit + CLI tests, the web page in chromium (tests/browser)
+# and a short run of every fuzz target.
 test-build:
 	@scripts/deps.sh test
+	@scripts/deps.sh browser || echo "songrec: chromium could not be installed; the browser test will be skipped" >&2
 	@CC=clang cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DSONGREC_SANITIZE=ON \
 	   -DSONGREC_FUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build build-test -j $(JOBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages songrec needs when any is missing. Called by the
 # Makefile before building, so a fresh Debian 12 machine needs nothing by hand.
-# Usage: scripts/deps.sh [build|test|bench]
+# Usage: scripts/deps.sh [build|test|bench|browser]
+# browser: Debian's chromium for tests/browser, and node + npm unless some node is on PATH.
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libarchive-dev libutf8proc-dev libxxhash-dev
@@ -11,6 +12,8 @@ case "$what" in
   test) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils gzip zip) ;;
   bench) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils hyperfine
                 libjson-c-dev libyajl-dev libcjson-dev time wrk) ;;
+  browser) pkgs=(chromium)
+           command -v node > /dev/null && command -v npm > /dev/null || pkgs+=(nodejs npm) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,9 @@
  *
  *   songrec serve MODEL.srm [--port N] [--bind ADDR] [--db PATH] [--threads N]
  *
+ * It also serves the web page embedded in the binary (server/assets.h, from web/): "/"
+ * is the page, the API stays under /api.
+ *
  * Order: load the model (a missing or damaged one ends the command before anything
  * binds), open the profile store, block SIGINT and SIGTERM in this thread so that every
  * server thread inherits the mask, start the server, print "songrec: serving MODEL on
@@ -20,12 +23,14 @@
 #include "cli/cli.h"
 #include "rec/engine.h"
 #include "server/api.h"
+#include "server/assets.h"
 #include "server/profiles.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: songrec serve MODEL.srm [OPTIONS]\n\n"
                "Serves recommendations, catalog search and listener profiles as a JSON API\n"
-               "under /api (docs/API.md). Stops cleanly on SIGINT or SIGTERM.\n\n"
+               "under /api (docs/API.md) and the web page at /. Stops cleanly on SIGINT or\n"
+               "SIGTERM.\n\n"
                "  --port N               TCP port; 0 picks a free one [8080]\n"
                "  --bind ADDR            IPv4 or IPv6 address to listen on [127.0.0.1]\n"
                "  --db PATH              the profile store (SQLite), created when absent "
@@ -104,6 +109,8 @@ int sr_cmd_serve(int argc, char **argv) {
                          .bind = bind,
                          .port = (uint16_t)port,
                          .threads = (unsigned)threads,
+                         .assets = sr_web_assets,
+                         .n_assets = sr_web_n_assets,
                          .log = &log};
     if ((e = sr_api_start(&cfg, &api, &d))) goto fail;
     bool v6 = strchr(bind, ':') != NULL;
