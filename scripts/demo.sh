@@ -20,6 +20,12 @@ echo "== describing the dataset (charts in $dir/charts)"
 echo "== training SVD(n_factors=150, reg_all=0.1), 5-fold cross-validated first"
 "$bin" train "$dir/listens.srd" --algo svd --param n_factors=150 --param reg_all=0.1 \
     --cv 5 --threads "$(nproc)" -o "$dir/model.srm"
+echo "== the About view's data: statistics and the origin's 3x3 grid search (3-fold)"
+mkdir -p "$dir/about"
+"$bin" stats "$dir/listens.srd" --json > "$dir/about/stats.json"
+"$bin" gridsearch "$dir/listens.srd" --algo svd --grid n_factors=50,100,150 \
+    --grid reg_all=0.05,0.1,0.15 --cv 3 --threads "$(nproc)" --json > "$dir/about/gridsearch.json"
 [ "${NO_SERVE:-0}" = 1 ] && exit 0
 echo "== serving $dir/model.srm (profiles in $dir/profiles.db); Ctrl-C stops it"
-exec "$bin" serve "$dir/model.srm" --port "$port" --bind "${BIND:-127.0.0.1}" --db "$dir/profiles.db"
+exec "$bin" serve "$dir/model.srm" --port "$port" --bind "${BIND:-127.0.0.1}" \
+    --db "$dir/profiles.db" --about "$dir/about"

@@ -36,6 +36,9 @@ static void usage(FILE *f) {
                "  --db PATH              the profile store (SQLite), created when absent "
                "[profiles.db]\n"
                "  --threads N            server threads, 1..64 [2 x CPUs]\n"
+               "  --about DIR            stats.json, evaluate.json, gridsearch.json (the --json\n"
+               "                         output of songrec stats, evaluate, gridsearch) for the\n"
+               "                         page's \"About the data and model\" view\n"
                "  -h, --help             this help\n\n"
                "It prints \"songrec: serving MODEL on http://ADDR:PORT/\" once it listens.\n");
 }
@@ -49,13 +52,16 @@ static void serve_message(void *user, sr_log_level level, const char *text) {
 }
 
 int sr_cmd_serve(int argc, char **argv) {
-    enum { O_PORT = 256, O_BIND, O_DB, O_THREADS };
-    static const struct option opts[] = {
-        {"port", required_argument, 0, O_PORT}, {"bind", required_argument, 0, O_BIND},
-        {"db", required_argument, 0, O_DB},     {"threads", required_argument, 0, O_THREADS},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    enum { O_PORT = 256, O_BIND, O_DB, O_THREADS, O_ABOUT };
+    static const struct option opts[] = {{"port", required_argument, 0, O_PORT},
+                                         {"bind", required_argument, 0, O_BIND},
+                                         {"db", required_argument, 0, O_DB},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"about", required_argument, 0, O_ABOUT},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     uint64_t port = 8080, threads = 0;
-    const char *bind = "127.0.0.1", *db = "profiles.db";
+    const char *bind = "127.0.0.1", *db = "profiles.db", *about = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -68,6 +74,8 @@ int sr_cmd_serve(int argc, char **argv) {
             bind = optarg;
         } else if (c == O_DB) {
             db = optarg;
+        } else if (c == O_ABOUT) {
+            about = optarg;
         } else if (c == O_THREADS) {
             if (!sr_cli_parse_u64(optarg, &threads) || threads < 1 || threads > 64) {
                 fprintf(stderr, "songrec serve: --threads wants 1..64, not '%s'\n", optarg);
@@ -111,6 +119,7 @@ int sr_cmd_serve(int argc, char **argv) {
                          .threads = (unsigned)threads,
                          .assets = sr_web_assets,
                          .n_assets = sr_web_n_assets,
+                         .about_dir = about,
                          .log = &log};
     if ((e = sr_api_start(&cfg, &api, &d))) goto fail;
     bool v6 = strchr(bind, ':') != NULL;

@@ -522,3 +522,80 @@ sr_err sr_rec_similar_artists(const sr_recommender *R, uint32_t artist, size_t n
     sr_free(s), sr_free(best), sr_free(sum), sr_free(heap);
     return e;
 }
+
+sr_err sr_rec_starter(const sr_recommender *R, size_t n, uint32_t *ids, size_t *n_out, sr_diag *d) {
+    enum { CANDS = 400, USERS = 64 };
+    *n_out = 0;
+    if (n < 1 || n > SR_REC_MAX_STARTER)
+        return sr_diag_set(d, SR_E_RANGE, "n must be in 1..%d", SR_REC_MAX_STARTER);
+    const sr_model *m = R->model;
+    const sr_trainset *ts = m->ts;
+    /* Candidates: the most played songs, the most played one of each artist. */
+    cand *heap = sr_mallocarray(CANDS, sizeof *heap);
+    uint8_t *seen = sr_calloc(R->n_artists ? R->n_artists : 1, 1);
+    float *E = sr_mallocarray((size_t)CANDS * USERS, sizeof *E);
+    double *spread = sr_mallocarray(CANDS, sizeof *spread), *near = sr_mallocarray(CANDS, sizeof(double));
+    uint32_t *users = sr_mallocarray(USERS, sizeof *users);
+    if (!heap || !seen || !E || !spread || !near || !users) {
+        sr_free(heap), sr_free(seen), sr_free(E), sr_free(spread), sr_free(near), sr_free(users);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    size_t nh = 0;
+    for (uint32_t i = 0; i < R->n_items; i++)
+        if (sr_trainset_knows_item(ts, i))
+            heap_push(heap, &nh, CANDS, (cand){(double)(ts->item_ptr[i + 1] - ts->item_ptr[i]), i});
+    qsort(heap, nh, sizeof *heap, cmp_cand);
+    size_t nc = 0;
+    for (size_t t = 0; t < nh; t++) {
+        const uint32_t i = heap[t].item;
+        if (R->item_artist) {
+            if (seen[R->item_artist[i]]) continue;
+            seen[R->item_artist[i]] = 1;
+        }
+        heap[nc++] = heap[t];
+    }
+    /* Trained users, evenly spaced. */
+    size_t nu = 0;
+    uint32_t known = 0;
+    for (uint32_t u = 0; u < ts->n_users; u++) known += sr_trainset_knows_user(ts, u);
+    for (uint32_t u = 0, k = 0; u < ts->n_users && nu < USERS; u++) {
+        if (!sr_trainset_knows_user(ts, u)) continue;
+        if ((uint64_t)k++ * USERS / (known ? known : 1) >= nu) users[nu++] = u;
+    }
+    /* Each candidate's centred prediction vector over those users. */
+    for (size_t c = 0; c < nc; c++) {
+        float *e = E + c * USERS;
+        double mean = 0, ss = 0;
+        for (size_t q = 0; q < nu; q++)
+            mean += e[q] = (float)sr_model_predict(m, users[q], heap[c].item);
+        mean = nu ? mean / (double)nu : 0;
+        for (size_t q = 0; q < nu; q++) e[q] = (float)(e[q] - mean), ss += (double)e[q] * e[q];
+        spread[c] = nu ? sqrt(ss / (double)nu) : 0;
+        near[c] = 0;
+    }
+    const double top = nc ? heap[0].rank : 1;
+    while (*n_out < n && *n_out < nc) {
+        size_t best = SIZE_MAX;
+        double bv = -1;
+        for (size_t c = 0; c < nc; c++) {
+            if (near[c] > 1.5) continue; /* chosen */
+            double v = (spread[c] + 1e-9) * sqrt(heap[c].rank / top) * (1 - near[c]);
+            if (v > bv) bv = v, best = c;
+        }
+        if (best == SIZE_MAX) break;
+        ids[(*n_out)++] = heap[best].item;
+        near[best] = 2;
+        const float *b = E + best * USERS;
+        for (size_t c = 0; c < nc; c++) {
+            if (near[c] > 1.5) continue;
+            const float *e = E + c * USERS;
+            double dot = 0;
+            for (size_t q = 0; q < nu; q++) dot += (double)e[q] * b[q];
+            double den = spread[c] * spread[best] * (double)nu;
+            double corr = den > 0 ? fabs(dot / den) : 0;
+            if (corr > near[c]) near[c] = corr > 1 ? 1 : corr;
+        }
+    }
+    sr_free(heap), sr_free(seen), sr_free(E), sr_free(spread), sr_free(near), sr_free(users);
+    return SR_OK;
+}

@@ -121,4 +121,14 @@ sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t
 sr_err sr_rec_similar_artists(const sr_recommender *R, uint32_t artist, size_t n, uint32_t *ids,
                               float *sims, size_t *n_out, sr_diag *d);
 
+/* Up to n (1..SR_REC_MAX_STARTER) songs for a listener with no ratings to rate first,
+ * chosen to be informative: among the most popular songs (the 400 most played, one per
+ * artist), songs the model's predictions for its trained users disagree on most (the
+ * spread of the predictions over a sample of up to 64 of them), each next one as unlike
+ * the chosen as possible (the correlation of their prediction vectors), weighted by
+ * popularity: pick = argmax spread * sqrt(pop) * (1 - max |corr with a chosen song|).
+ * Deterministic; works for every model. ids get *n_out values. */
+#define SR_REC_MAX_STARTER 50
+sr_err sr_rec_starter(const sr_recommender *R, size_t n, uint32_t *ids, size_t *n_out, sr_diag *d);
+
 #endif

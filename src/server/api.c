@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/normalize.h"
@@ -56,6 +57,12 @@ struct sr_api {
     double lo, hi; /* the model's rating scale */
     char *tmp_dir;
     sr_log log;
+    /* GET /api/about: the CLI's JSON of the data, the evaluation and a grid search
+     * (about_dir's stats.json, evaluate.json, gridsearch.json), NULL when absent. */
+    json_t *about_stats, *about_eval, *about_grid;
+    /* GET /api/starter: chosen once at start (sr_rec_starter is deterministic). */
+    uint32_t starter[SR_REC_MAX_STARTER];
+    size_t n_starter;
 };
 
 static int64_t now_s(void) {
@@ -1421,6 +1428,58 @@ done:
     req_free(&q);
 }
 
+/* The model's own cross-validation (train --cv) in evaluate --json's shape. */
+static json_t *model_eval_json(const sr_model_file *f) {
+    if (!f->meta.eval_folds) return json_null();
+    return json_pack("{s:s,s:I,s:{s:f,s:f},s:{s:f,s:f}}", "source", "model", "splits",
+                     (json_int_t)f->meta.eval_folds, "rmse", "mean", f->meta.eval_rmse, "std",
+                     f->meta.eval_rmse_std, "mae", "mean", f->meta.eval_mae, "std",
+                     f->meta.eval_mae_std);
+}
+
+static json_t *or_null(json_t *v) {
+    return v ? json_incref(v) : json_null();
+}
+
+static void h_about(void *ctx, const sr_http_req *req, sr_http_res *res) {
+    (void)req;
+    const sr_api *a = ctx;
+    reply(res, 200,
+          json_pack("{s:o,s:o,s:o}", "dataset", or_null(a->about_stats), "evaluation",
+                    a->about_eval ? json_incref(a->about_eval) : model_eval_json(a->e->mf),
+                    "gridsearch", or_null(a->about_grid)));
+}
+
+static void h_starter(void *ctx, const sr_http_req *req, sr_http_res *res) {
+    const sr_api *a = ctx;
+    uint64_t n;
+    if (!query_u64(req, res, "n", 1, SR_REC_MAX_STARTER, DEFAULT_N, &n)) return;
+    json_t *arr = json_array();
+    for (size_t k = 0; arr && k < a->n_starter && k < n; k++)
+        json_array_append_new(arr, song_json(a, a->starter[k]));
+    reply(res, 200, json_pack("{s:o}", "items", arr));
+}
+
+/* Reads dir/name as JSON when the file exists; an unreadable or malformed file is an
+ * error (a server should not start with half its description). */
+static sr_err load_about(const char *dir, const char *name, json_t **out, sr_diag *d) {
+    *out = NULL;
+    if (!dir) return SR_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (access(path, F_OK) != 0) return SR_OK;
+    json_error_t je;
+    *out = json_load_file(path, 0, &je);
+    if (!*out) return sr_diag_set(d, SR_E_INPUT, "%s:%d: %s", path, je.line, je.text);
+    return SR_OK;
+}
+
+static void about_free(sr_api *a) {
+    json_decref(a->about_stats);
+    json_decref(a->about_eval);
+    json_decref(a->about_grid);
+}
+
 /* ---- the server ------------------------------------------------------------------- */
 
 static const sr_http_route ROUTES[] = {
@@ -1428,6 +1487,8 @@ static const sr_http_route ROUTES[] = {
     {SR_HTTP_GET, "/healthz", h_healthz, "healthz", 0},
     {SR_HTTP_GET, "/metrics", h_metrics, "metrics", 0},
     {SR_HTTP_GET, "/api/model", h_model, "model", 0},
+    {SR_HTTP_GET, "/api/about", h_about, "about", 0},
+    {SR_HTTP_GET, "/api/starter", h_starter, "starter", 0},
     {SR_HTTP_GET, "/api/search", h_search, "search", 0},
     {SR_HTTP_GET, "/api/artists/{id}", h_artist, "artist", 0},
     {SR_HTTP_GET, "/api/artists/{id}/songs", h_artist_songs, "artist_songs", 0},
@@ -1466,6 +1527,20 @@ sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     a->hi = cfg->engine->mf->ts.hi;
     if (cfg->log) a->log = *cfg->log;
     atomic_init(&a->http, NULL);
+    struct stat sb;
+    sr_err e = cfg->about_dir && (stat(cfg->about_dir, &sb) || !S_ISDIR(sb.st_mode))
+                   ? sr_diag_set(d, SR_E_IO, "--about %s: not a directory", cfg->about_dir)
+                   : SR_OK;
+    if (!e) e = load_about(cfg->about_dir, "stats.json", &a->about_stats, d);
+    if (!e) e = load_about(cfg->about_dir, "evaluate.json", &a->about_eval, d);
+    if (!e) e = load_about(cfg->about_dir, "gridsearch.json", &a->about_grid, d);
+    if (!e) e = sr_rec_starter(&a->e->rec, SR_REC_MAX_STARTER, a->starter, &a->n_starter, d);
+    if (e) {
+        about_free(a);
+        sr_free(a->tmp_dir);
+        sr_free(a);
+        return e;
+    }
     sr_http_config hc = {.bind = cfg->bind,
                          .port = cfg->port,
                          .threads = cfg->threads,
@@ -1478,8 +1553,9 @@ sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
                          .ctx = a,
                          .log = cfg->log};
     sr_http *h;
-    sr_err e = sr_http_start(&hc, &h, d);
+    e = sr_http_start(&hc, &h, d);
     if (e) {
+        about_free(a);
         sr_free(a->tmp_dir);
         sr_free(a);
         return e;
@@ -1496,6 +1572,7 @@ uint16_t sr_api_port(const sr_api *a) {
 void sr_api_stop(sr_api *a) {
     if (!a) return;
     sr_http_stop(atomic_load(&a->http));
+    about_free(a);
     sr_free(a->tmp_dir);
     sr_free(a);
 }

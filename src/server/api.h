@@ -52,6 +52,10 @@ typedef struct sr_api_config {
     const sr_http_asset *assets; /* static files (the web page), borrowed; may be NULL */
     size_t n_assets;
     const sr_log *log; /* optional; copied (its user pointer is borrowed) */
+    /* Optional: a directory with the JSON that `songrec stats --json`, `evaluate --json`
+     * and `gridsearch --json` wrote (stats.json, evaluate.json, gridsearch.json; each
+     * optional) for GET /api/about; NULL: none. */
+    const char *about_dir;
 } sr_api_config;
 
 typedef struct sr_api sr_api;

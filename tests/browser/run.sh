@@ -65,8 +65,8 @@ grep '"user_name":"user_000003"' "$T/g.jsonl" | head -80 | sed 's/user_000003/we
   > "$T/history.jsonl"
 printf 'this is not a listening history\njust words\n' > "$T/notes.txt"
 
-# ---- what GET /api/about would answer (the page draws it when the server has it):
-# the CLI's own JSON for the dataset, an evaluation and a small grid search ----
+# ---- what GET /api/about answers (serve --about DIR): the CLI's own JSON for the
+# dataset, an evaluation and a small grid search ----
 "$BIN" stats "$T/d.srd" --json > "$T/stats.json"
 "$BIN" evaluate "$T/d.srd" --algo svd --param n_factors=8 --cv 3 --json > "$T/evaluate.json" 2> /dev/null
 "$BIN" gridsearch "$T/d.srd" --algo svd --grid n_factors=4,8 --grid reg_all=0.05,0.1 --cv 3 --json \

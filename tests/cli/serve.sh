@@ -81,6 +81,12 @@ with open(sys.argv[1], "w") as f:
 EOF
 expect 0 "ingest" -- "$BIN" ingest -q "$T/g.jsonl" "$T/x.jsonl" -o "$T/d.srd"
 expect 0 "train" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=16 --param n_epochs=10 -o "$T/m.srm"
+mkdir -p "$T/about"
+printf '{"rmse": {"mean": 2.5, "std": 0.1}, "mae": {"mean": 2.0, "std": 0.1}, "splits": 3}\n' > "$T/about/evaluate.json"
+printf '{"results": [' > "$T/about/gridsearch.json"
+expect 2 "serve --about with a malformed file" -- "$BIN" serve "$T/m.srm" --port 0 --db "$T/pa.db" --about "$T/about"
+grep -q "gridsearch.json" "$T/err" && ok || bad "malformed about file not named"
+expect 3 "serve --about missing dir" -- "$BIN" serve "$T/m.srm" --port 0 --db "$T/pa.db" --about "$T/nope"
 expect 3 "serve a missing model" -- "$BIN" serve "$T/none.srm" --port 0 --db "$T/p.db"
 grep -q "none.srm" "$T/err" && ok || bad "missing model message should name the file"
 [ ! -e "$T/p.db" ] && ok || bad "a missing model should stop serve before the store is made"
@@ -96,6 +102,11 @@ js "d['sizes']['songs'] > 200 and d['sizes']['artists'] > 10 and d['sizes']['use
 js "d['precision'] == 'f32' and d['file'] == 'm.srm' and d['file_size'] > 0 and d['created'].endswith('Z')" "model file"
 js "d['evaluation'] is None" "model without --cv has no evaluation"
 NSONGS=$(jv "d['sizes']['songs']")
+check 200 "about" GET /api/about && js "d == {'dataset': None, 'evaluation': None, 'gridsearch': None}" "about without --about"
+check 200 "starter" GET "/api/starter?n=5"
+js "len(d['items']) == 5 and len({i['artist_id'] for i in d['items']}) == 5" "starter: 5 songs of 5 artists"
+check 400 "starter n=0" GET "/api/starter?n=0"
+check 400 "starter n=51" GET "/api/starter?n=51"
 check 404 "unknown path" GET /api/nothing
 check 405 "wrong method" DELETE /api/model
 [ "$(hdr Allow)" = "GET, HEAD" ] && ok || bad "405 Allow header: $(hdr Allow)"

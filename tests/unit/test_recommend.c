@@ -364,6 +364,17 @@ static void test_recommend_filters(void **state) {
         if (t) assert_true(asims[t - 1] >= asims[t]);
     }
     assert_int_equal(sr_rec_similar_artists(&R, 10, 5, aids, asims, &n, NULL), SR_E_NOTFOUND);
+    /* starter songs: distinct artists, deterministic, within bounds */
+    uint32_t st1[8], st2[8];
+    size_t n1, n2;
+    assert_int_equal(sr_rec_starter(&R, 8, st1, &n1, NULL), SR_OK);
+    assert_int_equal(sr_rec_starter(&R, 8, st2, &n2, NULL), SR_OK);
+    assert_int_equal(n1, 8);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(st1, st2, n1 * sizeof *st1);
+    for (size_t a = 0; a < n1; a++)
+        for (size_t b = a + 1; b < n1; b++) assert_true(artist[st1[a]] != artist[st1[b]]);
+    assert_int_equal(sr_rec_starter(&R, 0, st1, &n1, NULL), SR_E_RANGE);
     sr_recommender_deinit(&R);
     sr_model_deinit(&m);
     sr_trainset_free(ts);
