@@ -17,7 +17,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: songrec evaluate DATA.srd --algo NAME [OPTIONS]\n\n"
-               "Cross-validates a rating model and prints RMSE, MAE (and more) per split.\n\n"
+               "Cross-validates a rating model and prints RMSE, MAE (and more) per split.\n"
+               "With --task ranking: top-k lists of several models (songrec evaluate --task\n"
+               "ranking --help).\n\n"
                "  --algo NAME            the model (--list-algos); Surprise class names work too\n"
                "  --param NAME=VALUE     a model parameter (repeatable); see --list-algos\n");
     fputs(sr_cli_eval_help, f);
@@ -26,6 +28,11 @@ static void usage(FILE *f) {
 }
 
 int sr_cmd_evaluate(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++) /* --task ranking is its own command (cli_rank.c) */
+        if (!strcmp(argv[i], "--task") && !strcmp(argv[i + 1], "ranking"))
+            return sr_cli_evaluate_ranking(argc, argv);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--task=ranking")) return sr_cli_evaluate_ranking(argc, argv);
     enum { O_ALGO = 256, O_PARAM, O_LIST };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
                                          {"param", required_argument, 0, O_PARAM},
