@@ -109,10 +109,66 @@ scores_avx512(const sr_fmat *m, const float *x, const float *bias, float add, fl
     }
 }
 
+/* 16 accumulators -> one vector of their 16 horizontal sums (lane r = sum of a[r]). */
+__attribute__((target("avx512f,avx512dq"))) static inline __m512 sum16(const __m512 *a) {
+    __m512 b[8], c[4];
+    for (int r = 0; r < 8; r++)
+        b[r] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * r], a[2 * r + 1]),
+                             _mm512_unpackhi_ps(a[2 * r], a[2 * r + 1]));
+    for (int r = 0; r < 4; r++) {
+        __m512d x = _mm512_castps_pd(b[2 * r]), y = _mm512_castps_pd(b[2 * r + 1]);
+        c[r] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 e0 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 e1 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(e0, e1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Sixteen rows at a time: each row's products in one accumulator, then one transposing
+ * reduction for all sixteen (a per-row horizontal sum costs as much as the row's FMAs
+ * at small k); the rows left over go through scores_avx512. The lane order of the sums
+ * differs from the one-row kernel's, so results agree to float rounding. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void
+scores_rows16(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
+              uint64_t lo, uint64_t hi) {
+    const uint32_t k = m->k, nv = (k + 15) / 16;
+    const __mmask16 tail = (__mmask16)((k % 16) ? (1u << (k % 16)) - 1 : 0xffff);
+    __m512 xv[SR_FMAT_MAXV];
+    for (uint32_t v = 0; v < nv; v++)
+        xv[v] = _mm512_maskz_loadu_ps(v + 1 == nv ? tail : 0xffff, x + 16 * v);
+    const int f16 = m->type == SR_FMAT_F16;
+    const size_t stride = (size_t)m->ld * sr_fmat_elem(m);
+    const char *base = (const char *)m->data;
+    const __m512 vadd = _mm512_set1_ps(add);
+    uint64_t i = lo;
+    for (; i + 16 <= hi; i += 16) {
+        __m512 a[16];
+        for (int r = 0; r < 16; r++) {
+            const char *row = base + (i + (uint64_t)r) * stride;
+            __m512 acc = _mm512_setzero_ps();
+            for (uint32_t v = 0; v < nv; v++) {
+                __mmask16 mk = v + 1 == nv ? tail : 0xffff;
+                __m512 q = f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 32 * v))
+                               : _mm512_maskz_loadu_ps(mk, row + 64 * v);
+                acc = _mm512_fmadd_ps(q, xv[v], acc);
+            }
+            a[r] = acc;
+        }
+        __m512 s = _mm512_add_ps(sum16(a), vadd);
+        if (bias) s = _mm512_add_ps(s, _mm512_loadu_ps(bias + i));
+        _mm512_storeu_ps(out + i, s);
+    }
+    if (i < hi) scores_avx512(m, x, bias, add, out, i, hi);
+}
+
 static int have_avx512bw(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 #endif
 
@@ -120,7 +176,7 @@ void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float a
                     uint64_t lo, uint64_t hi) {
 #ifdef SR_FMAT_X86
     if (have_avx512bw() && m->k <= 16 * SR_FMAT_MAXV) {
-        scores_avx512(m, x, bias, add, out, lo, hi);
+        scores_rows16(m, x, bias, add, out, lo, hi);
         return;
     }
 #endif
