@@ -468,10 +468,5 @@ void sr__mf_score_user(const void *state, const sr_trainset *ts, uint32_t u, flo
     sr_fmat_row(&s->P, u, p);
     const float add = s->biased ? (float)(ts->global_mean + s->bu[u]) : 0.0f;
     sr_fmat_scores(&s->Q, p, s->biased ? s->bi : NULL, add, out, lo, hi);
-    for (uint32_t i = lo; i < hi; i++) /* items the trainset does not know */
-        if (!sr_trainset_knows_item(ts, i)) {
-            double e;
-            out[i] = sr__mf_estimate(state, ts, u, i, &e) ? (float)e : NAN;
-        }
     sr_free(p);
 }

@@ -95,7 +95,8 @@ void sr__mf_score_new(const void *state, const sr_trainset *ts, const sr_newuser
 bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
                     double *w);
 void sr__mf_user_free(void *ustate);
-/* ops->score_user: est(u, i) for items [lo, hi) through the scoring scan. */
+/* ops->score_user: est(u, i) for items [lo, hi) through the scoring scan (items the
+ * trainset does not know get their factor rows' product, which means nothing). */
 void sr__mf_score_user(const void *state, const sr_trainset *ts, uint32_t u, float *out,
                        uint32_t lo, uint32_t hi);
 /* ops->similar: the cosine of q_i and every q_j (NaN where either is all zero). */

@@ -109,7 +109,8 @@ typedef struct sr_model_ops {
      * where it has none); false when it has no such notion (e.g. a user-based k-NN). */
     bool (*similar)(const void *state, const sr_trainset *ts, uint32_t i, float *out);
     /* Optional: estimate(u, i) of a trained user u for items [lo, hi) into out[lo..hi)
-     * (NaN when impossible) — the fast path of ranking evaluation. */
+     * (NaN when impossible) — the fast path of ranking evaluation. Items the trainset
+     * does not know may get any value: callers never rank them. */
     void (*score_user)(const void *state, const sr_trainset *ts, uint32_t u, float *out,
                        uint32_t lo, uint32_t hi);
     /* Implicit-feedback models (issue 6: ALS, BPR, item neighbours over play counts,

@@ -1,0 +1,663 @@
+/* BPR: Bayesian personalised ranking (Rendle, Freudenthaler, Gantner & Schmidt-Thieme,
+ * "BPR: Bayesian personalized ranking from implicit feedback", UAI 2009) with a matrix-
+ * factorisation scorer and an item bias, learnt by LearnBPR — SGD on uniformly sampled
+ * triples — with the parameter names of the `implicit` library's BPR:
+ *
+ *   score(u, i) = b_i + p_u . q_i                       (b_i = 0 without item_bias)
+ *   a sample: a (user u, played song i) pair uniformly from the trainset's pairs, a song
+ *   j uniformly from the songs the trainset knows, redrawn while u played it
+ *   (verify_negatives; at most 32 draws, then the sample is skipped);
+ *   x = score(u, i) - score(u, j),  g = sigma(-x) = 1 / (1 + e^x),  d = 1 - lr reg:
+ *     p_u <- d p_u + lr g (q_i - q_j)
+ *     q_i <- d q_i + lr g p_u,   q_j <- d q_j - lr g p_u        (old p_u)
+ *     b_i <- d b_i + lr g,       b_j <- d b_j - lr g            (item_bias only)
+ *   an iteration is as many samples as the trainset has pairs.
+ * Every pair counts as a positive whatever its play count (BPR ranks played over
+ * unplayed). Factors start uniform in [-0.5/k, 0.5/k) (as `implicit`), row by row from
+ * the seed (mf.h), biases at 0; rows of users and songs the trainset does not know are
+ * zeroed after the fit (an unknown song has no score, an unknown user scores b_i).
+ *
+ * Parallel: Hogwild! (Niu, Recht, Re & Wright, NIPS 2011) — each of ctx->threads threads
+ * draws its share of each iteration's samples from its own generator (stream t of the
+ * seed) and updates the shared factors without locks. With one thread a seed gives the
+ * same model on a given kernel; with more, the model depends on the seed, the thread
+ * count and the threads' timing (two runs agree in quality, not bit for bit).
+ * Speed: with a million songs nearly every sample's negative row is a DRAM miss, so each
+ * thread runs a software pipeline: a sample's pair is drawn and its slot prefetched
+ * AHEAD_PAIR samples before use, then its factor rows, biases and the cache line where
+ * its negative would sit in u's (ascending) song list — guessed by interpolation —
+ * AHEAD_ROWS samples before; the update itself is an AVX-512F kernel picked at run time
+ * (rows padded to 16 floats, 64-byte aligned), else a portable loop agreeing to float
+ * rounding.
+ *
+ * New listeners (fold_in): BPR has no closed form, so their p is found by SGD with the
+ * song factors and biases fixed: from p = 0, FOLD_PASSES passes over their songs in
+ * order, each song a positive against one negative drawn uniformly from the known songs
+ * they did not play, with the fit's learning rate and regularisation; the generator is
+ * seeded by a hash of their songs, so the same songs give the same p. Their play counts
+ * do not matter (positives, as in the fit). Since every step adds a vector to a decayed
+ * p, p is a sum of one part per song (the steps where that song was the positive, each
+ * decayed by the later steps); the state keeps these parts, and explain gives each song
+ * part_j . q_i — the contributions sum to p . q_i, the personal part of the score.
+ *
+ * State: bi (n_items), pu (n_users, ld), qi (n_items, ld), ld = k rounded up to 16 —
+ * owned, or borrowed from a model file ("m.bi" f32; "m.pu", "m.qi" factor arrays used
+ * in place, float16 included, through the fmat views P and Q).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "models/fmat.h"
+#include "models/implicit_weight.h"
+#include "models/mf.h"
+#include "models/model.h"
+#include "util/mem.h"
+#include "util/rng.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#endif
+
+enum { P_FACTORS, P_LR, P_REG, P_ITERS, P_ITEM_BIAS, P_VERIFY, P_COUNT };
+
+static const sr_param_def bpr_params[P_COUNT] = {
+    [P_FACTORS] = {"factors", SR_PARAM_INT, 64, 1, 1024, NULL, "number of latent factors"},
+    [P_LR] = {"learning_rate", SR_PARAM_REAL, 0.01, 0, 10, NULL, "SGD step size"},
+    [P_REG] = {"regularization", SR_PARAM_REAL, 0.01, 0, 1e3, NULL,
+               "L2 regularisation of factors and biases"},
+    [P_ITERS] = {"iterations", SR_PARAM_INT, 100, 0, 100000, NULL,
+                 "passes; each draws as many triples as there are pairs"},
+    [P_ITEM_BIAS] = {"item_bias", SR_PARAM_BOOL, 1, 0, 1, NULL, "learn a bias per song"},
+    [P_VERIFY] = {"verify_negatives", SR_PARAM_BOOL, 1, 0, 1, NULL,
+                  "redraw a negative the listener played"},
+};
+
+#define MAX_THREADS 64
+#define MAX_TRIES   32  /* negative draws per sample */
+#define AHEAD_PAIR  12  /* samples between drawing a pair and reading it */
+#define AHEAD_ROWS  12  /* samples between reading the pair and the update */
+#define RING        32  /* slots in flight, a power of two > AHEAD_PAIR + AHEAD_ROWS */
+#define FOLD_PASSES 100 /* fold-in passes over the listener's songs */
+
+typedef struct bpr_state {
+    uint32_t k, ld;
+    float *bi; /* (n_items) */
+    float *pu; /* (n_users, ld) owned, NULL when loaded */
+    float *qi; /* (n_items, ld) owned, NULL when loaded */
+    sr_fmat P, Q;
+    bool mapped; /* the arrays are borrowed from the model file */
+} bpr_state;
+
+static void bpr_free(void *state) {
+    bpr_state *s = state;
+    if (!s) return;
+    if (!s->mapped) {
+        sr_free(s->bi);
+        sr__mf_free(s->pu);
+        sr__mf_free(s->qi);
+    }
+    sr_free(s);
+}
+
+/* ---- training ---- */
+
+/* What every thread of a fit reads. */
+typedef struct bpr_shared {
+    const sr_trainset *ts;
+    bpr_state *s;
+    const uint32_t *pairs; /* (n, 2) user and song of each pair */
+    /* The songs negatives are drawn from, those the trainset knows: all of [0, n_items)
+     * (both NULL), a bitmap to draw from by rejection (most known), or a list (few). */
+    const uint64_t *known_bits; /* (n_items / 64 rounded up) */
+    const uint32_t *known_list; /* (n_known) */
+    uint32_t n_items, n_known;
+    float lr, dec; /* learning rate, 1 - lr reg */
+    bool bias, verify;
+} bpr_shared;
+
+typedef struct bpr_job {
+    const bpr_shared *sh;
+    sr_rng rng;
+    uint64_t n;       /* samples this iteration */
+    uint64_t skipped; /* samples without a negative */
+    void (*run)(struct bpr_job *);
+    pthread_t tid;
+    bool started;
+} bpr_job;
+
+typedef struct slot {
+    uint64_t q; /* pair */
+    uint32_t u, i, j;
+} slot;
+
+/* A known song uniformly. The bitmap (n_items / 8 bytes) stays in cache, where a list
+ * of a million songs would cost a miss per sample; it is used when at least 1/16 of the
+ * songs are known, so that a draw takes at most 16 tries on average. */
+static inline uint32_t draw_negative(const bpr_shared *sh, sr_rng *r) {
+    if (sh->known_list) return sh->known_list[sr_rng_below(r, sh->n_known)];
+    for (;;) {
+        const uint32_t j = (uint32_t)sr_rng_below(r, sh->n_items);
+        if (!sh->known_bits || (sh->known_bits[j >> 6] >> (j & 63) & 1)) return j;
+    }
+}
+
+/* One SGD step on (u, i, j), portable. i != j. */
+static inline __attribute__((always_inline)) void step_scalar(const bpr_shared *sh, uint32_t u,
+                                                              uint32_t i, uint32_t j) {
+    bpr_state *s = sh->s;
+    const uint32_t k = s->k, ld = s->ld;
+    float *restrict p = s->pu + (size_t)u * ld;
+    float *restrict a = s->qi + (size_t)i * ld;
+    float *restrict b = s->qi + (size_t)j * ld;
+    float x = s->bi[i] - s->bi[j];
+    for (uint32_t f = 0; f < k; f++) x += p[f] * (a[f] - b[f]);
+    const float gl = sh->lr / (1.0f + expf(x)), dec = sh->dec;
+    for (uint32_t f = 0; f < k; f++) {
+        const float pf = p[f], af = a[f], bf = b[f];
+        p[f] = dec * pf + gl * (af - bf);
+        a[f] = dec * af + gl * pf;
+        b[f] = dec * bf - gl * pf;
+    }
+    if (sh->bias) {
+        s->bi[i] = dec * s->bi[i] + gl;
+        s->bi[j] = dec * s->bi[j] - gl;
+    }
+}
+
+#if defined(__x86_64__)
+/* The same step, AVX-512F: rows of ld floats (a multiple of 16), 64-byte aligned, whose
+ * padding is zero and stays zero. */
+static inline __attribute__((always_inline)) AVX512 void
+step_avx512(const bpr_shared *sh, uint32_t u, uint32_t i, uint32_t j) {
+    bpr_state *s = sh->s;
+    const uint32_t ld = s->ld;
+    float *restrict p = s->pu + (size_t)u * ld;
+    float *restrict a = s->qi + (size_t)i * ld;
+    float *restrict b = s->qi + (size_t)j * ld;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    uint32_t f = 0;
+    for (; f + 32 <= ld; f += 32) {
+        const __m512 d0 = _mm512_sub_ps(_mm512_load_ps(a + f), _mm512_load_ps(b + f));
+        const __m512 d1 = _mm512_sub_ps(_mm512_load_ps(a + f + 16), _mm512_load_ps(b + f + 16));
+        acc0 = _mm512_fmadd_ps(_mm512_load_ps(p + f), d0, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_load_ps(p + f + 16), d1, acc1);
+    }
+    if (f < ld)
+        acc0 = _mm512_fmadd_ps(_mm512_load_ps(p + f),
+                               _mm512_sub_ps(_mm512_load_ps(a + f), _mm512_load_ps(b + f)), acc0);
+    const float x = s->bi[i] - s->bi[j] + _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    const float gl = sh->lr / (1.0f + expf(x));
+    const __m512 vg = _mm512_set1_ps(gl), vd = _mm512_set1_ps(sh->dec);
+    for (f = 0; f < ld; f += 16) {
+        const __m512 pf = _mm512_load_ps(p + f), af = _mm512_load_ps(a + f);
+        const __m512 bf = _mm512_load_ps(b + f);
+        _mm512_store_ps(p + f, _mm512_fmadd_ps(vg, _mm512_sub_ps(af, bf), _mm512_mul_ps(vd, pf)));
+        _mm512_store_ps(a + f, _mm512_fmadd_ps(vg, pf, _mm512_mul_ps(vd, af)));
+        _mm512_store_ps(b + f, _mm512_fnmadd_ps(vg, pf, _mm512_mul_ps(vd, bf)));
+    }
+    if (sh->bias) {
+        s->bi[i] = sh->dec * s->bi[i] + gl;
+        s->bi[j] = sh->dec * s->bi[j] - gl;
+    }
+}
+#endif
+
+/* u's songs around where j would be: a window of WINDOW positions about the guess. */
+#define WINDOW 32
+
+typedef struct window {
+    uint64_t lo, hi; /* [lo, hi) within [0, L) */
+} window;
+
+/* The window about j's interpolated place in a row of L songs out of n_items
+ * (inv_n = 1 / n_items: a multiply, not a division, per sample). */
+static inline window window_of(uint64_t L, uint32_t j, double inv_n) {
+    const uint64_t g = (uint64_t)((double)j * inv_n * (double)L);
+    window w;
+    w.lo = g >= WINDOW / 2 ? g - WINDOW / 2 : 0;
+    if (w.lo + WINDOW > L) w.lo = L > WINDOW ? L - WINDOW : 0;
+    w.hi = w.lo + WINDOW < L ? w.lo + WINDOW : L;
+    return w;
+}
+
+/* Whether the ascending row (L songs) holds j. When j lies within the window's span
+ * (nearly always: the guess is off by about sqrt(L) / 2 positions) the window is compared
+ * with j all at once — WINDOW compares with no branch on the data, which vectorise — else
+ * the galloping search from the window's middle. */
+static inline __attribute__((always_inline)) bool row_has(const uint32_t *row, uint64_t L,
+                                                          uint32_t j, window w) {
+    unsigned eq = 0;
+    if (L <= WINDOW) {
+        for (uint64_t x = 0; x < L; x++) eq |= row[x] == j;
+        return eq != 0;
+    }
+    if ((w.lo == 0 || row[w.lo] <= j) && (w.hi == L || row[w.hi - 1] >= j)) {
+        const uint32_t *r = row + w.lo;
+        for (int x = 0; x < WINDOW; x++) eq |= r[x] == j;
+        return eq != 0;
+    }
+    return sr__iw_has(row, L, j, (w.lo + w.hi) / 2);
+}
+
+typedef void (*bpr_step)(const bpr_shared *sh, uint32_t u, uint32_t i, uint32_t j);
+
+static inline void prefetch_row(const float *row, uint32_t ld) {
+    const char *c = (const char *)row;
+    for (uint32_t f = 0; f < ld; f += 16) __builtin_prefetch(c + 4 * f, 1, 3);
+}
+
+/* A job's samples through the pipeline (see the top), each update by `step` (inlined
+ * into the two instances below). */
+static inline __attribute__((always_inline)) void drive(bpr_job *jb, bpr_step step) {
+    const bpr_shared *sh = jb->sh;
+    const sr_trainset *ts = sh->ts;
+    const bpr_state *s = sh->s;
+    const uint32_t ld = s->ld;
+    const double inv_n = 1.0 / ts->n_items;
+    slot ring[RING];
+    const uint64_t n = jb->n, total = n + AHEAD_PAIR + AHEAD_ROWS;
+    for (uint64_t t = 0; t < total; t++) {
+        if (t < n) {
+            slot *a = &ring[t % RING];
+            a->q = sr_rng_below(&jb->rng, ts->n);
+            a->j = draw_negative(sh, &jb->rng);
+            __builtin_prefetch(sh->pairs + 2 * a->q, 0, 3);
+        }
+        if (t >= AHEAD_PAIR && t - AHEAD_PAIR < n) {
+            slot *b = &ring[(t - AHEAD_PAIR) % RING];
+            b->u = sh->pairs[2 * b->q];
+            b->i = sh->pairs[2 * b->q + 1];
+            prefetch_row(s->pu + (size_t)b->u * ld, ld);
+            prefetch_row(s->qi + (size_t)b->i * ld, ld);
+            prefetch_row(s->qi + (size_t)b->j * ld, ld);
+            __builtin_prefetch(s->bi + b->i, 1, 3);
+            __builtin_prefetch(s->bi + b->j, 1, 3);
+            if (sh->verify) {
+                const uint64_t a0 = ts->user_ptr[b->u], L = ts->user_ptr[b->u + 1] - a0;
+                const window w = window_of(L, b->j, inv_n);
+                __builtin_prefetch(ts->ur_item + a0 + w.lo, 0, 3);
+                __builtin_prefetch(ts->ur_item + a0 + w.lo + WINDOW / 2, 0, 3);
+                __builtin_prefetch(ts->ur_item + a0 + (w.hi ? w.hi - 1 : 0), 0, 3);
+            }
+        }
+        if (t < AHEAD_PAIR + AHEAD_ROWS) continue;
+        const slot *c = &ring[(t - AHEAD_PAIR - AHEAD_ROWS) % RING];
+        uint32_t j = c->j;
+        if (sh->verify) {
+            const uint64_t a0 = ts->user_ptr[c->u], L = ts->user_ptr[c->u + 1] - a0;
+            const uint32_t *row = ts->ur_item + a0;
+            int tries = 1;
+            while (tries <= MAX_TRIES && row_has(row, L, j, window_of(L, j, inv_n))) {
+                j = draw_negative(sh, &jb->rng);
+                tries++;
+            }
+            if (tries > MAX_TRIES) {
+                jb->skipped++;
+                continue;
+            }
+        } else if (j == c->i) {
+            jb->skipped++;
+            continue;
+        }
+        step(sh, c->u, c->i, j);
+    }
+}
+
+static void run_scalar(bpr_job *jb) {
+    drive(jb, step_scalar);
+}
+
+#if defined(__x86_64__)
+AVX512 static void run_avx512(bpr_job *jb) {
+    drive(jb, step_avx512);
+}
+#endif
+
+static void *job_main(void *arg) {
+    bpr_job *jb = arg;
+    jb->run(jb);
+    return NULL;
+}
+
+/* Zeroes the rows (and biases) of users and songs the trainset does not know. */
+static void zero_unknown(bpr_state *s, const sr_trainset *ts) {
+    for (uint32_t u = 0; u < ts->n_users; u++)
+        if (!sr_trainset_knows_user(ts, u)) memset(s->pu + (size_t)u * s->ld, 0, s->ld * 4);
+    for (uint32_t i = 0; i < ts->n_items; i++)
+        if (!sr_trainset_knows_item(ts, i)) {
+            memset(s->qi + (size_t)i * s->ld, 0, s->ld * 4);
+            s->bi[i] = 0;
+        }
+}
+
+static void set_views(bpr_state *s, const sr_trainset *ts) {
+    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
+    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
+}
+
+/* The iterations, on T threads. */
+static void train(bpr_shared *sh, bpr_job *jobs, uint32_t T, int iters, const sr_log *log) {
+    const uint64_t n = sh->ts->n;
+    for (int it = 0; it < iters; it++) {
+        for (uint32_t t = 0; t < T; t++) jobs[t].n = n / T + (t < n % T ? 1 : 0);
+        for (uint32_t t = 1; t < T; t++)
+            jobs[t].started = pthread_create(&jobs[t].tid, NULL, job_main, &jobs[t]) == 0;
+        job_main(&jobs[0]);
+        /* A job whose thread did not start runs here. */
+        for (uint32_t t = 1; t < T; t++) {
+            if (jobs[t].started)
+                pthread_join(jobs[t].tid, NULL);
+            else
+                job_main(&jobs[t]);
+        }
+        sr_progress(log, "BPR", (uint64_t)it + 1, (uint64_t)iters);
+    }
+}
+
+sr_err sr__bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, int force_scalar,
+                   void **state, sr_diag *d) {
+    *state = NULL;
+    if (!(p[P_FACTORS] >= 1 && p[P_FACTORS] <= 1024) || !(p[P_ITERS] >= 0) || !(p[P_LR] >= 0) ||
+        !(p[P_REG] >= 0))
+        return sr_diag_set(d, SR_E_USAGE,
+                           "BPR: factors must be in [1, 1024], iterations, learning_rate and "
+                           "regularization >= 0");
+    bpr_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "BPR: out of memory");
+    s->k = (uint32_t)p[P_FACTORS];
+    s->ld = sr__mf_ld(s->k);
+    s->bi = sr_calloc((size_t)ts->n_items + 1, sizeof *s->bi);
+    s->pu = sr__mf_alloc(ts->n_users, s->ld);
+    s->qi = sr__mf_alloc(ts->n_items, s->ld);
+    /* The pairs as (user, song), 8 bytes each: one cache line per sample. */
+    uint32_t *pairs = (uint32_t *)sr__mf_alloc(ts->n, 2);
+    const uint32_t n_known = sr__iw_known_items(ts);
+    const size_t words = ((size_t)ts->n_items + 63) / 64;
+    uint64_t *bits = NULL;
+    uint32_t *list = NULL;
+    if (n_known < ts->n_items && (uint64_t)n_known * 16 >= ts->n_items)
+        bits = sr_calloc(words ? words : 1, sizeof *bits);
+    else if (n_known < ts->n_items)
+        list = sr_mallocarray(n_known ? n_known : 1, sizeof *list);
+    if (!s->bi || !s->pu || !s->qi || !pairs || (n_known < ts->n_items && !bits && !list)) {
+        bpr_free(s);
+        sr__mf_free((float *)pairs);
+        sr_free(bits), sr_free(list);
+        return sr_diag_set(d, SR_E_NOMEM, "BPR: out of memory for %u x %u factors", ts->n_users,
+                           (uint32_t)p[P_FACTORS]);
+    }
+    sr_rng rng;
+    sr_rng_seed(&rng, c->seed);
+    const double r0 = 0.5 / s->k;
+    sr__mf_init_uniform(s->pu, ts->n_users, s->k, s->ld, &rng, -r0, r0);
+    sr__mf_init_uniform(s->qi, ts->n_items, s->k, s->ld, &rng, -r0, r0);
+    for (uint32_t u = 0; u < ts->n_users; u++)
+        for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q++)
+            pairs[2 * q] = u, pairs[2 * q + 1] = ts->ur_item[q];
+    for (uint32_t i = 0, m = 0; i < ts->n_items && (bits || list); i++)
+        if (sr_trainset_knows_item(ts, i)) {
+            if (bits) bits[i >> 6] |= (uint64_t)1 << (i & 63);
+            if (list) list[m++] = i;
+        }
+
+    const double lr = p[P_LR];
+    bpr_shared sh = {.ts = ts,
+                     .s = s,
+                     .pairs = pairs,
+                     .known_bits = bits,
+                     .known_list = list,
+                     .n_items = ts->n_items,
+                     .n_known = n_known,
+                     .lr = (float)lr,
+                     .dec = (float)(1.0 - lr * p[P_REG]),
+                     .bias = p[P_ITEM_BIAS] != 0,
+                     .verify = p[P_VERIFY] != 0};
+    void (*run)(bpr_job *) = run_scalar;
+#if defined(__x86_64__)
+    if (!force_scalar && sr__mf_have_avx512()) run = run_avx512;
+#endif
+    uint32_t T = c->threads < 1 ? 1 : c->threads > MAX_THREADS ? MAX_THREADS : (uint32_t)c->threads;
+    bpr_job jobs[MAX_THREADS];
+    for (uint32_t t = 0; t < T; t++) {
+        jobs[t] = (bpr_job){.sh = &sh, .run = run};
+        sr_rng_seed_stream(&jobs[t].rng, c->seed, t);
+    }
+    if (ts->n && n_known >= 2) train(&sh, jobs, T, (int)p[P_ITERS], c->log);
+    sr__mf_free((float *)pairs);
+    sr_free(bits), sr_free(list);
+    zero_unknown(s, ts);
+    set_views(s, ts);
+    *state = s;
+    return SR_OK;
+}
+
+static sr_err bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
+                      sr_diag *d) {
+    return sr__bpr_fit(ts, p, c, 0, state, d);
+}
+
+/* ---- scores ---- */
+
+static bool bpr_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
+                         double *est) {
+    const bpr_state *s = state;
+    if (!sr_trainset_knows_item(ts, i)) return false;
+    double e = s->bi[i];
+    if (sr_trainset_knows_user(ts, u)) e += sr_fmat_dot2(&s->P, u, &s->Q, i);
+    *est = e;
+    return true;
+}
+
+/* NaN for the songs of [lo, hi) the trainset does not know. */
+static void mark_unknown(const sr_trainset *ts, float *out, uint32_t lo, uint32_t hi) {
+    for (uint32_t i = lo; i < hi; i++)
+        if (!sr_trainset_knows_item(ts, i)) out[i] = NAN;
+}
+
+static void bpr_score_user(const void *state, const sr_trainset *ts, uint32_t u, float *out,
+                           uint32_t lo, uint32_t hi) {
+    const bpr_state *s = state;
+    float *x = sr_calloc(s->ld, sizeof *x);
+    if (!x) { /* no room for the widened row: one estimate at a time */
+        for (uint32_t i = lo; i < hi; i++) {
+            double e;
+            out[i] = bpr_estimate(state, ts, u, i, &e) ? (float)e : NAN;
+        }
+        return;
+    }
+    if (sr_trainset_knows_user(ts, u)) sr_fmat_row(&s->P, u, x);
+    sr_fmat_scores(&s->Q, x, s->bi, 0, out, lo, hi);
+    mark_unknown(ts, out, lo, hi);
+    sr_free(x);
+}
+
+static bool bpr_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
+    const bpr_state *s = state;
+    const uint64_t n = s->Q.rows;
+    if (i >= n) return false;
+    float *x = sr_calloc(s->ld, sizeof *x);
+    if (!x) return false;
+    sr_fmat_row(&s->Q, i, x);
+    const double nx = sqrt(sr_fmat_dot(&s->Q, i, x));
+    sr_fmat_scores(&s->Q, x, NULL, 0, out, 0, n);
+    for (uint64_t j = 0; j < n; j++) {
+        const double nj = sqrt(sr_fmat_dot2(&s->Q, j, &s->Q, j));
+        out[j] = nx > 0 && nj > 0 ? (float)(out[j] / (nx * nj)) : NAN;
+    }
+    sr_free(x);
+    return true;
+}
+
+/* ---- model files ---- */
+
+static void bpr_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const bpr_state *s = state;
+    sr_srm_put(w, "m.bi", SR_SRM_F32, s->bi, ts->n_items);
+    sr_srm_put_factors(w, "m.pu", s->pu, ts->n_users, s->k, s->ld);
+    sr_srm_put_factors(w, "m.qi", s->qi, ts->n_items, s->k, s->ld);
+}
+
+static sr_err bpr_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
+                       sr_diag *d) {
+    *state = NULL;
+    const uint32_t k = (uint32_t)p[P_FACTORS];
+    const void *bi;
+    sr_fmat P, Q;
+    sr_err e = sr_srm_get(r, "m.bi", SR_SRM_F32, ts->n_items, &bi, NULL, d);
+    if (!e) e = sr_srm_get_fmat(r, "m.pu", ts->n_users, k, &P, d);
+    if (!e) e = sr_srm_get_fmat(r, "m.qi", ts->n_items, k, &Q, d);
+    if (e) return e;
+    bpr_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->k = k;
+    s->ld = sr__mf_ld(k);
+    s->bi = (float *)bi;
+    s->P = P;
+    s->Q = Q;
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
+/* ---- new listeners ---- */
+
+typedef struct bpr_user {
+    float *x;  /* (ld) p of the listener, padding zero */
+    double *c; /* (n, k) each song's part of p */
+} bpr_user;
+
+static void bpr_user_free(void *ustate) {
+    bpr_user *bu = ustate;
+    if (!bu) return;
+    sr_free(bu->x);
+    sr_free(bu->c);
+    sr_free(bu);
+}
+
+/* Whether the ascending items (n, ids below n_items) hold j. */
+static bool items_have(const uint32_t *items, size_t n, uint32_t j, uint32_t n_items) {
+    return sr__iw_has(items, n, j, sr__iw_guess(n, j, n_items));
+}
+
+/* A negative for the listener: a known song they did not play, or UINT32_MAX. */
+static uint32_t fold_negative(const sr_trainset *ts, const sr_newuser *u, sr_rng *r) {
+    for (int t = 0; t < MAX_TRIES * 4; t++) {
+        const uint32_t j = (uint32_t)sr_rng_below(r, ts->n_items);
+        if (sr_trainset_knows_item(ts, j) && !items_have(u->items, u->n, j, ts->n_items)) return j;
+    }
+    return UINT32_MAX;
+}
+
+static sr_err bpr_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                          sr_diag *d) {
+    const bpr_state *s = state;
+    const uint32_t k = s->k;
+    const size_t n = u->n;
+    u->state = NULL;
+    bpr_user *bu = sr_calloc(1, sizeof *bu);
+    float *qa = sr_mallocarray(n ? n * k : 1, sizeof *qa); /* (n, k) the songs' rows */
+    float *qb = sr_mallocarray(k, sizeof *qb);
+    double *x = sr_calloc(k, sizeof *x);
+    if (bu) {
+        bu->x = sr_calloc(s->ld, sizeof *bu->x);
+        bu->c = sr_calloc(n ? n * k : 1, sizeof *bu->c);
+    }
+    if (!bu || !bu->x || !bu->c || !qa || !qb || !x) {
+        bpr_user_free(bu);
+        sr_free(qa), sr_free(qb), sr_free(x);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t t = 0; t < n; t++) sr_fmat_row(&s->Q, u->items[t], qa + t * k);
+    uint64_t h = sr_hash64(n);
+    for (size_t t = 0; t < n; t++) h = sr_hash2(h, u->items[t]);
+    sr_rng rng;
+    sr_rng_seed(&rng, h);
+    const double lr = p[P_LR], dec = 1.0 - lr * p[P_REG];
+    /* c_t is kept as scale * c~_t, so that the decay of every part is one multiply. */
+    double scale = 1;
+    for (int pass = 0; pass < FOLD_PASSES && n; pass++)
+        for (size_t t = 0; t < n; t++) {
+            const uint32_t i = u->items[t], j = fold_negative(ts, u, &rng);
+            if (j == UINT32_MAX) continue;
+            sr_fmat_row(&s->Q, j, qb);
+            const float *a = qa + t * k;
+            double z = (double)s->bi[i] - s->bi[j];
+            for (uint32_t f = 0; f < k; f++) z += x[f] * ((double)a[f] - qb[f]);
+            const double gl = lr / (1.0 + exp(z));
+            scale *= dec;
+            double *ct = bu->c + t * k;
+            for (uint32_t f = 0; f < k; f++) {
+                const double step = gl * ((double)a[f] - qb[f]);
+                x[f] = dec * x[f] + step;
+                ct[f] += step / scale;
+            }
+            if (scale < 1e-150) { /* fold the scale in before it underflows */
+                for (size_t q = 0; q < n * k; q++) bu->c[q] *= scale;
+                scale = 1;
+            }
+        }
+    for (size_t q = 0; q < n * k; q++) bu->c[q] *= scale;
+    for (uint32_t f = 0; f < k; f++) bu->x[f] = (float)x[f];
+    sr_free(qa), sr_free(qb), sr_free(x);
+    u->state = bu;
+    return SR_OK;
+}
+
+static bool bpr_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                             uint32_t i, double *est) {
+    const bpr_state *s = state;
+    const bpr_user *bu = u->state;
+    if (!sr_trainset_knows_item(ts, i)) return false;
+    *est = s->bi[i] + sr_fmat_dot(&s->Q, i, bu->x);
+    return true;
+}
+
+static void bpr_score_new(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
+                          uint32_t lo, uint32_t hi) {
+    const bpr_state *s = state;
+    const bpr_user *bu = u->state;
+    sr_fmat_scores(&s->Q, bu->x, s->bi, 0, out, lo, hi);
+    mark_unknown(ts, out, lo, hi);
+}
+
+/* Each song's part of p, times q_i: they sum to p . q_i, the personal part. */
+static bool bpr_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                        double *w) {
+    const bpr_state *s = state;
+    const bpr_user *bu = u->state;
+    if (!sr_trainset_knows_item(ts, i)) return false;
+    float *q = sr_mallocarray(s->k, sizeof *q);
+    if (!q) return false;
+    sr_fmat_row(&s->Q, i, q);
+    for (size_t t = 0; t < u->n; t++) {
+        const double *ct = bu->c + t * s->k;
+        double v = 0;
+        for (uint32_t f = 0; f < s->k; f++) v += ct[f] * q[f];
+        w[t] = v;
+    }
+    sr_free(q);
+    return true;
+}
+
+const sr_model_ops sr_model_bpr = {
+    .name = "bpr",
+    .surprise = "BPR",
+    .summary = "Bayesian personalised ranking (Rendle 2009): MF + item bias by sampled-triple SGD",
+    .params = bpr_params,
+    .n_params = P_COUNT,
+    .fit = bpr_fit,
+    .estimate = bpr_estimate,
+    .free = bpr_free,
+    .save = bpr_save,
+    .load = bpr_load,
+    .fold_in = bpr_fold_in,
+    .estimate_new = bpr_estimate_new,
+    .score_new = bpr_score_new,
+    .explain = bpr_explain,
+    .user_free = bpr_user_free,
+    .similar = bpr_similar,
+    .score_user = bpr_score_user,
+    .implicit = true,
+};

@@ -1,0 +1,118 @@
+/* Shared-private helpers of the implicit-feedback models (popularity.c, bpr.c,
+ * item_knn.c): the play-count weightings of the item-item model, and BPR's kernel choice
+ * for tests.
+ *
+ * Weightings. The item-by-listener matrix of play counts c is weighted the way the
+ * `implicit` library's item-item recommenders weigh it (nearest_neighbours.py: each item
+ * is a "document" whose "terms" are its listeners):
+ *   none   W_iu = c_ui
+ *   tfidf  W_iu = sqrt(c_ui) idf(u)
+ *   bm25   W_iu = c_ui (K1 + 1) / (K1 L_i + c_ui) idf(u),  L_i = (1 - B) + B len_i / avg_len
+ * with idf(u) = max(0, ln(N / (1 + n_u))) — N the items the trainset knows, n_u the
+ * listener's items — len_i item i's total plays and avg_len the mean of len over the known
+ * items. Two departures from `implicit`, both invisible on real catalogs: N and the
+ * average run over known items (`implicit`: every row, empty ones included), and idf is
+ * clamped at 0 (`implicit` lets a listener of nearly every item weigh negatively).
+ * sr__iw_tf is the part of W_iu that does not depend on the listener's idf.
+ *
+ * Sorted lists. sr__iw_has looks a song up in an ascending list (a listener's songs) by a
+ * galloping search from a guessed position: BPR guesses by interpolation, so that the
+ * one cache line it prefetched is usually all the search reads.
+ *
+ * Nothing here allocates; arrays are the caller's.
+ */
+#ifndef SR_IMPLICIT_WEIGHT_H
+#define SR_IMPLICIT_WEIGHT_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "models/trainset.h"
+
+typedef enum sr_iw_kind { SR_IW_NONE = 0, SR_IW_TFIDF, SR_IW_BM25 } sr_iw_kind;
+
+/* A weighting: its kind and the BM25 constants (used by bm25 only). */
+typedef struct sr_iw {
+    sr_iw_kind kind;
+    double k1, b;
+} sr_iw;
+
+/* The term-frequency part of W for a count c of an item whose length norm is L (bm25;
+ * the other kinds ignore L): c, sqrt(c), or c (K1 + 1) / (K1 L + c). */
+static inline double sr__iw_tf(const sr_iw *w, double c, double L) {
+    switch (w->kind) {
+    case SR_IW_TFIDF:
+        return sqrt(c > 0 ? c : 0);
+    case SR_IW_BM25:
+        return c * (w->k1 + 1.0) / (w->k1 * L + c);
+    default:
+        return c;
+    }
+}
+
+/* idf(u) = max(0, ln(N / (1 + n))) for a listener of n items, N known items. */
+static inline double sr__iw_idf_of(uint64_t n, uint64_t n_known) {
+    double v = log((double)n_known / (1.0 + (double)n));
+    return v > 0 ? v : 0;
+}
+
+/* The number of items the trainset knows (with at least one listener). */
+uint32_t sr__iw_known_items(const sr_trainset *ts);
+
+/* idf (n_users): sr__iw_idf_of(n_u, known items) per user (0 for unknown users) when the
+ * kind weighs by idf, else 1 for every user. */
+void sr__iw_idf(const sr_iw *w, const sr_trainset *ts, float *idf);
+
+/* L (n_items): item i's length norm (1 - B) + B len_i / avg_len under bm25 (unknown
+ * items: 1), 1 for every item under the other kinds. */
+void sr__iw_lnorm(const sr_iw *w, const sr_trainset *ts, float *L);
+
+/* Where j would sit in an ascending list of L values spread evenly over [0, n): a
+ * position in [0, L) (0 when L is 0). */
+static inline uint64_t sr__iw_guess(uint64_t L, uint32_t j, uint32_t n) {
+    const uint64_t g = n ? L * j / n : 0;
+    return g < L ? g : L ? L - 1 : 0;
+}
+
+/* First position in row[lo, hi) whose value is >= j (hi when none). */
+static inline uint64_t sr__iw_lower_bound(const uint32_t *row, uint64_t lo, uint64_t hi,
+                                          uint32_t j) {
+    while (lo < hi) {
+        const uint64_t m = lo + (hi - lo) / 2;
+        if (row[m] < j)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+/* Whether the ascending row (L values) holds j, searching outwards from position g < L
+ * in steps that double, then by bisection: O(log distance from g). */
+static inline bool sr__iw_has(const uint32_t *row, uint64_t L, uint32_t j, uint64_t g) {
+    if (!L) return false;
+    if (row[g] == j) return true;
+    uint64_t lo, hi, b = 1;
+    if (row[g] < j) { /* in (g, L) */
+        uint64_t prev = g;
+        while (g + b < L && row[g + b] < j) prev = g + b, b <<= 1;
+        lo = prev + 1;
+        hi = g + b < L ? g + b + 1 : L;
+    } else { /* in [0, g) */
+        uint64_t prev = g;
+        while (b <= g && row[g - b] > j) prev = g - b, b <<= 1;
+        lo = b <= g ? g - b : 0;
+        hi = prev;
+    }
+    const uint64_t p = sr__iw_lower_bound(row, lo, hi, j);
+    return p < hi && row[p] == j;
+}
+
+/* BPR's fit with the kernel chosen by the caller: force_scalar != 0 runs the portable
+ * loop even where AVX-512 is available (tests compare the two). ops->fit is this with 0. */
+sr_err sr__bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, int force_scalar,
+                   void **state, sr_diag *d);
+
+#endif

@@ -1,0 +1,509 @@
+/* ItemKNN: item-item neighbours over play counts, in the manner of the `implicit`
+ * library's item-item recommenders (CosineRecommender, TFIDFRecommender,
+ * BM25Recommender; Sarwar et al., "Item-based collaborative filtering recommendation
+ * algorithms", WWW 2001).
+ *
+ *   W          the item-by-listener play counts, weighted (implicit_weight.h: none,
+ *              tfidf, or bm25 with K1 = 1.2, B = 0.75 by default)
+ *   sim(i, j)  cosine of rows i and j of W; each item keeps its k most similar items
+ *              with sim > 0 (ties: the lower id), sorted by similarity, descending
+ *   score(u, i) = sum over the songs j that u played of w(u, j) sim_j(i)
+ * where sim_j(i) is i's similarity in j's list (0 when i is not among j's k neighbours —
+ * `implicit`'s liked-vector times similarity-matrix product), and w(u, j) is the
+ * listener's weight of j: W_ju without the listener's idf (a factor common to all their
+ * terms, which changes no ranking and would zero the list of a listener who played
+ * nearly everything): the count, its square root, or its BM25 term weight. Unlike
+ * `implicit`'s BM25Recommender (a plain dot product of BM25 rows) the similarity is
+ * always the cosine, as the issue asks. Scores are >= 0; an item nobody played, or that
+ * is in none of the listener's songs' lists, scores 0.
+ *
+ * Fit: each item's row of similarities on its own — for every listener u of i, for
+ * every other song j of u, acc[j] += W_iu W_ju — into per-thread accumulators of length
+ * n_items reset through a touched list, items handed out in chunks through an atomic
+ * counter; work sum_u |I_u|^2 as for `implicit`'s all_pairs_knn, memory the sparse
+ * lists plus 12 bytes per item per thread. A row's values do not depend on the thread
+ * that computed it, so the model does not depend on the thread count.
+ *
+ * New listeners (fold_in): their weights w(j) of their songs, everything else fixed —
+ * the same formula as for a trained listener, so a listener folded in with a trained
+ * listener's plays gets that listener's scores exactly. explain splits a score into its
+ * natural terms, one per played song: w(j) sim_j(i). similar(i) is i's neighbour list.
+ *
+ * State: ptr (n_items + 1), idx and sim (nnz: each item's list), lnorm (n_items, BM25
+ * length norms, ones otherwise) — owned, or borrowed from a model file ("m.nb_ptr",
+ * "m.nb_idx", "m.nb_sim" as a factor array: float16 in an f16 file, converted once at
+ * load; "m.lnorm").
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/implicit_weight.h"
+#include "models/model.h"
+#include "util/csr.h"
+#include "util/mem.h"
+
+enum { P_K, P_WEIGHTING, P_K1, P_B, P_COUNT };
+
+static const sr_param_def knn_params[P_COUNT] = {
+    [P_K] = {"k", SR_PARAM_INT, 100, 1, 100000, NULL, "neighbours kept per song"},
+    [P_WEIGHTING] = {"weighting", SR_PARAM_CHOICE, 2, 0, 2, "none|tfidf|bm25",
+                     "weighting of the play counts before the cosine"},
+    [P_K1] = {"bm25_k1", SR_PARAM_REAL, 1.2, 0, 1e3, NULL, "BM25 term saturation K1"},
+    [P_B] = {"bm25_b", SR_PARAM_REAL, 0.75, 0, 1, NULL, "BM25 length normalisation B"},
+};
+
+#define MAX_THREADS 64
+#define ITEM_CHUNK  16
+
+typedef struct knn_state {
+    uint64_t *ptr; /* (n_items + 1) */
+    uint32_t *idx; /* (nnz) */
+    float *sim;    /* (nnz) */
+    float *lnorm;  /* (n_items) */
+    sr_iw w;
+    bool mapped; /* the arrays are borrowed from the model file */
+} knn_state;
+
+static sr_iw weighting_of(const double *p) {
+    return (sr_iw){(sr_iw_kind)(int)p[P_WEIGHTING], p[P_K1], p[P_B]};
+}
+
+static void knn_free(void *state) {
+    knn_state *s = state;
+    if (!s) return;
+    if (!s->mapped) {
+        sr_free(s->ptr);
+        sr_free(s->idx);
+        sr_free(s->sim);
+        sr_free(s->lnorm);
+    }
+    sr_free(s);
+}
+
+/* ---- fit ---- */
+
+typedef struct nb {
+    float sim;
+    uint32_t id;
+} nb;
+
+/* a is a worse neighbour than b: lower similarity, or equal and a higher id. */
+static inline bool worse(nb a, nb b) {
+    return a.sim < b.sim || (a.sim == b.sim && a.id > b.id);
+}
+
+/* Bounded min-heap (the worst at the root) of the best neighbours seen. */
+static void heap_down(nb *h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(h[l], h[m])) m = l;
+        if (r < n && worse(h[r], h[m])) m = r;
+        if (m == i) return;
+        nb t = h[i];
+        h[i] = h[m], h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(nb *h, size_t i) {
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!worse(h[i], h[p])) return;
+        nb t = h[i];
+        h[i] = h[p], h[p] = t;
+        i = p;
+    }
+}
+
+static int cmp_best_first(const void *a, const void *b) {
+    const nb x = *(const nb *)a, y = *(const nb *)b;
+    return worse(y, x) ? -1 : worse(x, y) ? 1 : 0;
+}
+
+/* What the threads share. */
+typedef struct knn_job {
+    const sr_trainset *ts;
+    const float *wu;    /* (n) W of each pair, by-user order */
+    const float *wi;    /* (n) W of each pair, by-item order */
+    const double *norm; /* (n_items) |W_i| */
+    uint32_t k;
+    uint32_t *cnt;     /* (n_items) list lengths */
+    uint64_t *off;     /* (n_items) start of each list in its thread's buffer */
+    uint8_t *owner;    /* (n_items) the thread that computed it */
+    atomic_uint next;  /* next item to hand out */
+    atomic_int failed; /* a thread ran out of memory */
+} knn_job;
+
+/* One thread's accumulators (allocated before the threads start) and its output. */
+typedef struct knn_worker {
+    knn_job *j;
+    uint8_t id;
+    float *acc;        /* (n_items) zero between items */
+    uint32_t *stamp;   /* (n_items) item + 1 that last touched the slot */
+    uint32_t *touched; /* (n_items) */
+    nb *heap;          /* (k) */
+    nb *out;           /* this thread's lists, one after another */
+    size_t n_out, cap_out;
+    pthread_t tid;
+    bool started;
+} knn_worker;
+
+/* Item i's list into w->out; false when out of memory. */
+static bool item_row(knn_worker *w, uint32_t i) {
+    const knn_job *j = w->j;
+    const sr_trainset *ts = j->ts;
+    j->cnt[i] = 0;
+    j->owner[i] = w->id;
+    j->off[i] = w->n_out;
+    if (!(j->norm[i] > 0)) return true;
+    size_t nt = 0;
+    for (uint64_t q = ts->item_ptr[i]; q < ts->item_ptr[i + 1]; q++) {
+        const float a = j->wi[q];
+        if (a == 0) continue;
+        const uint32_t u = ts->ir_user[q];
+        for (uint64_t r = ts->user_ptr[u]; r < ts->user_ptr[u + 1]; r++) {
+            const uint32_t x = ts->ur_item[r];
+            if (x == i) continue;
+            if (w->stamp[x] != i + 1) w->stamp[x] = i + 1, w->touched[nt++] = x;
+            w->acc[x] += a * j->wu[r];
+        }
+    }
+    size_t nh = 0;
+    for (size_t t = 0; t < nt; t++) {
+        const uint32_t x = w->touched[t];
+        const double den = j->norm[i] * j->norm[x];
+        const nb c = {den > 0 ? (float)(w->acc[x] / den) : 0.0f, x};
+        w->acc[x] = 0;
+        if (!(c.sim > 0)) continue;
+        if (nh < j->k) {
+            w->heap[nh] = c;
+            heap_up(w->heap, nh++);
+        } else if (worse(w->heap[0], c)) {
+            w->heap[0] = c;
+            heap_down(w->heap, nh, 0);
+        }
+    }
+    qsort(w->heap, nh, sizeof *w->heap, cmp_best_first);
+    if (sr_grow((void **)&w->out, &w->cap_out, w->n_out + nh, sizeof *w->out)) return false;
+    memcpy(w->out + w->n_out, w->heap, nh * sizeof *w->heap);
+    w->n_out += nh;
+    j->cnt[i] = (uint32_t)nh;
+    return true;
+}
+
+static void *worker_main(void *arg) {
+    knn_worker *w = arg;
+    knn_job *j = w->j;
+    const uint32_t n = j->ts->n_items;
+    for (;;) {
+        if (atomic_load(&j->failed)) return NULL;
+        const uint32_t a = atomic_fetch_add(&j->next, ITEM_CHUNK);
+        if (a >= n) return NULL;
+        const uint32_t b = n - a < ITEM_CHUNK ? n : a + ITEM_CHUNK;
+        for (uint32_t i = a; i < b; i++)
+            if (!item_row(w, i)) {
+                atomic_store(&j->failed, 1);
+                return NULL;
+            }
+    }
+}
+
+static void worker_free(knn_worker *w) {
+    sr_free(w->acc);
+    sr_free(w->stamp);
+    sr_free(w->touched);
+    sr_free(w->heap);
+    sr_free(w->out);
+}
+
+/* The weighted values of every pair in both orders and each item's norm. */
+static sr_err weigh(const sr_trainset *ts, const knn_state *s, float *wu, float *wi, double *norm) {
+    float *idf = sr_mallocarray(ts->n_users ? ts->n_users : 1, sizeof *idf);
+    if (!idf) return SR_E_NOMEM;
+    sr__iw_idf(&s->w, ts, idf);
+    for (uint32_t u = 0; u < ts->n_users; u++)
+        for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q++) {
+            const uint32_t i = ts->ur_item[q];
+            wu[q] = (float)(sr__iw_tf(&s->w, ts->ur_r[q], s->lnorm[i]) * idf[u]);
+        }
+    for (uint32_t i = 0; i < ts->n_items; i++) {
+        double nn = 0;
+        for (uint64_t q = ts->item_ptr[i]; q < ts->item_ptr[i + 1]; q++) {
+            const uint32_t u = ts->ir_user[q];
+            wi[q] = (float)(sr__iw_tf(&s->w, ts->ir_r[q], s->lnorm[i]) * idf[u]);
+            nn += (double)wi[q] * wi[q];
+        }
+        norm[i] = sqrt(nn);
+    }
+    sr_free(idf);
+    return SR_OK;
+}
+
+/* Every item's list into s->ptr, idx, sim, on up to `threads` threads. */
+static sr_err neighbours(const sr_trainset *ts, knn_state *s, uint32_t k, int threads) {
+    const uint32_t ni = ts->n_items;
+    const size_t n1 = ni ? ni : 1;
+    uint32_t T = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : (uint32_t)threads;
+    if (T > ni / ITEM_CHUNK + 1) T = ni / ITEM_CHUNK + 1;
+    sr_err e = SR_E_NOMEM;
+    knn_worker ws[MAX_THREADS];
+    memset(ws, 0, sizeof ws);
+    knn_job j = {.ts = ts, .k = k};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, 0);
+    float *wu = sr_mallocarray(ts->n ? ts->n : 1, sizeof *wu);
+    float *wi = sr_mallocarray(ts->n ? ts->n : 1, sizeof *wi);
+    double *norm = sr_mallocarray(n1, sizeof *norm);
+    j.cnt = sr_mallocarray(n1, sizeof *j.cnt);
+    j.off = sr_mallocarray(n1, sizeof *j.off);
+    j.owner = sr_mallocarray(n1, sizeof *j.owner);
+    s->ptr = sr_mallocarray((size_t)ni + 1, sizeof *s->ptr);
+    if (!wu || !wi || !norm || !j.cnt || !j.off || !j.owner || !s->ptr) goto done;
+    if (weigh(ts, s, wu, wi, norm)) goto done;
+    j.wu = wu, j.wi = wi, j.norm = norm;
+    for (uint32_t t = 0; t < T; t++) {
+        knn_worker *w = &ws[t];
+        w->j = &j;
+        w->id = (uint8_t)t;
+        w->acc = sr_calloc(n1, sizeof *w->acc);
+        w->stamp = sr_calloc(n1, sizeof *w->stamp);
+        w->touched = sr_mallocarray(n1, sizeof *w->touched);
+        w->heap = sr_mallocarray(k < n1 ? k : n1, sizeof *w->heap);
+        if (!w->acc || !w->stamp || !w->touched || !w->heap) goto done;
+    }
+    /* Worker 0 is this thread; a thread that cannot start leaves its items to the rest. */
+    for (uint32_t t = 1; t < T; t++)
+        ws[t].started = pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) == 0;
+    worker_main(&ws[0]);
+    for (uint32_t t = 1; t < T; t++)
+        if (ws[t].started) pthread_join(ws[t].tid, NULL);
+    if (atomic_load(&j.failed)) goto done;
+    s->ptr[0] = 0;
+    for (uint32_t i = 0; i < ni; i++) s->ptr[i + 1] = s->ptr[i] + j.cnt[i];
+    const uint64_t nnz = s->ptr[ni];
+    s->idx = sr_mallocarray(nnz ? nnz : 1, sizeof *s->idx);
+    s->sim = sr_mallocarray(nnz ? nnz : 1, sizeof *s->sim);
+    if (!s->idx || !s->sim) goto done;
+    for (uint32_t i = 0; i < ni; i++) {
+        const nb *src = ws[j.owner[i]].out + j.off[i];
+        for (uint32_t t = 0; t < j.cnt[i]; t++)
+            s->idx[s->ptr[i] + t] = src[t].id, s->sim[s->ptr[i] + t] = src[t].sim;
+    }
+    e = SR_OK;
+done:
+    for (uint32_t t = 0; t < T; t++) worker_free(&ws[t]);
+    sr_free(wu), sr_free(wi), sr_free(norm);
+    sr_free(j.cnt), sr_free(j.off), sr_free(j.owner);
+    return e;
+}
+
+static sr_err knn_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **state,
+                      sr_diag *d) {
+    *state = NULL;
+    if (!(p[P_K] >= 1) || !(p[P_WEIGHTING] >= 0 && p[P_WEIGHTING] <= 2) || !(p[P_K1] >= 0) ||
+        !(p[P_B] >= 0 && p[P_B] <= 1))
+        return sr_diag_set(d, SR_E_USAGE,
+                           "ItemKNN: k must be >= 1, weighting none|tfidf|bm25, bm25_k1 >= 0 "
+                           "and bm25_b in [0, 1]");
+    knn_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "ItemKNN: out of memory");
+    s->w = weighting_of(p);
+    s->lnorm = sr_mallocarray(ts->n_items ? ts->n_items : 1, sizeof *s->lnorm);
+    if (!s->lnorm) {
+        knn_free(s);
+        return sr_diag_set(d, SR_E_NOMEM, "ItemKNN: out of memory");
+    }
+    sr__iw_lnorm(&s->w, ts, s->lnorm);
+    const uint32_t k = p[P_K] > 1e9 ? 1000000000u : (uint32_t)p[P_K];
+    sr_err e = neighbours(ts, s, k, c ? c->threads : 1);
+    if (e) {
+        knn_free(s);
+        return sr_diag_set(d, e, "ItemKNN: out of memory for the neighbour lists of %u songs",
+                           ts->n_items);
+    }
+    *state = s;
+    return SR_OK;
+}
+
+/* ---- scores ---- */
+
+/* sim_j(i): i's similarity in j's list, 0 when absent. */
+static double sim_in(const knn_state *s, uint32_t j, uint32_t i) {
+    for (uint64_t t = s->ptr[j]; t < s->ptr[j + 1]; t++)
+        if (s->idx[t] == i) return s->sim[t];
+    return 0;
+}
+
+/* The listener's weight of a song with count c. */
+static inline double user_weight(const knn_state *s, uint32_t j, double c) {
+    return sr__iw_tf(&s->w, c, s->lnorm[j]);
+}
+
+/* out[lo..hi) = sum over the n songs items[] with weights wt[] (or counts r[] weighed
+ * here when wt is NULL) of w sim_j(i). */
+static void scatter(const knn_state *s, const uint32_t *items, const float *wt, const float *r,
+                    size_t n, float *out, uint32_t lo, uint32_t hi) {
+    for (uint32_t i = lo; i < hi; i++) out[i] = 0;
+    for (size_t q = 0; q < n; q++) {
+        const uint32_t j = items[q];
+        const float w = wt ? wt[q] : (float)user_weight(s, j, r[q]);
+        for (uint64_t t = s->ptr[j]; t < s->ptr[j + 1]; t++) {
+            const uint32_t i = s->idx[t];
+            if (i >= lo && i < hi) out[i] += w * s->sim[t];
+        }
+    }
+}
+
+static bool knn_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
+                         double *est) {
+    const knn_state *s = state;
+    double e = 0;
+    if (u < ts->n_users && i < ts->n_items)
+        for (uint64_t q = ts->user_ptr[u]; q < ts->user_ptr[u + 1]; q++) {
+            const uint32_t j = ts->ur_item[q];
+            e += user_weight(s, j, ts->ur_r[q]) * sim_in(s, j, i);
+        }
+    *est = e;
+    return true;
+}
+
+static void knn_score_user(const void *state, const sr_trainset *ts, uint32_t u, float *out,
+                           uint32_t lo, uint32_t hi) {
+    if (u >= ts->n_users) {
+        for (uint32_t i = lo; i < hi; i++) out[i] = 0;
+        return;
+    }
+    const uint64_t a = ts->user_ptr[u];
+    scatter(state, ts->ur_item + a, NULL, ts->ur_r + a, (size_t)(ts->user_ptr[u + 1] - a), out, lo,
+            hi);
+}
+
+/* ---- model files ---- */
+
+static void knn_save(const void *state, const sr_trainset *ts, sr_srm_writer *w) {
+    const knn_state *s = state;
+    const uint64_t nnz = s->ptr[ts->n_items];
+    sr_srm_put(w, "m.nb_ptr", SR_SRM_U64, s->ptr, (uint64_t)ts->n_items + 1);
+    sr_srm_put(w, "m.nb_idx", SR_SRM_U32, s->idx, nnz);
+    sr_srm_put_factors(w, "m.nb_sim", s->sim, nnz, 1, 1);
+    sr_srm_put(w, "m.lnorm", SR_SRM_F32, s->lnorm, ts->n_items);
+}
+
+static sr_err knn_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
+                       sr_diag *d) {
+    *state = NULL;
+    const void *ptr, *idx, *lnorm;
+    const float *sim = NULL;
+    uint64_t nnz = 0;
+    sr_err e = sr_srm_get(r, "m.nb_idx", SR_SRM_U32, UINT64_MAX, &idx, &nnz, d);
+    if (!e) e = sr_srm_get(r, "m.nb_ptr", SR_SRM_U64, (uint64_t)ts->n_items + 1, &ptr, NULL, d);
+    if (!e) e = sr_srm_get(r, "m.lnorm", SR_SRM_F32, ts->n_items, &lnorm, NULL, d);
+    if (e) return e;
+    bool ok = sr_csr_ptr_ok(ptr, ts->n_items, nnz) && sr_csr_ids_ok(idx, nnz, ts->n_items);
+    for (uint32_t i = 0; ok && i < ts->n_items; i++) {
+        const float L = ((const float *)lnorm)[i];
+        ok = L >= 0 && L < 1e30f;
+    }
+    if (!ok) return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt neighbour lists", sr_srm_path(r));
+    e = sr_srm_get_factors(r, "m.nb_sim", nnz, 1, 1, &sim, d);
+    if (e) return e;
+    knn_state *s = sr_calloc(1, sizeof *s);
+    if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    s->ptr = (uint64_t *)ptr;
+    s->idx = (uint32_t *)idx;
+    s->sim = (float *)sim;
+    s->lnorm = (float *)lnorm;
+    s->w = weighting_of(p);
+    s->mapped = true;
+    *state = s;
+    return SR_OK;
+}
+
+/* ---- new listeners ---- */
+
+/* A folded-in listener: the weight of each of their songs (parallel to the newuser's). */
+typedef struct knn_user {
+    float *w; /* (n) */
+} knn_user;
+
+static void knn_user_free(void *ustate) {
+    knn_user *ku = ustate;
+    if (!ku) return;
+    sr_free(ku->w);
+    sr_free(ku);
+}
+
+static sr_err knn_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
+                          sr_diag *d) {
+    const knn_state *s = state;
+    u->state = NULL;
+    knn_user *ku = sr_calloc(1, sizeof *ku);
+    if (!ku || !(ku->w = sr_mallocarray(u->n ? u->n : 1, sizeof *ku->w))) {
+        sr_free(ku);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t q = 0; q < u->n; q++) ku->w[q] = (float)user_weight(s, u->items[q], u->r[q]);
+    u->state = ku;
+    return SR_OK;
+}
+
+static bool knn_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u,
+                             uint32_t i, double *est) {
+    const knn_state *s = state;
+    const knn_user *ku = u->state;
+    double e = 0;
+    if (i < ts->n_items)
+        for (size_t q = 0; q < u->n; q++) e += (double)ku->w[q] * sim_in(s, u->items[q], i);
+    *est = e;
+    return true;
+}
+
+static void knn_score_new(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
+                          uint32_t lo, uint32_t hi) {
+    const knn_user *ku = u->state;
+    scatter(state, u->items, ku->w, NULL, u->n, out, lo, hi);
+}
+
+/* Each played song's term w(j) sim_j(i); they sum to the score, all of it personal. */
+static bool knn_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
+                        double *w) {
+    const knn_state *s = state;
+    const knn_user *ku = u->state;
+    for (size_t q = 0; q < u->n; q++)
+        w[q] = i < ts->n_items ? (double)ku->w[q] * sim_in(s, u->items[q], i) : 0;
+    return true;
+}
+
+/* i's neighbour list; NaN for the songs not on it. */
+static bool knn_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
+    const knn_state *s = state;
+    if (i >= ts->n_items) return false;
+    for (uint32_t j = 0; j < ts->n_items; j++) out[j] = NAN;
+    for (uint64_t t = s->ptr[i]; t < s->ptr[i + 1]; t++) out[s->idx[t]] = s->sim[t];
+    return true;
+}
+
+const sr_model_ops sr_model_item_knn = {
+    .name = "itemknn",
+    .surprise = "ItemKNN",
+    .summary = "item-item neighbours over play counts (cosine of none/tf-idf/BM25 weights)",
+    .params = knn_params,
+    .n_params = P_COUNT,
+    .fit = knn_fit,
+    .estimate = knn_estimate,
+    .free = knn_free,
+    .ts_keep = SR_TS_BY_USER,
+    .save = knn_save,
+    .load = knn_load,
+    .fold_in = knn_fold_in,
+    .estimate_new = knn_estimate_new,
+    .score_new = knn_score_new,
+    .explain = knn_explain,
+    .user_free = knn_user_free,
+    .similar = knn_similar,
+    .score_user = knn_score_user,
+    .implicit = true,
+};
