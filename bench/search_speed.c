@@ -25,7 +25,8 @@
  * Reports build time, the catalog's heap bytes and the peak RSS growth during the build
  * (VmHWM after resetting it through /proc/self/clear_refs), and per-kind p50, p99 and
  * max latency in microseconds. SLOW_US=<us> in the environment prints each query that
- * took longer.
+ * took longer. A digest of every hit (and of the lookups' answers) ends the report:
+ * two builds of the catalog that print the same digest gave the same results.
  */
 #include <math.h>
 #include <stdio.h>
@@ -364,6 +365,15 @@ static void make_query(int kind, sr_rng *r, const strs *artists, const strs *tra
     }
 }
 
+static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t hit_word(const sr_catalog_hit *h) {
+    return h->pop << 24 ^ (uint64_t)h->id << 4 ^ (uint64_t)h->kind << 2 ^ h->match;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -422,6 +432,7 @@ int main(int argc, char **argv) {
     zipf zq = zipf_new(n_songs, 0.8);
     double *lat[Q_N], *all = xmalloc(n_queries * sizeof(double));
     size_t n_lat[Q_N] = {0}, n_all = 0, hits_total = 0;
+    uint64_t digest = 0; /* of every hit, in order: equal digests, equal results */
     for (int k = 0; k < Q_N; k++) lat[k] = xmalloc(n_queries * sizeof(double));
     char q[2048];
     sr_catalog_hit h[20];
@@ -438,6 +449,7 @@ int main(int argc, char **argv) {
         double us = (now() - a) * 1e6;
         if (n < 0) die("search refused a query");
         hits_total += (size_t)n;
+        for (int j = 0; j < n; j++) digest = mix(digest, hit_word(&h[j]));
         if (us > slow_us)
             printf("  slow: %-16s '%s' kinds %u: %d hits in %.0f us\n", qname[kind], q, kinds, n,
                    us);
@@ -463,7 +475,8 @@ int main(int argc, char **argv) {
         printf("%-16s %8zu %9.1f %9.1f %9.1f\n", k < Q_N ? qname[k] : "all", n, v[n / 2],
                v[(size_t)((double)n * 0.99)], v[n - 1]);
     }
-    printf("mean hits per query %.1f\n", (double)hits_total / (double)n_all);
+    printf("mean hits per query %.1f; digest of all hits %016llx\n",
+           (double)hits_total / (double)n_all, (unsigned long long)digest);
 
     /* Hard cases: several short words, words that rarely meet, kinds that rarely match. */
     static const char *const hard[] = {
@@ -477,6 +490,7 @@ int main(int argc, char **argv) {
         for (unsigned kinds = SR_CATALOG_ALL; kinds >= SR_CATALOG_ARTIST; kinds--) {
             double a = now();
             int n = sr_catalog_search(c, hard[i], strlen(hard[i]), kinds, 20, h);
+            for (int j = 0; j < n; j++) digest = mix(digest, hit_word(&h[j]));
             printf(" %.0f%s", (now() - a) * 1e6, n < 20 ? "*" : "");
         }
     }
@@ -489,10 +503,11 @@ int main(int argc, char **argv) {
         uint32_t s = by_pop[zipf_draw(&zq, &r)], item;
         sr_str a = get(&artists, item_artist[s]), t = get(&tracks, s);
         int k = snprintf(q, sizeof q, "%.*s - %.*s", (int)a.n, a.p, (int)t.n, t.p);
-        if (!sr_catalog_find_song_text(c, q, (size_t)k, &item)) found++;
+        if (!sr_catalog_find_song_text(c, q, (size_t)k, &item)) found++, digest = mix(digest, item);
     }
     printf("find_song_text: %.2f us per lookup, %zu of %zu found\n",
            (now() - t0) * 1e6 / (double)n_look, found, n_look);
+    printf("digest of everything %016llx\n", (unsigned long long)digest);
 
     sr_catalog_free(c);
     for (int k = 0; k < Q_N; k++) free(lat[k]);
