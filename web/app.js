@@ -718,6 +718,7 @@ async function refreshRecs() {
   if (!recs.shown) return;
   const seq = ++recs.seq;
   if (!ratedCount() || !state.token) {
+    $('rec-list').removeAttribute('aria-busy');
     recs.items = [];
     recs.answer = null;
     renderRecs('Add a few songs you know to your list first: recommendations start from your ratings.');
@@ -1398,7 +1399,13 @@ function discoveryText() {
   $('opt-discovery').setAttribute('aria-valuetext', words);
 }
 
-const recsSoon = debounce(() => refreshRecs(), 120);
+const recsDebounced = debounce(() => refreshRecs(), 120);
+// A re-rank is coming: the list says so at once (aria-busy), not only once the request
+// starts, so nothing acts on rows about to be replaced.
+function recsSoon() {
+  if (state.recs.shown) $('rec-list').setAttribute('aria-busy', 'true');
+  recsDebounced();
+}
 
 function wire() {
   for (const a of document.querySelectorAll('[data-nav]')) a.addEventListener('click', navigate);

@@ -534,7 +534,8 @@ sr_err sr_rec_starter(const sr_recommender *R, size_t n, uint32_t *ids, size_t *
     cand *heap = sr_mallocarray(CANDS, sizeof *heap);
     uint8_t *seen = sr_calloc(R->n_artists ? R->n_artists : 1, 1);
     float *E = sr_mallocarray((size_t)CANDS * USERS, sizeof *E);
-    double *spread = sr_mallocarray(CANDS, sizeof *spread), *near = sr_mallocarray(CANDS, sizeof(double));
+    double *spread = sr_mallocarray(CANDS, sizeof *spread),
+           *near = sr_mallocarray(CANDS, sizeof(double));
     uint32_t *users = sr_mallocarray(USERS, sizeof *users);
     if (!heap || !seen || !E || !spread || !near || !users) {
         sr_free(heap), sr_free(seen), sr_free(E), sr_free(spread), sr_free(near), sr_free(users);
