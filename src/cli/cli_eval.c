@@ -104,7 +104,8 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
 void sr_cli_list_algos(FILE *f) {
     for (size_t i = 0; i < sr_n_models; i++) {
         const sr_model_ops *m = sr_models[i];
-        fprintf(f, "%s (%s): %s\n", m->name, m->surprise, m->summary);
+        fprintf(f, "%s (%s): %s%s\n", m->name, m->surprise, m->summary,
+                m->implicit ? " [implicit feedback: ranking only, trained on play counts]" : "");
         for (size_t k = 0; k < m->n_params; k++) {
             const sr_param_def *p = &m->params[k];
             char def[64];

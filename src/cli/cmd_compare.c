@@ -207,7 +207,8 @@ int sr_cmd_compare(int argc, char **argv) {
             q += len + 1;
         }
     } else {
-        for (size_t i = 0; i < sr_n_models; i++) E[n++].ops = sr_models[i];
+        for (size_t i = 0; i < sr_n_models; i++) /* rating models: RMSE means nothing else */
+            if (!sr_models[i]->implicit) E[n++].ops = sr_models[i];
     }
 
     sr_cli_log cl;

@@ -28,7 +28,8 @@ static void usage(FILE *f) {
             "                         knn_with_means, knn_with_zscore, knn_baseline, slope_one,\n"
             "                         co_clustering, svd, svdpp, nmf (or Surprise class names)\n"
             "  --param NAME=VALUE     a model parameter (repeatable)\n"
-            "  --transform T          cap10 (play counts capped at 10, default) or raw\n"
+            "  --transform T          cap10 (play counts capped at 10, the default for rating\n"
+            "                         models) or raw (the default for implicit ones)\n"
             "  --seed S               random seed (default 0)\n"
             "  --threads N            worker threads (default 1)\n"
             "  --precision P          factor arrays as f32 (default) or f16 (half the size)\n"
@@ -62,6 +63,7 @@ int sr_cmd_train(int argc, char **argv) {
     const char *algo = NULL, *out = NULL, *params[SR_MAX_PARAMS * 2];
     int n_params = 0;
     sr_transform transform = SR_TRANSFORM_CAP10;
+    bool transform_set = false; /* default: cap10 for rating models, raw for implicit ones */
     sr_srm_precision prec = SR_SRM_PREC_F32;
     uint64_t seed = 0, threads = 1, cv = 0;
     bool quiet = false;
@@ -78,6 +80,7 @@ int sr_cmd_train(int argc, char **argv) {
             break;
         case O_TRANSFORM:
             if (!sr_cli_parse_transform(optarg, &transform)) goto bad;
+            transform_set = true;
             break;
         case O_SEED:
             if (!sr_cli_parse_u64(optarg, &seed)) goto bad;
@@ -123,6 +126,7 @@ int sr_cmd_train(int argc, char **argv) {
     double p[SR_MAX_PARAMS];
     int rc = sr_cli_model_params("train", algo, params, n_params, &ops, p);
     if (rc) return rc;
+    if (!transform_set && ops->implicit) transform = SR_TRANSFORM_RAW;
     sr_diag d = {{0}};
 
     sr_cli_log cl;

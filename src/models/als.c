@@ -789,9 +789,11 @@ static void als_score_user(const void *state, const sr_trainset *ts, uint32_t u,
         for (uint32_t i = lo; i < hi; i++) out[i] = NAN;
         return;
     }
+    /* Items the trainset does not know are left as the scan makes them (0: their rows are
+     * 0), not marked: ranking never offers them (model.h). */
     float x[MAX_K];
     sr_fmat_row(&s->X, u, x);
-    scan(s, ts, x, out, lo, hi);
+    sr_fmat_scores(&s->Y, x, NULL, 0, out, lo, hi);
 }
 
 static bool als_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {

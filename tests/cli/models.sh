@@ -33,9 +33,14 @@ awk 'BEGIN { for (u = 1; u <= 40; u++) for (j = 1; j <= 15; j++)
     > "$T/u.data"
 "$bin" ingest -q --format ratings "$T/u.data" -o "$T/r.srd"
 
-# evaluate: every model, --json with a finite RMSE.
-algos=$("$bin" evaluate --list-algos | awk '/^[a-z]/ { print $1 }')
+# evaluate: every rating model, --json with a finite RMSE; implicit ones are refused.
+algos=$("$bin" evaluate --list-algos | awk '/^[a-z]/ && !/\[implicit feedback/ { print $1 }')
+implicit=$("$bin" evaluate --list-algos | awk '/^[a-z]/ && /\[implicit feedback/ { print $1 }')
 [ "$(echo "$algos" | wc -l)" -ge 11 ] || fail "--list-algos lists too few models"
+for a in $implicit; do
+    expect_rc 1 "$bin" evaluate "$T/g.srd" --algo "$a" --cv 3
+    grep -q "task ranking" "$T/err" || fail "evaluate --algo $a should point at --task ranking"
+done
 for a in $algos; do
     expect_rc 0 "$bin" evaluate "$T/g.srd" --algo "$a" --cv 3 --json
     python3 -c 'import json, math, sys
