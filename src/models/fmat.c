@@ -77,17 +77,22 @@ void sr_fmat_scores_scalar(const sr_fmat *m, const float *x, const float *bias, 
 /* Rows of up to 16 * SR_FMAT_MAXV values are done with x held in registers. */
 enum { SR_FMAT_MAXV = 32 };
 
+/* What both scan kernels start with: x in nv registers (the last one masked to k), the
+ * row geometry. */
+#define SCAN_PROLOGUE(m, x)                                                                        \
+    const uint32_t k = (m)->k, nv = (k + 15) / 16;                                                 \
+    const __mmask16 tail = (__mmask16)((k % 16) ? (1u << (k % 16)) - 1 : 0xffff);                  \
+    __m512 xv[SR_FMAT_MAXV];                                                                       \
+    for (uint32_t v = 0; v < nv; v++)                                                              \
+        xv[v] = _mm512_maskz_loadu_ps(v + 1 == nv ? tail : 0xffff, (x) + 16 * v);                  \
+    const int f16 = (m)->type == SR_FMAT_F16;                                                      \
+    const size_t stride = (size_t)(m)->ld * sr_fmat_elem(m);                                       \
+    const char *base = (const char *)(m)->data
+
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void
 scores_avx512(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
               uint64_t lo, uint64_t hi) {
-    const uint32_t k = m->k, nv = (k + 15) / 16;
-    const __mmask16 tail = (__mmask16)((k % 16) ? (1u << (k % 16)) - 1 : 0xffff);
-    __m512 xv[SR_FMAT_MAXV];
-    for (uint32_t v = 0; v < nv; v++)
-        xv[v] = _mm512_maskz_loadu_ps(v + 1 == nv ? tail : 0xffff, x + 16 * v);
-    const int f16 = m->type == SR_FMAT_F16;
-    const size_t stride = (size_t)m->ld * sr_fmat_elem(m);
-    const char *base = (const char *)m->data;
+    SCAN_PROLOGUE(m, x);
     for (uint64_t i = lo; i < hi; i++) {
         const char *row = base + i * stride;
         _mm_prefetch(row + 8 * stride, _MM_HINT_T0);
@@ -135,14 +140,7 @@ __attribute__((target("avx512f,avx512dq"))) static inline __m512 sum16(const __m
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void
 scores_rows16(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
               uint64_t lo, uint64_t hi) {
-    const uint32_t k = m->k, nv = (k + 15) / 16;
-    const __mmask16 tail = (__mmask16)((k % 16) ? (1u << (k % 16)) - 1 : 0xffff);
-    __m512 xv[SR_FMAT_MAXV];
-    for (uint32_t v = 0; v < nv; v++)
-        xv[v] = _mm512_maskz_loadu_ps(v + 1 == nv ? tail : 0xffff, x + 16 * v);
-    const int f16 = m->type == SR_FMAT_F16;
-    const size_t stride = (size_t)m->ld * sr_fmat_elem(m);
-    const char *base = (const char *)m->data;
+    SCAN_PROLOGUE(m, x);
     const __m512 vadd = _mm512_set1_ps(add);
     uint64_t i = lo;
     for (; i + 16 <= hi; i += 16) {

@@ -132,6 +132,13 @@ void sr__mf_save(const void *state, const sr_trainset *ts, sr_srm_writer *w);
 sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, bool with_y,
                    void **state, sr_diag *d);
 
+/* The sr_model_ops entries every MF model shares (its table adds name, params, fit,
+ * load, fold_in and, where exact, explain). */
+#define SR_MF_OPS_COMMON                                                                           \
+    .estimate = sr__mf_estimate, .free = sr__mf_state_free, .save = sr__mf_save,                   \
+    .estimate_new = sr__mf_estimate_new, .score_new = sr__mf_score_new,                            \
+    .user_free = sr__mf_user_free, .similar = sr__mf_similar, .score_user = sr__mf_score_user
+
 /* The parameter rows SVD and SVD++ share (n_epochs, the normal initialisation, and the
  * per-parameter rates lr_bu..lr_qi and reg_bu..reg_qi that default to lr_all and
  * reg_all), as designated initialisers: the including file's enum names P_N_EPOCHS,
