@@ -1,6 +1,6 @@
-/* Shared-private helpers of the implicit-feedback models (popularity.c, bpr.c,
- * item_knn.c): the play-count weightings of the item-item model, and BPR's kernel choice
- * for tests.
+/* Shared-private helpers of the implicit-feedback models (item_knn.c, bpr.c): the
+ * play-count weightings of the item-item model, the sorted-list lookups BPR checks its
+ * negatives with, and BPR's kernel choice for tests.
  *
  * Weightings. The item-by-listener matrix of play counts c is weighted the way the
  * `implicit` library's item-item recommenders weigh it (nearest_neighbours.py: each item
@@ -16,8 +16,9 @@
  * sr__iw_tf is the part of W_iu that does not depend on the listener's idf.
  *
  * Sorted lists. sr__iw_has looks a song up in an ascending list (a listener's songs) by a
- * galloping search from a guessed position: BPR guesses by interpolation, so that the
- * one cache line it prefetched is usually all the search reads.
+ * galloping search from a guessed position. sr__iw_has_near is BPR's per-sample check:
+ * the SR_IW_WINDOW songs about j's interpolated place (the lines BPR prefetched) compared
+ * with j at once, falling back to the galloping search when j lies outside them.
  *
  * Nothing here allocates; arrays are the caller's.
  */
@@ -40,11 +41,12 @@ typedef struct sr_iw {
 } sr_iw;
 
 /* The term-frequency part of W for a count c of an item whose length norm is L (bm25;
- * the other kinds ignore L): c, sqrt(c), or c (K1 + 1) / (K1 L + c). */
+ * the other kinds ignore L): c, sqrt(c), or c (K1 + 1) / (K1 L + c); 0 for c <= 0. */
 static inline double sr__iw_tf(const sr_iw *w, double c, double L) {
+    if (!(c > 0)) return 0; /* counts are positive; anything else weighs nothing */
     switch (w->kind) {
     case SR_IW_TFIDF:
-        return sqrt(c > 0 ? c : 0);
+        return sqrt(c);
     case SR_IW_BM25:
         return c * (w->k1 + 1.0) / (w->k1 * L + c);
     default:
@@ -108,6 +110,42 @@ static inline bool sr__iw_has(const uint32_t *row, uint64_t L, uint32_t j, uint6
     }
     const uint64_t p = sr__iw_lower_bound(row, lo, hi, j);
     return p < hi && row[p] == j;
+}
+
+/* The SR_IW_WINDOW positions about j's interpolated place in an ascending list of L
+ * values spread over [0, n), inv_n = 1 / n (a multiply per sample, not a division). */
+#define SR_IW_WINDOW 32
+
+typedef struct sr_iw_window {
+    uint64_t lo, hi; /* [lo, hi) within [0, L); hi - lo = min(L, SR_IW_WINDOW) */
+} sr_iw_window;
+
+static inline sr_iw_window sr__iw_window(uint64_t L, uint32_t j, double inv_n) {
+    const uint64_t g = (uint64_t)((double)j * inv_n * (double)L);
+    sr_iw_window w;
+    w.lo = g >= SR_IW_WINDOW / 2 ? g - SR_IW_WINDOW / 2 : 0;
+    if (w.lo + SR_IW_WINDOW > L) w.lo = L > SR_IW_WINDOW ? L - SR_IW_WINDOW : 0;
+    w.hi = w.lo + SR_IW_WINDOW < L ? w.lo + SR_IW_WINDOW : L;
+    return w;
+}
+
+/* Whether the ascending row (L values) holds j. When j lies within the window's span
+ * (nearly always: an interpolated guess is off by about sqrt(L) / 2 positions) the window
+ * is compared with j all at once — a fixed number of compares with no branch on the
+ * data, which vectorises — else the galloping search from the window's middle. */
+static inline __attribute__((always_inline)) bool sr__iw_has_near(const uint32_t *row, uint64_t L,
+                                                                  uint32_t j, sr_iw_window w) {
+    unsigned eq = 0;
+    if (L <= SR_IW_WINDOW) {
+        for (uint64_t x = 0; x < L; x++) eq |= row[x] == j;
+        return eq != 0;
+    }
+    if ((w.lo == 0 || row[w.lo] <= j) && (w.hi == L || row[w.hi - 1] >= j)) {
+        const uint32_t *r = row + w.lo;
+        for (int x = 0; x < SR_IW_WINDOW; x++) eq |= r[x] == j;
+        return eq != 0;
+    }
+    return sr__iw_has(row, L, j, (w.lo + w.hi) / 2);
 }
 
 /* BPR's fit with the kernel chosen by the caller: force_scalar != 0 runs the portable

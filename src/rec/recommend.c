@@ -69,7 +69,10 @@ static sr_err clean_ratings(const sr_recommender *R, const sr_rec_profile *p, ui
     size_t m = 0;
     for (size_t j = 0; j < p->n_ratings; j++) {
         const sr_rec_rating x = p->ratings[j];
-        if (!(x.r >= ts->lo && x.r <= ts->hi)) {
+        /* implicit models take values as play counts: any positive number */
+        bool ok =
+            R->model->ops->implicit ? x.r > 0 && isfinite(x.r) : x.r >= ts->lo && x.r <= ts->hi;
+        if (!ok) {
             sr_free(t);
             return sr_diag_set(d, SR_E_RANGE, "rating %g is outside the scale %g..%g", x.r, ts->lo,
                                ts->hi);
