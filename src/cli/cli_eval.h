@@ -84,7 +84,12 @@ sr_err sr_cli_open_out(const char *path, FILE **f, bool *close_it, sr_diag *d);
 /* The measure's name in capitals ("RMSE") into buf. */
 void sr_cli_measure_label(sr_metric m, char *buf, size_t cap);
 
+/* Whether the arguments ask for --task ranking (evaluate and gridsearch hand those to
+ * cli_rank.c). */
+bool sr_cli_ranking_task(int argc, char **argv);
 /* songrec evaluate --task ranking (cli_rank.c): the whole command. */
 int sr_cli_evaluate_ranking(int argc, char **argv);
+/* songrec gridsearch --task ranking (cli_rank.c): the whole command. */
+int sr_cli_gridsearch_ranking(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@
 #include "cli/cli_eval.h"
 #include "data/dataset.h"
 #include "eval/ranking.h"
+#include "eval/search.h"
 #include "report/svg.h"
 #include "util/mem.h"
 #include "util/timeparse.h"
@@ -47,6 +48,105 @@ static void usage(FILE *f) {
         "  --json                 one JSON object\n"
         "  --plot DIR             ranking.svg: NDCG@k and recall@k per model\n"
         "  -h, --help             this help\n");
+}
+
+/* The options both ranking commands take (evaluate and gridsearch --task ranking). */
+enum {
+    O_TASK = 256,
+    O_ALGO,
+    O_PARAM,
+    O_K,
+    O_SPLIT,
+    O_HOLDOUT,
+    O_LASTN,
+    O_AFTER,
+    O_MINP,
+    O_MAXU,
+    O_SEED,
+    O_THREADS,
+    O_JSON,
+    O_PLOT,
+    O_GRID,
+    O_RANDOM,
+    O_REFIT
+};
+#define RANK_OPTIONS                                                                               \
+    {"task", required_argument, 0, O_TASK}, {"algo", required_argument, 0, O_ALGO},                \
+        {"param", required_argument, 0, O_PARAM}, {"k", required_argument, 0, O_K},                \
+        {"split", required_argument, 0, O_SPLIT}, {"holdout", required_argument, 0, O_HOLDOUT},    \
+        {"last-n", required_argument, 0, O_LASTN}, {"test-after", required_argument, 0, O_AFTER},  \
+        {"min-pairs", required_argument, 0, O_MINP}, {"max-users", required_argument, 0, O_MAXU},  \
+        {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},      \
+        {"json", no_argument, 0, O_JSON}, {                                                        \
+        "help", no_argument, 0, 'h'                                                                \
+    }
+
+/* Applies one of the shared options to o: 1 when c was one, 0 when not, -1 for a bad
+ * value. */
+static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set) {
+    uint64_t u;
+    switch (c) {
+    case O_TASK:
+        return !strcmp(arg, "ranking") ? 1 : -1;
+    case O_K:
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > SR_RANK_MAX_K) return -1;
+        o->k = (unsigned)u;
+        return 1;
+    case O_SPLIT: {
+        int sp = sr_rank_split_find(arg);
+        if (sp < 0) return -1;
+        o->split = (sr_rank_split)sp;
+        *split_set = true;
+        return 1;
+    }
+    case O_HOLDOUT:
+        return sr_cli_parse_double(arg, &o->holdout) && o->holdout > 0 && o->holdout < 1 ? 1 : -1;
+    case O_LASTN:
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1000000) return -1;
+        o->last_n = (unsigned)u;
+        if (!*split_set) o->split = SR_RANK_LAST_N;
+        return 1;
+    case O_AFTER:
+        if (!sr_time_parse(sr_str_c(arg), &o->time_cut)) return -1;
+        if (!*split_set) o->split = SR_RANK_TIME;
+        return 1;
+    case O_MINP:
+        if (!sr_cli_parse_u64(arg, &u) || u > 1000000) return -1;
+        o->min_pairs = (unsigned)u;
+        return 1;
+    case O_MAXU:
+        if (!sr_cli_parse_u64(arg, &u) || u > UINT32_MAX) return -1;
+        o->max_users = (uint32_t)u;
+        return 1;
+    case O_SEED:
+        return sr_cli_parse_u64(arg, &o->seed) ? 1 : -1;
+    case O_THREADS:
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1024) return -1;
+        o->threads = (unsigned)u;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The dataset's pairs as the origin's ratings (rated) and as raw play counts (raw), the
+ * same pairs in the same order, so one split mask fits both. */
+static sr_err load_both(const char *path, sr_dataset **ds, sr_ratings **rated, sr_ratings **raw,
+                        sr_diag *d) {
+    sr_err e = sr_dataset_load(path, ds, d);
+    if (e) return e;
+    e = sr_ratings_from_dataset(
+        *ds, (*ds)->kind == SR_VALUE_PLAYS ? SR_TRANSFORM_CAP10 : SR_TRANSFORM_RAW, rated);
+    if (!e) e = sr_ratings_from_dataset(*ds, SR_TRANSFORM_RAW, raw);
+    return e ? sr_diag_set(d, e, "%s: %s", path, sr_err_message(e)) : SR_OK;
+}
+
+bool sr_cli_ranking_task(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if ((!strcmp(argv[i], "--task") && i + 1 < argc && !strcmp(argv[i + 1], "ranking")) ||
+            !strcmp(argv[i], "--task=ranking"))
+            return true;
+    return false;
 }
 
 typedef struct rank_run {
@@ -134,112 +234,42 @@ static void print_table(const rank_run *runs, size_t n, const sr_rank_opts *o) {
 }
 
 int sr_cli_evaluate_ranking(int argc, char **argv) {
-    enum {
-        O_TASK = 256,
-        O_ALGO,
-        O_PARAM,
-        O_K,
-        O_SPLIT,
-        O_HOLDOUT,
-        O_LASTN,
-        O_AFTER,
-        O_MINP,
-        O_MAXU,
-        O_SEED,
-        O_THREADS,
-        O_JSON,
-        O_PLOT
-    };
-    static const struct option opts[] = {{"task", required_argument, 0, O_TASK},
-                                         {"algo", required_argument, 0, O_ALGO},
-                                         {"param", required_argument, 0, O_PARAM},
-                                         {"k", required_argument, 0, O_K},
-                                         {"split", required_argument, 0, O_SPLIT},
-                                         {"holdout", required_argument, 0, O_HOLDOUT},
-                                         {"last-n", required_argument, 0, O_LASTN},
-                                         {"test-after", required_argument, 0, O_AFTER},
-                                         {"min-pairs", required_argument, 0, O_MINP},
-                                         {"max-users", required_argument, 0, O_MAXU},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"plot", required_argument, 0, O_PLOT},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        RANK_OPTIONS, {"plot", required_argument, 0, O_PLOT}, {0, 0, 0, 0}};
     sr_rank_opts o;
     sr_rank_opts_default(&o);
     char *algos = NULL;
     const char *params[SR_MAX_PARAMS * MAX_ALGOS], *plot_dir = NULL;
     size_t n_params = 0;
     bool json = false, split_set = false;
-    uint64_t u;
     int c, rc = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case O_TASK:
-            ok = !strcmp(optarg, "ranking");
-            break;
-        case O_ALGO:
-            sr_free(algos);
-            ok = (algos = sr_strdup(optarg)) != NULL;
-            break;
-        case O_PARAM:
-            ok = n_params < sizeof params / sizeof params[0];
-            if (ok) params[n_params++] = optarg;
-            break;
-        case O_K:
-            ok = sr_cli_parse_u64(optarg, &u) && u >= 1 && u <= SR_RANK_MAX_K;
-            o.k = (unsigned)u;
-            break;
-        case O_SPLIT: {
-            int s = sr_rank_split_find(optarg);
-            ok = s >= 0;
-            o.split = (sr_rank_split)s;
-            split_set = true;
-            break;
-        }
-        case O_HOLDOUT:
-            ok = sr_cli_parse_double(optarg, &o.holdout) && o.holdout > 0 && o.holdout < 1;
-            break;
-        case O_LASTN:
-            ok = sr_cli_parse_u64(optarg, &u) && u >= 1 && u <= 1000000;
-            o.last_n = (unsigned)u;
-            if (!split_set) o.split = SR_RANK_LAST_N;
-            break;
-        case O_AFTER:
-            ok = sr_time_parse(sr_str_c(optarg), &o.time_cut);
-            if (!split_set) o.split = SR_RANK_TIME;
-            break;
-        case O_MINP:
-            ok = sr_cli_parse_u64(optarg, &u) && u <= 1000000;
-            o.min_pairs = (unsigned)u;
-            break;
-        case O_MAXU:
-            ok = sr_cli_parse_u64(optarg, &u) && u <= UINT32_MAX;
-            o.max_users = (uint32_t)u;
-            break;
-        case O_SEED:
-            ok = sr_cli_parse_u64(optarg, &o.seed);
-            break;
-        case O_THREADS:
-            ok = sr_cli_parse_u64(optarg, &u) && u >= 1 && u <= 1024;
-            o.threads = (unsigned)u;
-            break;
-        case O_JSON:
-            json = true;
-            break;
-        case O_PLOT:
-            plot_dir = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            ok = false;
-        }
+        int r = rank_option(c, optarg, &o, &split_set);
+        bool ok = r > 0;
+        if (r == 0) switch (c) {
+            case O_ALGO:
+                sr_free(algos);
+                ok = (algos = sr_strdup(optarg)) != NULL;
+                break;
+            case O_PARAM:
+                ok = n_params < sizeof params / sizeof params[0];
+                if (ok) params[n_params++] = optarg;
+                break;
+            case O_JSON:
+                ok = json = true;
+                break;
+            case O_PLOT:
+                plot_dir = optarg;
+                ok = true;
+                break;
+            case 'h':
+                usage(stdout);
+                rc = 0;
+                goto out;
+            default:
+                ok = false;
+            }
         if (!ok) {
             if (c != '?') fprintf(stderr, "songrec evaluate: bad value '%s'\n", optarg);
             usage(stderr);
@@ -291,13 +321,7 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
     o.log = &cl.log;
     sr_dataset *ds = NULL;
     sr_ratings *rated = NULL, *raw = NULL;
-    sr_err e = sr_dataset_load(argv[optind], &ds, &d);
-    if (!e) {
-        e = sr_ratings_from_dataset(
-            ds, ds->kind == SR_VALUE_PLAYS ? SR_TRANSFORM_CAP10 : SR_TRANSFORM_RAW, &rated);
-        if (!e) e = sr_ratings_from_dataset(ds, SR_TRANSFORM_RAW, &raw);
-        if (e) sr_diag_set(&d, e, "%s: %s", argv[optind], sr_err_message(e));
-    }
+    sr_err e = load_both(argv[optind], &ds, &rated, &raw, &d);
     if (!e) o.item_artist = ds->song_artist;
     for (size_t i = 0; i < n && !e; i++) {
         const sr_ratings *rs = runs[i].ops->implicit ? raw : rated;
@@ -322,4 +346,200 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
 out:
     sr_free(algos);
     return rc;
+}
+
+/* ---- gridsearch --task ranking ---- */
+
+static void grid_usage(FILE *f) {
+    fprintf(
+        f,
+        "usage: songrec gridsearch DATA.srd --task ranking --algo NAME --grid NAME=V1,V2,...\n"
+        "                          [--refit-measure ndcg@10] [OPTIONS]\n\n"
+        "Evaluates the top-k lists of every configuration on one split and ranks them.\n\n"
+        "  --algo NAME            the model (e.g. als, bpr, itemknn, svd)\n"
+        "  --grid NAME=V1,V2,...  values of one parameter (repeatable); NAME=LO:HI or\n"
+        "                         log:LO:HI ranges with --random\n"
+        "  --param NAME=VALUE     a fixed parameter for every configuration (repeatable)\n"
+        "  --random N             draw N configurations instead of the full grid\n"
+        "  --refit-measure M      rank by M: ndcg (default), precision, recall, map,\n"
+        "                         hit_rate, coverage, novelty, ...; \"@K\" sets the list length\n"
+        "  --k K, --split S, --holdout F, --last-n N, --test-after DATE, --min-pairs N,\n"
+        "  --max-users N, --seed S, --threads N   as for evaluate --task ranking\n"
+        "  --json                 one JSON object\n"
+        "  -h, --help             this help\n");
+}
+
+typedef struct grid_row {
+    double p[SR_MAX_PARAMS];
+    sr_rank_result res;
+} grid_row;
+
+static const sr_rank_metric *g_order_metric; /* qsort context: one call at a time */
+static const grid_row *g_rows;
+
+static int cmp_row(const void *a, const void *b) {
+    const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    double vx = g_rows[x].res.value[*g_order_metric], vy = g_rows[y].res.value[*g_order_metric];
+    if (vx != vy) return vx > vy ? -1 : 1; /* higher is better for every ranking measure */
+    return x < y ? -1 : x > y;
+}
+
+/* The grid's parameters of one row as "name=value, ..." */
+static void row_params(const sr_search_space *sp, const double *p, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t a = 0; a < sp->n_axes && n < cap; a++) {
+        char v[64];
+        int k = sp->axes[a].param;
+        sr_search_format_value(sp->ops, (size_t)k, p[k], v, sizeof v);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s=%s", a ? ", " : "", sp->ops->params[k].name,
+                              v);
+    }
+}
+
+int sr_cli_gridsearch_ranking(int argc, char **argv) {
+    static const struct option opts[] = {RANK_OPTIONS,
+                                         {"grid", required_argument, 0, O_GRID},
+                                         {"random", required_argument, 0, O_RANDOM},
+                                         {"refit-measure", required_argument, 0, O_REFIT},
+                                         {0, 0, 0, 0}};
+    sr_rank_opts o;
+    sr_rank_opts_default(&o);
+    const char *algo = NULL, *grids[SR_MAX_PARAMS * 2], *params[SR_MAX_PARAMS * 2];
+    size_t n_grids = 0, n_params = 0;
+    uint64_t n_random = 0;
+    sr_rank_metric refit = SR_RANK_NDCG;
+    unsigned refit_k = 0;
+    bool json = false, split_set = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rank_option(c, optarg, &o, &split_set);
+        bool ok = r > 0;
+        if (r == 0) switch (c) {
+            case O_ALGO:
+                algo = optarg;
+                ok = true;
+                break;
+            case O_GRID:
+                ok = n_grids < sizeof grids / sizeof grids[0];
+                if (ok) grids[n_grids++] = optarg;
+                break;
+            case O_PARAM:
+                ok = n_params < sizeof params / sizeof params[0];
+                if (ok) params[n_params++] = optarg;
+                break;
+            case O_RANDOM:
+                ok = sr_cli_parse_u64(optarg, &n_random) && n_random >= 1 && n_random <= 100000;
+                break;
+            case O_REFIT:
+                ok = sr_rank_metric_parse(optarg, &refit, &refit_k) == SR_OK;
+                break;
+            case O_JSON:
+                ok = json = true;
+                break;
+            case 'h':
+                grid_usage(stdout);
+                return 0;
+            default:
+                ok = false;
+            }
+        if (!ok) {
+            if (c != '?') fprintf(stderr, "songrec gridsearch: bad value '%s'\n", optarg);
+            grid_usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc - 1 || !algo || !n_grids) {
+        fprintf(stderr, "songrec gridsearch: need one dataset file, --algo and --grid\n");
+        grid_usage(stderr);
+        return 1;
+    }
+    if (refit_k) o.k = refit_k;
+    const sr_model_ops *ops;
+    double base[SR_MAX_PARAMS];
+    int rc = sr_cli_model_params("gridsearch", algo, params, (int)n_params, &ops, base);
+    if (rc) return rc;
+    sr_diag d = {{0}};
+    sr_search_space sp;
+    sr_search_space_init(&sp, ops);
+    double *configs = NULL;
+    size_t n = 0, *order = NULL;
+    grid_row *rows = NULL;
+    sr_dataset *ds = NULL;
+    sr_ratings *rated = NULL, *raw = NULL;
+    sr_err e = SR_OK;
+    for (size_t g = 0; g < n_grids && !e; g++) e = sr_search_space_add(&sp, grids[g], &d);
+    if (!e && !n_random && !sr_search_space_is_grid(&sp))
+        e = sr_diag_set(&d, SR_E_USAGE, "a range (LO:HI) needs --random N");
+    if (!e) e = sr_search_expand(&sp, base, (size_t)n_random, o.seed, &configs, &n, &d);
+    if (!e) {
+        rows = sr_calloc(n ? n : 1, sizeof *rows);
+        order = sr_mallocarray(n ? n : 1, sizeof *order);
+        if (!rows || !order) e = sr_diag_set(&d, SR_E_NOMEM, "out of memory");
+    }
+    sr_cli_log cl;
+    sr_cli_log_init(&cl, json);
+    o.log = &cl.log;
+    if (!e) e = load_both(argv[optind], &ds, &rated, &raw, &d);
+    if (!e) o.item_artist = ds->song_artist;
+    for (size_t i = 0; i < n && !e; i++) {
+        memcpy(rows[i].p, configs + i * SR_MAX_PARAMS, sizeof rows[i].p);
+        e = sr_rank_evaluate(ops->implicit ? raw : rated, ops, rows[i].p, &o, &rows[i].res, &d);
+        order[i] = i;
+    }
+    if (!e) {
+        g_order_metric = &refit;
+        g_rows = rows;
+        qsort(order, n, sizeof *order, cmp_row);
+        char pb[1024];
+        const char *mn = sr_rank_metric_name(refit);
+        if (json) {
+            printf("{\"task\": \"ranking\", \"algo\": \"%s\", \"k\": %u, \"split\": \"%s\", "
+                   "\"refit\": \"%s\", \"results\": [",
+                   ops->name, o.k, sr_rank_split_name(o.split), mn);
+            for (size_t t = 0; t < n; t++) {
+                const grid_row *r = &rows[order[t]];
+                printf("%s{\"rank\": %zu, \"params\": {", t ? ", " : "", t + 1);
+                for (size_t a = 0; a < sp.n_axes; a++) {
+                    int k = sp.axes[a].param;
+                    char v[64];
+                    sr_search_format_value(ops, (size_t)k, r->p[k], v, sizeof v);
+                    printf("%s\"%s\": \"%s\"", a ? ", " : "", ops->params[k].name, v);
+                }
+                printf("}");
+                for (int m = 0; m < SR_RANK__COUNT; m++) {
+                    double v = r->res.value[m];
+                    printf(", \"%s\": ", sr_rank_metric_name((sr_rank_metric)m));
+                    if (isfinite(v))
+                        printf("%.6g", v);
+                    else
+                        printf("null");
+                }
+                printf(", \"fit_s\": %.3f}", r->res.fit_s);
+            }
+            printf("]}\n");
+        } else {
+            printf("Ranking grid search of %s: top %u, %s split, ranked by %s.\n\n", ops->name, o.k,
+                   sr_rank_split_name(o.split), mn);
+            printf("%4s %8s %8s %8s %8s %8s %8s  %s\n", "rank", "ndcg", "prec", "recall", "map",
+                   "hit", "cover", "parameters");
+            for (size_t t = 0; t < n; t++) {
+                const grid_row *r = &rows[order[t]];
+                row_params(&sp, r->p, pb, sizeof pb);
+                printf("%4zu %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f  %s\n", t + 1,
+                       r->res.value[SR_RANK_NDCG], r->res.value[SR_RANK_PRECISION],
+                       r->res.value[SR_RANK_RECALL], r->res.value[SR_RANK_MAP],
+                       r->res.value[SR_RANK_HIT_RATE], r->res.value[SR_RANK_COVERAGE], pb);
+            }
+            row_params(&sp, rows[order[0]].p, pb, sizeof pb);
+            printf("\nBest %s@%u %.4f with %s\n", mn, o.k, rows[order[0]].res.value[refit], pb);
+        }
+    }
+    sr_free(configs), sr_free(rows), sr_free(order);
+    sr_search_space_deinit(&sp);
+    sr_ratings_free(rated);
+    sr_ratings_free(raw);
+    sr_dataset_free(ds);
+    return e ? sr_cli_fail("gridsearch", e, &d) : 0;
 }

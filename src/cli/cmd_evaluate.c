@@ -28,11 +28,8 @@ static void usage(FILE *f) {
 }
 
 int sr_cmd_evaluate(int argc, char **argv) {
-    for (int i = 1; i + 1 < argc; i++) /* --task ranking is its own command (cli_rank.c) */
-        if (!strcmp(argv[i], "--task") && !strcmp(argv[i + 1], "ranking"))
-            return sr_cli_evaluate_ranking(argc, argv);
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--task=ranking")) return sr_cli_evaluate_ranking(argc, argv);
+    if (sr_cli_ranking_task(argc, argv))
+        return sr_cli_evaluate_ranking(argc, argv); /* cli_rank.c */
     enum { O_ALGO = 256, O_PARAM, O_LIST };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
                                          {"param", required_argument, 0, O_PARAM},

@@ -25,7 +25,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: songrec gridsearch DATA.srd --algo NAME --grid NAME=VALUES... [OPTIONS]\n\n"
-               "Cross-validates every configuration of a parameter grid and ranks them.\n\n"
+               "Cross-validates every configuration of a parameter grid and ranks them.\n"
+               "With --task ranking: top-k lists instead (songrec gridsearch --task ranking\n"
+               "--help), e.g. --algo als --grid alpha=1,5,40 --refit-measure ndcg@10.\n\n"
                "  --algo NAME            the model (--list-algos)\n"
                "  --grid NAME=V1,V2,...  values of one parameter (repeatable; numbers or choices)\n"
                "  --grid NAME=LO:HI      a uniform range for --random (log:LO:HI: log-uniform)\n"
@@ -359,6 +361,8 @@ done:
 }
 
 int sr_cmd_gridsearch(int argc, char **argv) {
+    if (sr_cli_ranking_task(argc, argv))
+        return sr_cli_gridsearch_ranking(argc, argv); /* cli_rank.c */
     enum { O_ALGO = 256, O_GRID, O_PARAM, O_RANDOM, O_REFIT, O_CSV, O_PLOT, O_LIST };
     static const struct option opts[] = {{"algo", required_argument, 0, O_ALGO},
                                          {"grid", required_argument, 0, O_GRID},

@@ -47,5 +47,20 @@ expect 1 "bad k" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo svd --k 0
 expect 1 "bad split" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo svd --split sideways
 expect 1 "param of no model" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo svd --param als.factors=3
 expect 1 "bad param" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo svd --param svd.nope=3
+expect 0 "ranking grid" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid n_factors=4,16 --grid reg_all=0.02,0.1 --refit-measure map@5 --json
+python3 - "$T/out" <<'PY' && ok || bad "ranking grid: shape or order"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"]
+assert d["refit"] == "map" and d["k"] == 5 and len(r) == 4
+assert [x["map"] for x in r] == sorted([x["map"] for x in r], reverse=True)
+assert [x["rank"] for x in r] == [1, 2, 3, 4]
+assert {tuple(sorted(x["params"].items())) for x in r} == {(("n_factors", a), ("reg_all", b)) for a in ("4", "16") for b in ("0.02", "0.1")}
+PY
+expect 0 "ranking grid table" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid n_factors=4,8
+grep -q "^Best ndcg@10" "$T/out" && ok || bad "grid table lacks the best line"
+expect 1 "ranking grid without --grid" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd
+expect 1 "ranking grid bad measure" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid n_factors=4 --refit-measure rmse
+expect 1 "ranking grid range without --random" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid reg_all=0.01:0.1
 expect 0 "ranking help" -- "$BIN" evaluate --task ranking --help
 finish
