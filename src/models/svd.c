@@ -222,6 +222,15 @@ user_regs(const sr_trainset *ts, svd_state *s, const svd_rates *c, uint32_t u, u
 #pragma GCC unroll 16
             for (uint32_t j = 0; j < NV; j++) _mm_prefetch(nx + 64 * j, _MM_HINT_T0);
         }
+        /* and, from further ahead, into L2: a row of a million-song matrix is a DRAM
+         * miss (~250 ns) that two ratings of lead (~100 ns) do not cover (12.8 M x 1 M
+         * songs, 2 threads: 13.2 -> 11.5 s; 16 ahead 11.7 s; the 10 k-song set, which
+         * lives in the cache, unchanged). */
+        if (q + 8 < end) {
+            const char *nx = (const char *)(s->qi + (size_t)ts->ur_item[q + 8] * ld);
+#pragma GCC unroll 16
+            for (uint32_t j = 0; j < NV; j++) _mm_prefetch(nx + 64 * j, _MM_HINT_T1);
+        }
         const float err = ts->ur_r[q] - (c->mu + bu[u] + bi[i] + dot);
         if (s->biased) {
             bu[u] += c->lbu * (err - c->rbu * bu[u]);
