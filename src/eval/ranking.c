@@ -490,10 +490,13 @@ static void run_block(job *J, wstate *w, uint32_t x0, uint32_t nb) {
     }
     for (uint32_t lo = 0, hi; lo < N; lo = hi) {
         hi = N - lo > CHUNK ? lo + CHUNK : N;
+        const sr_model *m = J->m;
+        if (m->ops->score_users) /* one pass over the range's song parameters for all */
+            m->ops->score_users(m->state, ts, J->users + x0, nb, w->buf, N, lo, hi);
         for (uint32_t b = 0; b < nb; b++) {
             const uint32_t u = J->users[x0 + b];
             float *buf = w->buf + (size_t)b * N;
-            fill(J, u, buf, lo, hi);
+            if (!m->ops->score_users) fill(J, u, buf, lo, hi);
             offer_range(J, &w->tk[b], buf, lo, hi, &w->cur[b], ts->user_ptr[u + 1]);
         }
     }

@@ -163,12 +163,72 @@ scores_rows16(const sr_fmat *m, const float *x, const float *bias, float add, fl
     if (i < hi) scores_avx512(m, x, bias, add, out, i, hi);
 }
 
+/* Blocks of 16 rows widened to f32 and transposed once (T[f] holds factor f of the 16
+ * rows, one per lane), then each vector costs k broadcast FMAs per block — the 16 scores
+ * come out in lanes, no reduction. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+scores_multi16(const sr_fmat *m, const float *X, size_t nx, size_t ldx, const float *bias,
+               const float *add, float *out, size_t ldo, uint64_t lo, uint64_t hi) {
+    const uint32_t k = m->k;
+    const int f16 = m->type == SR_FMAT_F16;
+    const size_t stride = (size_t)m->ld * sr_fmat_elem(m);
+    const char *base = (const char *)m->data;
+    float T[16 * 16 * SR_FMAT_MAXV] __attribute__((aligned(64))); /* (k, 16) */
+    uint64_t i = lo;
+    for (; i + 16 <= hi; i += 16) {
+        for (int r = 0; r < 16; r++) {
+            const char *row = base + (i + (uint64_t)r) * stride;
+            if (f16)
+                for (uint32_t f = 0; f < k; f++)
+                    T[f * 16 + r] = sr_f16_to_f32(((const uint16_t *)row)[f]);
+            else
+                for (uint32_t f = 0; f < k; f++) T[f * 16 + r] = ((const float *)row)[f];
+        }
+        const __m512 vb = bias ? _mm512_loadu_ps(bias + i) : _mm512_setzero_ps();
+        for (size_t x = 0; x < nx; x++) {
+            const float *xr = X + x * ldx;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            uint32_t f = 0;
+            for (; f + 4 <= k; f += 4) {
+                a0 = _mm512_fmadd_ps(_mm512_load_ps(T + (f + 0) * 16), _mm512_set1_ps(xr[f + 0]),
+                                     a0);
+                a1 = _mm512_fmadd_ps(_mm512_load_ps(T + (f + 1) * 16), _mm512_set1_ps(xr[f + 1]),
+                                     a1);
+                a2 = _mm512_fmadd_ps(_mm512_load_ps(T + (f + 2) * 16), _mm512_set1_ps(xr[f + 2]),
+                                     a2);
+                a3 = _mm512_fmadd_ps(_mm512_load_ps(T + (f + 3) * 16), _mm512_set1_ps(xr[f + 3]),
+                                     a3);
+            }
+            for (; f < k; f++)
+                a0 = _mm512_fmadd_ps(_mm512_load_ps(T + f * 16), _mm512_set1_ps(xr[f]), a0);
+            __m512 sres = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+            sres = _mm512_add_ps(_mm512_add_ps(sres, vb), _mm512_set1_ps(add[x]));
+            _mm512_storeu_ps(out + x * ldo + i, sres);
+        }
+    }
+    for (size_t x = 0; i < hi && x < nx; x++)
+        scores_avx512(m, X + x * ldx, bias, add[x], out + x * ldo, i, hi);
+}
+
 static int have_avx512bw(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 #endif
+
+void sr_fmat_scores_multi(const sr_fmat *m, const float *X, size_t nx, size_t ldx,
+                          const float *bias, const float *add, float *out, size_t ldo, uint64_t lo,
+                          uint64_t hi) {
+#ifdef SR_FMAT_X86
+    if (have_avx512bw() && m->k <= 16 * SR_FMAT_MAXV) {
+        scores_multi16(m, X, nx, ldx, bias, add, out, ldo, lo, hi);
+        return;
+    }
+#endif
+    for (size_t x = 0; x < nx; x++)
+        sr_fmat_scores_scalar(m, X + x * ldx, bias, add[x], out + x * ldo, lo, hi);
+}
 
 void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
                     uint64_t lo, uint64_t hi) {

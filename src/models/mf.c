@@ -470,3 +470,24 @@ void sr__mf_score_user(const void *state, const sr_trainset *ts, uint32_t u, flo
     sr_fmat_scores(&s->Q, p, s->biased ? s->bi : NULL, add, out, lo, hi);
     sr_free(p);
 }
+
+void sr__mf_score_users(const void *state, const sr_trainset *ts, const uint32_t *users, size_t n,
+                        float *out, size_t ldo, uint32_t lo, uint32_t hi) {
+    const sr_mf_state *s = state;
+    const size_t ld = sr__mf_ld(s->k);
+    float *X = sr_calloc(n ? n * ld : 1, sizeof *X), *add = sr_mallocarray(n ? n : 1, sizeof *add);
+    bool all_known = true;
+    for (size_t x = 0; x < n; x++) all_known &= sr_trainset_knows_user(ts, users[x]);
+    if (!X || !add || !all_known) { /* one at a time */
+        sr_free(X), sr_free(add);
+        for (size_t x = 0; x < n; x++)
+            sr__mf_score_user(state, ts, users[x], out + x * ldo, lo, hi);
+        return;
+    }
+    for (size_t x = 0; x < n; x++) {
+        sr_fmat_row(&s->P, users[x], X + x * ld);
+        add[x] = s->biased ? (float)(ts->global_mean + s->bu[users[x]]) : 0.0f;
+    }
+    sr_fmat_scores_multi(&s->Q, X, n, ld, s->biased ? s->bi : NULL, add, out, ldo, lo, hi);
+    sr_free(X), sr_free(add);
+}

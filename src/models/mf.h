@@ -99,6 +99,9 @@ void sr__mf_user_free(void *ustate);
  * trainset does not know get their factor rows' product, which means nothing). */
 void sr__mf_score_user(const void *state, const sr_trainset *ts, uint32_t u, float *out,
                        uint32_t lo, uint32_t hi);
+/* ops->score_users: the same for n users at once (one pass over the song factors). */
+void sr__mf_score_users(const void *state, const sr_trainset *ts, const uint32_t *users, size_t n,
+                        float *out, size_t ldo, uint32_t lo, uint32_t hi);
 /* ops->similar: the cosine of q_i and every q_j (NaN where either is all zero). */
 bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out);
 /* A folded-in user of an MF model: est = add + b_i + q_i . z (add = mu + b_u when biased,
@@ -137,7 +140,8 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, boo
 #define SR_MF_OPS_COMMON                                                                           \
     .estimate = sr__mf_estimate, .free = sr__mf_state_free, .save = sr__mf_save,                   \
     .estimate_new = sr__mf_estimate_new, .score_new = sr__mf_score_new,                            \
-    .user_free = sr__mf_user_free, .similar = sr__mf_similar, .score_user = sr__mf_score_user
+    .user_free = sr__mf_user_free, .similar = sr__mf_similar, .score_user = sr__mf_score_user,     \
+    .score_users = sr__mf_score_users
 
 /* The parameter rows SVD and SVD++ share (n_epochs, the normal initialisation, and the
  * per-parameter rates lr_bu..lr_qi and reg_bu..reg_qi that default to lr_all and

@@ -413,6 +413,18 @@ static void test_fmat_scan(void **state) {
             assert_near(a[i], b[i], 1e-4);
             assert_near(a[i], sr_fmat_dot2(&H, i, &M, i) * 0 + sr_fmat_dot(&H, i, x), 1e-4);
         }
+        /* several vectors at once: the same scores, both precisions, row ranges cut
+         * inside a 16-row block */
+        float X[3 * 160], add3[3] = {0.5f, -1, 2}, multi[3 * 37];
+        for (size_t q = 0; q < 3 * 160; q++) X[q] = (float)(sr_rng_double(&g) - 0.5);
+        const sr_fmat *mats[2] = {&M, &H};
+        for (int w = 0; w < 2; w++) {
+            sr_fmat_scores_multi(mats[w], X, 3, 160, bias, add3, multi, 37, 1, rows);
+            for (int v = 0; v < 3; v++) {
+                sr_fmat_scores_scalar(mats[w], X + v * 160, bias, add3[v], b, 1, rows);
+                for (uint32_t i = 1; i < rows; i++) assert_near(multi[v * 37 + i], b[i], 1e-4);
+            }
+        }
         sr_free(m32);
         sr_free(m16);
     }
