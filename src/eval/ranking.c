@@ -27,6 +27,7 @@
 
 #define MAX_THREADS  64
 #define BLOCK_MAX    16                  /* listeners scored together */
+#define BLOCK_MULTI  256                 /* ... by a model with score_users */
 #define CHUNK        1024                /* songs per range: 256 KiB of 64 float factors */
 #define SCORE_BUDGET ((size_t)256 << 20) /* bytes of score buffers, all threads */
 
@@ -420,11 +421,11 @@ static inline float rank_score(const job *J, float s) {
     return s;
 }
 
-/* Offers songs [lo, hi) but the user's training songs (train[*cur..end), ascending) and
- * songs unknown to the trainset. Once the heap is full, a raw score below its worst
- * cannot enter: clipping to [lo, hi] cannot lift it past a worst that is itself on the
- * scale (a tie loses to the earlier, lower id), so only finite scores below the worst are
- * skipped unread; a non-finite one still goes through rank_score's fallback. */
+/* Offers songs [lo, hi) (scores in buf[0 .. hi - lo)) but the user's training songs
+ * (train[*cur..end), ascending) and songs unknown to the trainset. Once the heap is full, a raw
+ * score below its worst cannot enter: clipping to [lo, hi] cannot lift it past a worst that is
+ * itself on the scale (a tie loses to the earlier, lower id), so only finite scores below the worst
+ * are skipped unread; a non-finite one still goes through rank_score's fallback. */
 static void offer_range(const job *J, topk *t, const float *buf, uint32_t lo, uint32_t hi,
                         uint64_t *cur, uint64_t end) {
     const uint32_t *train = J->ts->ur_item;
@@ -434,13 +435,13 @@ static void offer_range(const job *J, topk *t, const float *buf, uint32_t lo, ui
         uint32_t stop = *cur < end && train[*cur] < hi ? train[*cur] : hi;
         if (t->n == t->k) /* skip runs of 16 that cannot enter (a loop that vectorises) */
             for (float worst = t->h[0].s; i + 16 <= stop; i += 16) {
-                const float *v = buf + i;
+                const float *v = buf + (i - lo);
                 int below = 0; /* finite or +inf, and below the worst */
                 for (int q = 0; q < 16; q++) below += (v[q] < worst) & (v[q] > -INFINITY);
                 if (below != 16) break;
             }
         for (; i < stop; i++) {
-            const float raw = buf[i];
+            const float raw = buf[i - lo];
             if (t->n == t->k && raw < t->h[0].s && raw > -INFINITY) continue; /* most songs */
             if (!J->known[i]) continue;
             topk_offer(t, rank_score(J, raw), i);
@@ -491,12 +492,18 @@ static void run_block(job *J, wstate *w, uint32_t x0, uint32_t nb) {
     for (uint32_t lo = 0, hi; lo < N; lo = hi) {
         hi = N - lo > CHUNK ? lo + CHUNK : N;
         const sr_model *m = J->m;
-        if (m->ops->score_users) /* one pass over the range's song parameters for all */
-            m->ops->score_users(m->state, ts, J->users + x0, nb, w->buf, N, lo, hi);
+        /* score_users: one pass over the range's song parameters for the whole block,
+         * into range-sized rows (CHUNK floats per listener); else whole-catalog rows */
+        const bool multi = m->ops->score_users != NULL;
+        if (multi) m->ops->score_users(m->state, ts, J->users + x0, nb, w->buf, CHUNK, lo, hi);
         for (uint32_t b = 0; b < nb; b++) {
             const uint32_t u = J->users[x0 + b];
-            float *buf = w->buf + (size_t)b * N;
-            if (!m->ops->score_users) fill(J, u, buf, lo, hi);
+            const float *buf = w->buf + (size_t)b * CHUNK;
+            if (!multi) {
+                float *row = w->buf + (size_t)b * N;
+                fill(J, u, row, lo, hi);
+                buf = row + lo;
+            }
             offer_range(J, &w->tk[b], buf, lo, hi, &w->cur[b], ts->user_ptr[u + 1]);
         }
     }
@@ -524,9 +531,10 @@ static void wstate_free(wstate *w) {
 }
 
 static sr_err wstate_init(wstate *w, job *J, uint32_t n_artists) {
-    const size_t N = J->ts->n_items ? J->ts->n_items : 1, B = J->block;
+    const size_t B = J->block, N = J->ts->n_items ? J->ts->n_items : 1;
+    const size_t row = J->m->ops->score_users ? CHUNK : N; /* floats of one listener's scores */
     w->J = J;
-    w->buf = sr_mallocarray(B, N * sizeof *w->buf);
+    w->buf = sr_mallocarray(B, row * sizeof *w->buf);
     w->heap = sr_mallocarray(B, (size_t)J->k * sizeof *w->heap);
     w->tk = sr_mallocarray(B, sizeof *w->tk);
     w->cur = sr_mallocarray(B, sizeof *w->cur);
@@ -637,8 +645,11 @@ static sr_err run_lists(job *J, const sr_rank_opts *o, sr_rank_result *out) {
     const size_t N = ts->n_items ? ts->n_items : 1;
     unsigned threads = o->threads ? o->threads : 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    size_t b = SCORE_BUDGET / (threads * N * sizeof(float));
-    b = b < 1 ? 1 : b > BLOCK_MAX ? BLOCK_MAX : b;
+    /* Range-sized rows (score_users) let a block hold many listeners, so the song
+     * factors are read once per BLOCK_MULTI listeners; whole-catalog rows take memory. */
+    const bool multi = J->m->ops->score_users != NULL;
+    size_t b = SCORE_BUDGET / (threads * (multi ? CHUNK : N) * sizeof(float));
+    b = b < 1 ? 1 : b > (multi ? BLOCK_MULTI : BLOCK_MAX) ? (multi ? BLOCK_MULTI : BLOCK_MAX) : b;
     uint32_t per_thread = (J->n_eval + threads - 1) / threads;
     J->block = (unsigned)(b < per_thread ? b : per_thread ? per_thread : 1);
     uint32_t n_blocks = (J->n_eval + J->block - 1) / J->block;

@@ -203,11 +203,13 @@ scores_multi16(const sr_fmat *m, const float *X, size_t nx, size_t ldx, const fl
                 a0 = _mm512_fmadd_ps(_mm512_load_ps(T + f * 16), _mm512_set1_ps(xr[f]), a0);
             __m512 sres = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
             sres = _mm512_add_ps(_mm512_add_ps(sres, vb), _mm512_set1_ps(add[x]));
-            _mm512_storeu_ps(out + x * ldo + i, sres);
+            _mm512_storeu_ps(out + x * ldo + (i - lo), sres);
         }
     }
-    for (size_t x = 0; i < hi && x < nx; x++)
-        scores_avx512(m, X + x * ldx, bias, add[x], out + x * ldo, i, hi);
+    for (; i < hi; i++) /* the rows after the last block of 16 */
+        for (size_t x = 0; x < nx; x++)
+            out[x * ldo + (i - lo)] =
+                (float)(add[x] + (bias ? bias[i] : 0.0f) + sr_fmat_dot(m, i, X + x * ldx));
 }
 
 static int have_avx512bw(void) {
@@ -226,8 +228,10 @@ void sr_fmat_scores_multi(const sr_fmat *m, const float *X, size_t nx, size_t ld
         return;
     }
 #endif
-    for (size_t x = 0; x < nx; x++)
-        sr_fmat_scores_scalar(m, X + x * ldx, bias, add[x], out + x * ldo, lo, hi);
+    for (uint64_t i = lo; i < hi; i++)
+        for (size_t x = 0; x < nx; x++)
+            out[x * ldo + (i - lo)] =
+                (float)(add[x] + (bias ? bias[i] : 0.0f) + sr_fmat_dot(m, i, X + x * ldx));
 }
 
 void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,

@@ -33,8 +33,9 @@ double sr_fmat_dot2(const sr_fmat *a, uint64_t ra, const sr_fmat *b, uint64_t rb
 /* out[i] = add + (bias ? bias[i] : 0) + row_i . x for rows [lo, hi). */
 void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
                     uint64_t lo, uint64_t hi);
-/* Several vectors at once: out[x * ldo + i] = add[x] + (bias ? bias[i] : 0) + row_i . X[x]
- * for x < nx (X: nx rows of ldx floats) and rows [lo, hi). Each block of rows is read
+/* Several vectors at once: out[x * ldo + (i - lo)] = add[x] + (bias ? bias[i] : 0) +
+ * row_i . X[x] for x < nx (X: nx rows of ldx floats) and rows [lo, hi) — each vector's
+ * scores start at its row of out. Each block of rows is read
  * (and widened) once for all the vectors, so scoring many listeners costs arithmetic,
  * not memory traffic. Equal to sr_fmat_scores per vector up to float rounding. */
 void sr_fmat_scores_multi(const sr_fmat *m, const float *X, size_t nx, size_t ldx,

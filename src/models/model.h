@@ -113,8 +113,9 @@ typedef struct sr_model_ops {
      * does not know may get any value: callers never rank them. */
     void (*score_user)(const void *state, const sr_trainset *ts, uint32_t u, float *out,
                        uint32_t lo, uint32_t hi);
-    /* Optional: score_user for n users at once, user x into out + x * ldo — the models
-     * whose scan reads each song's parameters once for all of them. */
+    /* Optional: score_user for n users at once, user x's score of item i into
+     * out[x * ldo + (i - lo)] — the models whose scan reads each song's parameters once
+     * for all of them. */
     void (*score_users)(const void *state, const sr_trainset *ts, const uint32_t *users, size_t n,
                         float *out, size_t ldo, uint32_t lo, uint32_t hi);
     /* Implicit-feedback models (issue 6: ALS, BPR, item neighbours over play counts,

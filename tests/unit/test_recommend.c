@@ -422,7 +422,7 @@ static void test_fmat_scan(void **state) {
             sr_fmat_scores_multi(mats[w], X, 3, 160, bias, add3, multi, 37, 1, rows);
             for (int v = 0; v < 3; v++) {
                 sr_fmat_scores_scalar(mats[w], X + v * 160, bias, add3[v], b, 1, rows);
-                for (uint32_t i = 1; i < rows; i++) assert_near(multi[v * 37 + i], b[i], 1e-4);
+                for (uint32_t i = 1; i < rows; i++) assert_near(multi[v * 37 + i - 1], b[i], 1e-4);
             }
         }
         sr_free(m32);
