@@ -796,6 +796,30 @@ static void als_score_user(const void *state, const sr_trainset *ts, uint32_t u,
     sr_fmat_scores(&s->Y, x, NULL, 0, out, lo, hi);
 }
 
+/* score_users: the listeners' rows against each block of song rows (fmat.h). */
+static void als_score_users(const void *state, const sr_trainset *ts, const uint32_t *users,
+                            size_t n, float *out, size_t ldo, uint32_t lo, uint32_t hi) {
+    const als_state *s = state;
+    const size_t ld = (s->k + 15) / 16 * 16;
+    float *X = sr_calloc(n ? n * ld : 1, sizeof *X), *add = sr_calloc(n ? n : 1, sizeof *add);
+    if (!X || !add) { /* one listener at a time, into range-sized rows */
+        for (size_t x = 0; x < n; x++)
+            for (uint32_t i = lo; i < hi; i++) {
+                double e;
+                out[x * ldo + (i - lo)] = als_estimate(state, ts, users[x], i, &e) ? (float)e : NAN;
+            }
+        sr_free(X), sr_free(add);
+        return;
+    }
+    for (size_t x = 0; x < n; x++)
+        if (sr_trainset_knows_user(ts, users[x])) sr_fmat_row(&s->X, users[x], X + x * ld);
+    sr_fmat_scores_multi(&s->Y, X, n, ld, NULL, add, out, ldo, lo, hi);
+    for (size_t x = 0; x < n; x++) /* unknown listeners: impossible, as score_user says */
+        if (!sr_trainset_knows_user(ts, users[x]))
+            for (uint32_t i = lo; i < hi; i++) out[x * ldo + (i - lo)] = NAN;
+    sr_free(X), sr_free(add);
+}
+
 static bool als_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
     const als_state *s = state;
     const uint64_t n = s->Y.rows;
@@ -970,5 +994,6 @@ const sr_model_ops sr_model_als = {
     .user_free = als_user_free,
     .similar = als_similar,
     .score_user = als_score_user,
+    .score_users = als_score_users,
     .implicit = true,
 };
