@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "data/dataset.h"
 #include "models/model.h"
 #include "models/trainset.h"
@@ -29,24 +30,13 @@
 #include "util/mem.h"
 #include "util/rng.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, const sr_diag *d) {
     fprintf(stderr, "foldin: %s: %s\n", what, d ? d->msg : "");
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double quantile(double *v, size_t n, double q) {
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, bench_cmp_double);
     size_t i = (size_t)(q * (double)(n - 1) + 0.5);
     return v[i < n ? i : n - 1];
 }
@@ -142,9 +132,9 @@ int main(int argc, char **argv) {
     if (sr_trainset_new(rs, take, &base_ts)) die("trainset", NULL);
     sr_fit_ctx fc = {.seed = 1, .threads = 1};
     sr_model base;
-    double t0 = now();
+    double t0 = bench_now();
     if (sr_model_fit(&base, ops, p, base_ts, &fc, &d)) die("fit", &d);
-    double fit_s = now() - t0;
+    double fit_s = bench_now() - t0;
     printf("# %s on %s: %llu ratings, %u users, %u songs; base fit %.2f s; %d test users x %d "
            "ratings\n",
            ops->name, argv[1], (unsigned long long)base_ts->n, rs->n_users, rs->n_items, fit_s, nt,
@@ -210,9 +200,9 @@ int main(int argc, char **argv) {
         sr_trainset *ts2;
         if (sr_trainset_new(rs, take2, &ts2)) die("trainset", NULL);
         sr_model m2;
-        t0 = now();
+        t0 = bench_now();
         if (sr_model_fit(&m2, ops, p, ts2, &fc, &d)) die("fit", &d);
-        double rt = now() - t0;
+        double rt = bench_now() - t0;
         retrain_s += rt;
         for (uint32_t i = 0; i < N; i++) retr[i] = (float)sr_model_predict(&m2, u, i);
         for (uint32_t i = 0; i < N; i++) { /* clip fold-in like predict */
@@ -275,9 +265,9 @@ int main(int argc, char **argv) {
         sr_rec_profile pr = {.ratings = rr, .n_ratings = (size_t)NR};
         sr_rec_opts o = {.n = 10, .n_because = 3};
         size_t n;
-        t0 = now();
+        t0 = bench_now();
         if (sr_recommend(&R, &pr, &o, out, &n, NULL, &d)) die("recommend", &d);
-        ts_[rep] = now() - t0;
+        ts_[rep] = bench_now() - t0;
     }
     double med = quantile(ts_, REPS, 0.5), p99 = quantile(ts_, REPS, 0.99);
     printf("# speed: fold-in + score %u songs + top-10 with explanations: median %.3f ms, p99 %.3f "

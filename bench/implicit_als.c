@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "models/model.h"
 #include "models/trainset.h"
 #include "util/rng.h"
@@ -48,28 +49,9 @@
 
 extern const sr_model_ops sr_model_als;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* CPU seconds of the whole process (all threads): with T threads on an idle machine the
- * fit's CPU time is about T times its wall time; less means other work had the cores. */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "implicit_als: %s\n", what);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* The generated play counts (see the top). Returns a new trainset. */
@@ -135,7 +117,7 @@ typedef struct iter_clock {
 
 static void on_progress(void *user, const char *what, uint64_t done, uint64_t total) {
     iter_clock *c = user;
-    if (c->n < 64) c->t[c->n++] = now() - c->t0;
+    if (c->n < 64) c->t[c->n++] = bench_now() - c->t0;
 }
 
 /* Multiply-adds of one CG iteration (both sides) and of one exact one, counted as the
@@ -177,9 +159,9 @@ static double auc(const void *st, const sr_trainset *ts) {
 
 static int cmd_als(uint32_t nu, uint32_t ns, uint64_t n, int threads, int reps, int k, int iters,
                    const char *solver, int steps) {
-    double g0 = now();
+    double g0 = bench_now();
     sr_trainset *ts = generate(nu, ns, n, 1);
-    const double gen_s = now() - g0;
+    const double gen_s = bench_now() - g0;
     uint32_t known = 0;
     for (uint32_t i = 0; i < ts->n_items; i++) known += sr_trainset_knows_item(ts, i);
     double plays = 0;
@@ -204,11 +186,11 @@ static int cmd_als(uint32_t nu, uint32_t ns, uint64_t n, int threads, int reps, 
         const sr_log log = {.progress = on_progress, .user = &ck};
         const sr_fit_ctx c = {.seed = 0, .threads = threads, .log = &log};
         sr_model m;
-        const double c0 = cpu_now();
-        ck.t0 = now();
+        const double c0 = bench_cpu();
+        ck.t0 = bench_now();
         if (sr_model_fit(&m, &sr_model_als, p, ts, &c, &d)) die(d.msg);
-        t[r] = now() - ck.t0;
-        cpu[r] = cpu_now() - c0;
+        t[r] = bench_now() - ck.t0;
+        cpu[r] = bench_cpu() - c0;
         if (r == 0) {
             n_first = ck.n;
             for (int i = 0; i < ck.n; i++) first[i] = ck.t[i] - (i ? ck.t[i - 1] : 0);
@@ -218,7 +200,7 @@ static int cmd_als(uint32_t nu, uint32_t ns, uint64_t n, int threads, int reps, 
     }
     double cpu_min = cpu[0];
     for (int r = 1; r < reps; r++) cpu_min = fmin(cpu_min, cpu[r]);
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     const double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
     const double gf =
         iteration_flops(ts, (uint32_t)k, !strcmp(solver, "cholesky"), steps) * iters / 1e9;
@@ -250,12 +232,12 @@ __attribute__((target("avx512f"))) static void *fma_run(void *arg) {
         const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
         for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
         const long iters = 20000000;
-        const double t0 = now();
+        const double t0 = bench_now();
         for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
             for (int q = 0; q < 12; q++) acc[q] = _mm512_fmadd_ps(acc[q], m, c);
         }
-        const double g = (double)iters * 12 * 32 / (now() - t0) / 1e9;
+        const double g = (double)iters * 12 * 32 / (bench_now() - t0) / 1e9;
         __m512 s = acc[0];
         for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
         if (_mm512_reduce_add_ps(s) == -1.0f) puts("");

@@ -30,39 +30,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "models/model.h"
 #include "models/trainset.h"
 #include "util/rng.h"
 
 extern const sr_model_ops sr_model_bpr, sr_model_item_knn;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* CPU seconds of the whole process (all threads): on a machine shared with other work
- * this is steadier than the wall clock. */
-static double cpu(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "implicit_bpr: %s\n", what);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Per-user pair counts: lognormal shares of n, each in [1, cap], summing to n. */
@@ -155,9 +132,9 @@ static double train_auc(const sr_model *m, const sr_trainset *ts) {
 
 static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters, int reps, int k,
                    const char *sampling) {
-    const double g0 = now();
+    const double g0 = bench_now();
     sr_trainset *ts = generate(nu, ns, n, 1);
-    const double gen_s = now() - g0;
+    const double gen_s = bench_now() - g0;
     const sr_model_ops *ops = &sr_model_bpr;
     double p[SR_MAX_PARAMS], t[16], tc[16];
     sr_params_defaults(ops, p);
@@ -173,13 +150,13 @@ static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters,
         sr_model m;
         sr_diag d;
         const sr_fit_ctx c = {.seed = (uint64_t)r, .threads = threads};
-        const double t0 = now(), c0 = cpu();
+        const double t0 = bench_now(), c0 = bench_cpu();
         if (sr_model_fit(&m, ops, p, ts, &c, &d)) die(d.msg);
-        t[r] = now() - t0, tc[r] = cpu() - c0;
+        t[r] = bench_now() - t0, tc[r] = bench_cpu() - c0;
         if (r == 0) auc = train_auc(&m, ts);
         sr_model_deinit(&m);
     }
-    const double med = median(t, reps), cmed = median(tc, reps);
+    const double med = bench_median(t, reps), cmed = bench_median(tc, reps);
     printf("bpr\tusers=%u\tsongs=%u\tpairs=%llu\tfactors=%d\tsampling=%s\titerations=%d\t"
            "threads=%d\t"
            "median_s=%.3f\tmin_s=%.3f\tmax_s=%.3f\tsamples_per_s=%.1fM\t"
@@ -206,12 +183,12 @@ static int cmd_itemknn(uint32_t nu, uint32_t ns, uint64_t n, int threads, int re
         sr_model m;
         sr_diag d;
         const sr_fit_ctx c = {.seed = 0, .threads = threads};
-        const double t0 = now();
+        const double t0 = bench_now();
         if (sr_model_fit(&m, ops, p, ts, &c, &d)) die(d.msg);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
         sr_model_deinit(&m);
     }
-    const double med = median(t, reps);
+    const double med = bench_median(t, reps);
     printf("itemknn\tusers=%u\tsongs=%u\tpairs=%llu\tk=%d\tthreads=%d\tmedian_s=%.3f\t"
            "pair_visits=%.2fG\tvisits_per_s=%.0fM\n",
            nu, ns, (unsigned long long)n, k, threads, med, (double)visits / 1e9,
@@ -240,11 +217,11 @@ static int cmd_foldin(uint32_t nu, uint32_t ns, uint64_t n, uint32_t plays) {
     double tf = 0, ts_scan = 0;
     for (int rep = 0; rep < 20; rep++) {
         sr_newuser u = {.n = got, .items = items, .r = r};
-        const double t0 = now();
+        const double t0 = bench_now();
         if (ops->fold_in(m.state, ts, m.p, &u, &d)) die(d.msg);
-        const double t1 = now();
+        const double t1 = bench_now();
         ops->score_new(m.state, ts, &u, out, 0, ns);
-        tf += t1 - t0, ts_scan += now() - t1;
+        tf += t1 - t0, ts_scan += bench_now() - t1;
         ops->user_free(u.state);
     }
     printf("foldin\tsongs=%u\tplays=%u\tfold_in_ms=%.2f\tscore_new_ms=%.2f\n", ns, got,

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "bench.h"
 #include "models/model.h"
 #include "models/trainset.h"
 #include "util/mem.h"
@@ -40,30 +41,14 @@
 #include <immintrin.h>
 #endif
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "models_speed: %s\n", what);
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* The generated ratings (see the file comment). Returns new, caller frees. */
@@ -144,9 +129,9 @@ static int cmd_svd(uint32_t nu, uint32_t ns, uint64_t n, int threads, int reps, 
     for (int i = 0; i < reps; i++) {
         sr_model m;
         const sr_fit_ctx c = {.seed = 0, .threads = threads, .log = NULL};
-        double t0 = now();
+        double t0 = bench_now();
         if (sr_model_fit(&m, ops, p, ts, &c, &d)) die(d.msg);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         if (i == 0) { /* training RMSE, a check that the fit did its work */
             double se = 0;
             for (uint64_t q = 0; q < rs->n; q += 97) {
@@ -157,7 +142,7 @@ static int cmd_svd(uint32_t nu, uint32_t ns, uint64_t n, int threads, int reps, 
         }
         sr_model_deinit(&m);
     }
-    double med = median(t, reps);
+    double med = bench_median(t, reps);
     printf("svd\tusers=%u\tsongs=%u\tratings=%llu\tk=%d\tepochs=%d\tthreads=%d\t"
            "median_s=%.3f\tmin_s=%.3f\tmax_s=%.3f\tupdates_per_s=%.1fM\ttrain_rmse=%.3f\n",
            nu, ns, (unsigned long long)n, k, ep, threads, med, t[0], t[reps - 1],
@@ -220,11 +205,11 @@ static double stream_gbs(const float *a, size_t n, int T) {
         pthread_t tid;
         size_t half = (n / T) & ~(size_t)63;
         for (int j = 0; j < T; j++) job[j] = (stream_job){a + (size_t)j * half, half, 0};
-        double t0 = now();
+        double t0 = bench_now();
         if (T == 2) pthread_create(&tid, NULL, stream_read, &job[1]);
         stream_read(&job[0]);
         if (T == 2) pthread_join(tid, NULL);
-        double gbs = (double)half * T * 4 / (now() - t0) / 1e9;
+        double gbs = (double)half * T * 4 / (bench_now() - t0) / 1e9;
         if (gbs > best) best = gbs;
     }
     return best;
@@ -239,7 +224,7 @@ AVX512 static double replay(const uint32_t *idx, uint64_t n, float *m, uint32_t 
     const __m512 d = _mm512_set1_ps(0.999f);
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (uint64_t q = 0; q < n; q++) {
             float *v = m + (size_t)idx[q] * ld;
             if (dist && q + (uint64_t)dist < n) {
@@ -249,7 +234,7 @@ AVX512 static double replay(const uint32_t *idx, uint64_t n, float *m, uint32_t 
             for (uint32_t f = 0; f < ld; f += 16)
                 _mm512_store_ps(v + f, _mm512_mul_ps(d, _mm512_load_ps(v + f)));
         }
-        double ups = (double)n / (now() - t0);
+        double ups = (double)n / (bench_now() - t0);
         if (ups > best) best = ups;
     }
     return best;
@@ -263,12 +248,12 @@ AVX512 static double fma_gflops(void) {
         const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
         for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j);
         const long iters = 20000000;
-        double t0 = now();
+        double t0 = bench_now();
         for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
             for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], m, c);
         }
-        double g = (double)iters * 12 * 32 / (now() - t0) / 1e9;
+        double g = (double)iters * 12 * 32 / (bench_now() - t0) / 1e9;
         __m512 sum = a[0];
         for (int j = 1; j < 12; j++) sum = _mm512_add_ps(sum, a[j]);
         if (_mm512_reduce_add_ps(sum) == -1.0f) puts("");
@@ -287,9 +272,9 @@ static double chase_ns(float *qi, uint32_t n_rows, uint32_t ld) {
     for (uint32_t i = 0; i < n_rows; i++)
         memcpy(&qi[(size_t)order[i] * ld], &order[(i + 1) % n_rows], 4);
     uint32_t at = order[0], steps = n_rows < 2000000 ? n_rows : 2000000;
-    double t0 = now();
+    double t0 = bench_now();
     for (uint32_t s = 0; s < steps; s++) memcpy(&at, &qi[(size_t)at * ld], 4);
-    double ns = (now() - t0) / steps * 1e9;
+    double ns = (bench_now() - t0) / steps * 1e9;
     free(order);
     if (at == 0xffffffffu) puts("");
     return ns;

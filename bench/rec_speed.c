@@ -13,23 +13,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "rec/engine.h"
 #include "util/mem.h"
 #include "util/rng.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void report(const char *what, double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     printf("%s\tmedian %.3f ms\tp99 %.3f ms\tmax %.3f ms\t(%d runs)\n", what, v[n / 2] * 1e3,
            v[(int)(0.99 * (n - 1))] * 1e3, v[n - 1] * 1e3, n);
 }
@@ -42,13 +32,13 @@ int main(int argc, char **argv) {
     const int NR = argc > 2 ? atoi(argv[2]) : 10, REPS = argc > 3 ? atoi(argv[3]) : 200;
     sr_diag d = {{0}};
     sr_engine *e;
-    double t0 = now();
+    double t0 = bench_now();
     if (sr_engine_open(argv[1], &e, &d)) {
         fprintf(stderr, "rec_speed: %s\n", d.msg);
         return 1;
     }
     const uint32_t N = e->mf->ts.n_items;
-    printf("open (map, checks, catalog build)\t%.3f s\t%u songs\n", now() - t0, N);
+    printf("open (map, checks, catalog build)\t%.3f s\t%u songs\n", bench_now() - t0, N);
     sr_rng g;
     sr_rng_seed(&g, 1);
     double *t = sr_mallocarray((size_t)REPS * 4, sizeof *t);
@@ -63,12 +53,12 @@ int main(int argc, char **argv) {
         sr_rec_profile p = {.ratings = rr, .n_ratings = (size_t)NR};
         sr_rec_opts o = {.n = 10, .n_because = 3};
         size_t n;
-        t0 = now();
+        t0 = bench_now();
         if (sr_recommend(&e->rec, &p, &o, out, &n, NULL, &d)) {
             fprintf(stderr, "rec_speed: %s\n", d.msg);
             return 1;
         }
-        t[rep] = now() - t0;
+        t[rep] = bench_now() - t0;
     }
     report("recommend", t, REPS);
     /* search: prefixes of real names */
@@ -85,9 +75,9 @@ int main(int argc, char **argv) {
         else
             snprintf(q, sizeof q, "%.*s %.*s", (int)(a.n < 6 ? a.n : 6), a.p,
                      (int)(tr.n < 3 ? tr.n : 3), tr.p);
-        t0 = now();
+        t0 = bench_now();
         sr_catalog_search(e->cat, q, strlen(q), SR_CATALOG_ARTIST | SR_CATALOG_SONG, 20, hits);
-        t[ns++] = now() - t0;
+        t[ns++] = bench_now() - t0;
     }
     report("search", t, ns);
     sr_free(t);
