@@ -568,6 +568,27 @@ static void bpr_score_user(const void *state, const sr_trainset *ts, uint32_t u,
     sr_free(x);
 }
 
+/* score_users: the listeners' rows against each block of song rows (fmat.h); an unknown
+ * listener's row is zero, as in score_user. */
+static void bpr_score_users(const void *state, const sr_trainset *ts, const uint32_t *users,
+                            size_t n, float *out, size_t ldo, uint32_t lo, uint32_t hi) {
+    const bpr_state *s = state;
+    float *X = sr_calloc(n ? n * s->ld : 1, sizeof *X), *add = sr_calloc(n ? n : 1, sizeof *add);
+    if (!X || !add) { /* one estimate at a time, into range-sized rows */
+        for (size_t x = 0; x < n; x++)
+            for (uint32_t i = lo; i < hi; i++) {
+                double e;
+                out[x * ldo + (i - lo)] = bpr_estimate(state, ts, users[x], i, &e) ? (float)e : NAN;
+            }
+        sr_free(X), sr_free(add);
+        return;
+    }
+    for (size_t x = 0; x < n; x++)
+        if (sr_trainset_knows_user(ts, users[x])) sr_fmat_row(&s->P, users[x], X + x * s->ld);
+    sr_fmat_scores_multi(&s->Q, X, n, s->ld, s->bi, add, out, ldo, lo, hi);
+    sr_free(X), sr_free(add);
+}
+
 static bool bpr_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out) {
     const bpr_state *s = state;
     const uint64_t n = s->Q.rows;
@@ -754,5 +775,6 @@ const sr_model_ops sr_model_bpr = {
     .user_free = bpr_user_free,
     .similar = bpr_similar,
     .score_user = bpr_score_user,
+    .score_users = bpr_score_users,
     .implicit = true,
 };
