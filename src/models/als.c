@@ -58,7 +58,18 @@
 #define AVX512  __attribute__((target("avx512f")))
 #endif
 
-enum { P_FACTORS, P_ITERATIONS, P_REG, P_ALPHA, P_TRANSFORM, P_EPS, P_SOLVER, P_CG_STEPS, P_COUNT };
+enum {
+    P_FACTORS,
+    P_ITERATIONS,
+    P_REG,
+    P_ALPHA,
+    P_TRANSFORM,
+    P_EPS,
+    P_SOLVER,
+    P_CG_STEPS,
+    P_CAP,
+    P_COUNT
+};
 
 enum { SOLVER_CG = 0, SOLVER_CHOLESKY = 1 };
 
@@ -73,13 +84,14 @@ static const sr_param_def als_params[P_COUNT] = {
                "ridge lambda on every factor row"},
     [P_ALPHA] = {"alpha", SR_PARAM_REAL, 40, 0, 1e9, NULL,
                  "confidence c = 1 + alpha f(play count)"},
-    [P_TRANSFORM] = {"transform", SR_PARAM_CHOICE, 0, 0, 1, "linear|log",
-                     "f(count): count, or log(1 + count / eps)"},
+    [P_TRANSFORM] = {"transform", SR_PARAM_CHOICE, 0, 0, 2, "linear|log|cap",
+                     "f(count): count, log(1 + count / eps), or min(count, cap)"},
     [P_EPS] = {"eps", SR_PARAM_REAL, 1, 1e-9, 1e9, NULL, "scale of the log transform"},
     [P_SOLVER] = {"solver", SR_PARAM_CHOICE, SOLVER_CG, 0, 1, "cg|cholesky",
                   "row solve: conjugate gradient, or exact (slow at scale)"},
     [P_CG_STEPS] = {"cg_steps", SR_PARAM_INT, 3, 1, 1000, NULL,
                     "conjugate-gradient steps per row and iteration"},
+    [P_CAP] = {"cap", SR_PARAM_REAL, 10, 1e-9, 1e9, NULL, "the cap of the cap transform"},
 };
 
 typedef struct als_state {
@@ -648,9 +660,12 @@ static void set_views(als_state *s, const sr_trainset *ts) {
 
 static sr_confidence confidence_of(const double *p) {
     return (sr_confidence){
-        .f = p[P_TRANSFORM] == 1 ? SR_CONF_LOG : SR_CONF_LINEAR,
+        .f = p[P_TRANSFORM] == 1   ? SR_CONF_LOG
+             : p[P_TRANSFORM] == 2 ? SR_CONF_CAP
+                                   : SR_CONF_LINEAR,
         .alpha = p[P_ALPHA],
         .eps = p[P_EPS],
+        .cap = p[P_CAP],
     };
 }
 

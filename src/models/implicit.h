@@ -6,6 +6,7 @@
  * and its confidence c = 1 + alpha f(v) with
  *   linear  f(v) = v
  *   log     f(v) = log(1 + v / eps)
+ *   cap     f(v) = min(v, cap)        (the origin's "play count capped at 10" as confidence)
  * for v > 0; a value v <= 0 is not a play: c = 1 and p = 0, exactly what an absent pair
  * has, so such a pair changes nothing. Models keep w = c - 1 = alpha f(v) per pair (what
  * the sparse part of the normal equations weighs y y^T by) and c p = 1 + w for v > 0.
@@ -21,18 +22,21 @@
 
 #include "models/model.h"
 
-typedef enum sr_conf_transform { SR_CONF_LINEAR = 0, SR_CONF_LOG } sr_conf_transform;
+typedef enum sr_conf_transform { SR_CONF_LINEAR = 0, SR_CONF_LOG, SR_CONF_CAP } sr_conf_transform;
 
 typedef struct sr_confidence {
     sr_conf_transform f;
     double alpha; /* >= 0 */
     double eps;   /* > 0, log only */
+    double cap;   /* > 0, cap only */
 } sr_confidence;
 
 /* w = c - 1 = alpha f(v) for v > 0, else 0. */
 static inline float sr_confidence_extra(const sr_confidence *c, float v) {
     if (!(v > 0)) return 0.0f;
-    double f = c->f == SR_CONF_LOG ? log1p((double)v / c->eps) : (double)v;
+    double f = c->f == SR_CONF_LOG   ? log1p((double)v / c->eps)
+               : c->f == SR_CONF_CAP ? fmin((double)v, c->cap)
+                                     : (double)v;
     return (float)(c->alpha * f);
 }
 

@@ -295,6 +295,10 @@ static void test_confidence(void **state) {
     assert_float_equal(sr_confidence_extra(&lin, 0), 0, 0);
     assert_float_equal(sr_confidence_extra(&lg, -1), 0, 0);
     assert_float_equal(sr_confidence_target(0, 0), 0, 0);
+    const sr_confidence cap = {SR_CONF_CAP, 2, 1, 10}; /* 2 min(v, 10) */
+    assert_float_equal(sr_confidence_extra(&cap, 3), 6, 0);
+    assert_float_equal(sr_confidence_extra(&cap, 37), 20, 0);
+    assert_float_equal(sr_confidence_extra(&cap, 0), 0, 0);
     const float v[3] = {1, 0, 7};
     float *w = sr_confidence_weights(&lin, v, 3);
     assert_non_null(w);
