@@ -221,7 +221,8 @@ static void fixed_point_err(const sr_trainset *ts, const double *p, const void *
     const uint32_t k = X.k;
     const sr_confidence conf = {
         p[sr_params_index(&sr_model_als, "transform")] == 1 ? SR_CONF_LOG : SR_CONF_LINEAR,
-        p[sr_params_index(&sr_model_als, "alpha")], p[sr_params_index(&sr_model_als, "eps")]};
+        p[sr_params_index(&sr_model_als, "alpha")], p[sr_params_index(&sr_model_als, "eps")],
+        p[sr_params_index(&sr_model_als, "cap")]};
     const double lambda = p[sr_params_index(&sr_model_als, "regularization")];
     double x[16];
     *err_users = *err_items = 0;
@@ -288,7 +289,7 @@ static void test_params(void **state) {
 
 static void test_confidence(void **state) {
     (void)state;
-    const sr_confidence lin = {SR_CONF_LINEAR, 40, 1}, lg = {SR_CONF_LOG, 2, 1};
+    const sr_confidence lin = {SR_CONF_LINEAR, 40, 1, 10}, lg = {SR_CONF_LOG, 2, 1, 10};
     assert_float_equal(sr_confidence_extra(&lin, 3), 120, 0);
     assert_float_equal(sr_confidence_target(3, 120), 121, 0);
     assert_float_equal(sr_confidence_extra(&lg, 3), 2.7725887, 1e-6);
@@ -325,7 +326,7 @@ static void test_one_iteration_closed_form(void **state) {
     sr_rng rng;
     sr_rng_seed(&rng, 5);
     sr__mf_init_normal(x0, 4, 2, 2, &rng, 0, 0.01);
-    const sr_confidence conf = {SR_CONF_LINEAR, 2, 1};
+    const sr_confidence conf = {SR_CONF_LINEAR, 2, 1, 10};
     double ref[2];
     for (uint32_t i = 0; i < 4; i++) {
         closed_form(x0, 4, 2, 2, 0.1, &conf, count_item_major, NULL, i, ref);
