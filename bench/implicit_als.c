@@ -74,18 +74,7 @@ static sr_trainset *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uin
     if (sr_alias_init(&songs, w, n_songs)) die("alias table");
     const uint64_t cap = n_songs / 4 ? n_songs / 4 : 1;
     if ((uint64_t)n_users * cap < n) die("too many pairs for the users and songs");
-    double tot = 0;
-    for (uint32_t u = 0; u < n_users; u++) tot += w[u] = sr_rng_lognormal(&rng, 0, 1.2);
-    uint64_t given = 0;
-    for (uint32_t u = 0; u < n_users; u++) {
-        const uint64_t c = (uint64_t)(w[u] / tot * (double)n);
-        cnt[u] = c < 1 ? 1 : c > cap ? cap : c;
-        given += cnt[u];
-    }
-    for (uint32_t u = 0; given < n; u = (u + 1) % n_users)
-        if (cnt[u] < cap) cnt[u]++, given++;
-    for (uint32_t u = 0; given > n; u = (u + 1) % n_users)
-        if (cnt[u] > 1) cnt[u]--, given--;
+    bench_user_counts(&rng, n_users, n, cap, cnt);
     uint64_t q = 0;
     for (uint32_t u = 0; u < n_users; u++) {
         const double xu = 0.3 * sr_rng_normal(&rng);

@@ -42,24 +42,6 @@ static void die(const char *what) {
     exit(1);
 }
 
-/* Per-user pair counts: lognormal shares of n, each in [1, cap], summing to n. */
-static void user_counts(sr_rng *g, uint32_t nu, uint64_t n, uint64_t cap, uint64_t *cnt) {
-    double *w = malloc((size_t)nu * sizeof *w), tot = 0;
-    if (!w) die("out of memory");
-    for (uint32_t u = 0; u < nu; u++) tot += w[u] = sr_rng_lognormal(g, 0, 1.2);
-    uint64_t given = 0;
-    for (uint32_t u = 0; u < nu; u++) {
-        const uint64_t c = (uint64_t)(w[u] / tot * (double)n);
-        cnt[u] = c < 1 ? 1 : c > cap ? cap : c;
-        given += cnt[u];
-    }
-    for (uint32_t u = 0; given < n; u = (u + 1) % nu)
-        if (cnt[u] < cap) cnt[u]++, given++;
-    for (uint32_t u = 0; given > n; u = (u + 1) % nu)
-        if (cnt[u] > 1) cnt[u]--, given--;
-    free(w);
-}
-
 /* The generated trainset (see the top). Returns new, caller frees. */
 static sr_trainset *generate(uint32_t nu, uint32_t ns, uint64_t n, uint64_t seed) {
     sr_rng g;
@@ -76,7 +58,7 @@ static sr_trainset *generate(uint32_t nu, uint32_t ns, uint64_t n, uint64_t seed
     sr_rng_shuffle_u32(&g, perm, ns);
     sr_alias songs;
     if (sr_alias_init(&songs, w, ns)) die("alias table");
-    user_counts(&g, nu, n, cap, cnt);
+    bench_user_counts(&g, nu, n, cap, cnt);
     uint64_t q = 0;
     for (uint32_t u = 0; u < nu; u++)
         for (uint64_t k = 0; k < cnt[u]; k++) {
