@@ -89,6 +89,7 @@ void sr_trainset_free(sr_trainset *ts) {
     sr_free(ts->item_ptr);
     sr_free(ts->ir_user);
     sr_free(ts->ir_r);
+    sr_free(ts->ir_ts);
     sr_free(ts);
 }
 
@@ -127,12 +128,23 @@ sr_err sr_trainset_new(const sr_ratings *rs, const uint8_t *take, sr_trainset **
     /* Three stable counting sorts, so that items come out ascending within a user and
      * users ascending within an item whatever the order of the ratings.
      * pass 1: counting sort by user (stable) into ur_*, carrying the item */
+    uint32_t *ur_ts = NULL; /* the times ride along through passes 1 and 2 */
+    if (rs->ts) {
+        ur_ts = sr_mallocarray(n ? n : 1, sizeof *ur_ts);
+        ts->ir_ts = sr_mallocarray(n ? n : 1, sizeof *ts->ir_ts);
+        if (!ur_ts || !ts->ir_ts) {
+            sr_free(ur_ts), sr_free(pos);
+            sr_trainset_free(ts);
+            return SR_E_NOMEM;
+        }
+    }
     memcpy(pos, ts->user_ptr, ((size_t)rs->n_users + 1) * sizeof *pos);
     for (uint64_t k = 0; k < rs->n; k++) {
         if (take && !take[k]) continue;
         uint64_t q = pos[rs->user[k]]++;
         ts->ur_item[q] = rs->item[k];
         ts->ur_r[q] = rs->r[k];
+        if (ur_ts) ur_ts[q] = rs->ts[k];
     }
     /* pass 2: by item from the by-user order: users ascending within an item */
     memcpy(pos, ts->item_ptr, ((size_t)rs->n_items + 1) * sizeof *pos);
@@ -141,7 +153,9 @@ sr_err sr_trainset_new(const sr_ratings *rs, const uint8_t *take, sr_trainset **
             uint64_t w = pos[ts->ur_item[q]]++;
             ts->ir_user[w] = u;
             ts->ir_r[w] = ts->ur_r[q];
+            if (ur_ts) ts->ir_ts[w] = ur_ts[q];
         }
+    sr_free(ur_ts);
     /* pass 3: back to by-user from the by-item order: items ascending within a user */
     memcpy(pos, ts->user_ptr, ((size_t)rs->n_users + 1) * sizeof *pos);
     for (uint32_t i = 0; i < rs->n_items; i++)

@@ -57,6 +57,8 @@ typedef struct sr_trainset {
     uint64_t *item_ptr; /* (n_items + 1) */
     uint32_t *ir_user;  /* (n) user of each, ascending within an item */
     float *ir_r;        /* (n) */
+    uint32_t *ir_ts;    /* (n) first listen of each pair (Unix s, 0 unknown), or NULL when the
+                           ratings carry no times (e.g. a trainset loaded from a model file) */
 } sr_trainset;
 
 /* The trainset of the ratings whose index i has take[i] != 0 (take NULL: all). */

@@ -206,6 +206,48 @@ static void test_popularity(void **state) {
     const double plays[] = {4, 7, 4, 0};
     for (uint32_t i = 0; i < 4; i++) assert_true(est(ops, st, ts, 1, i) == plays[i]);
     ops->free(st);
+    /* a window needs listen times: this trainset has none */
+    set(ops, p, "window_days=1");
+    void *none = NULL;
+    sr_fit_ctx c = {.seed = 1, .threads = 1};
+    assert_int_equal(ops->fit(ts, p, &c, &none, NULL), SR_E_INPUT);
+    assert_null(none);
+    sr_trainset_free(ts);
+}
+
+/* Popularity within a time window: only pairs first heard within window_days of the
+ * latest first listen count. Song 0: three listeners long ago; song 1: one listener at
+ * the latest time; song 2: one of each; a pair of unknown time (0) never counts. */
+static void test_popularity_window(void **state) {
+    (void)state;
+    const uint32_t U[] = {0, 1, 2, 0, 1, 3, 3}, I[] = {0, 0, 0, 1, 2, 2, 1};
+    const float R[] = {1, 2, 3, 4, 5, 6, 7};
+    const uint32_t T[] = {1000, 1000, 1000, 100000, 1000, 99000, 0};
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(4, 3, 7, U, I, R, 1, 100, &rs), SR_OK);
+    rs->ts = sr_mallocarray(7, sizeof *rs->ts);
+    assert_non_null(rs->ts);
+    memcpy(rs->ts, T, sizeof T);
+    sr_trainset *ts;
+    assert_int_equal(sr_trainset_new(rs, NULL, &ts), SR_OK);
+    sr_ratings_free(rs);
+    assert_non_null(ts->ir_ts);
+    const sr_model_ops *ops = &sr_model_popularity;
+    double p[SR_MAX_PARAMS];
+    sr_params_defaults(ops, p);
+    void *st = fit(ops, p, ts, 1);
+    assert_true(est(ops, st, ts, 0, 0) == 3 && est(ops, st, ts, 0, 1) == 2 &&
+                est(ops, st, ts, 0, 2) == 2);
+    ops->free(st);
+    set(ops, p, "window_days=1"); /* latest 100000: the window starts at 13600 */
+    st = fit(ops, p, ts, 1);
+    assert_true(est(ops, st, ts, 0, 0) == 0 && est(ops, st, ts, 0, 1) == 1 &&
+                est(ops, st, ts, 0, 2) == 1);
+    ops->free(st);
+    set(ops, p, "by=plays");
+    st = fit(ops, p, ts, 1);
+    assert_true(est(ops, st, ts, 0, 1) == 4 && est(ops, st, ts, 0, 2) == 6);
+    ops->free(st);
     sr_trainset_free(ts);
 }
 
@@ -863,13 +905,14 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_search_helper),     cmocka_unit_test(test_popularity),
-        cmocka_unit_test(test_itemknn_by_hand),   cmocka_unit_test(test_itemknn_bm25_by_hand),
-        cmocka_unit_test(test_itemknn_reference), cmocka_unit_test(test_itemknn_blocks),
-        cmocka_unit_test(test_bpr_planted),       cmocka_unit_test(test_bpr_kernels),
-        cmocka_unit_test(test_bpr_fold_in),       cmocka_unit_test(test_scans_and_explain),
-        cmocka_unit_test(test_roundtrip),         cmocka_unit_test(test_load_corrupt),
-        cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_search_helper),        cmocka_unit_test(test_popularity),
+        cmocka_unit_test(test_popularity_window),    cmocka_unit_test(test_itemknn_by_hand),
+        cmocka_unit_test(test_itemknn_bm25_by_hand), cmocka_unit_test(test_itemknn_reference),
+        cmocka_unit_test(test_itemknn_blocks),       cmocka_unit_test(test_bpr_planted),
+        cmocka_unit_test(test_bpr_kernels),          cmocka_unit_test(test_bpr_fold_in),
+        cmocka_unit_test(test_scans_and_explain),    cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_load_corrupt),         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
