@@ -307,7 +307,9 @@ async function afterProfileChange() {
 // ---- the rating scale ---------------------------------------------------------------
 
 function setupScale(model) {
-  const [lo, hi] = model.scale;
+  // Implicit models rank by score and take a rating as that many plays: rate 1..10.
+  const [lo, hi] = model.rating_scale || model.scale;
+  state.implicit = model.implicit === true;
   state.lo = lo;
   state.hi = hi;
   state.step = Number.isInteger(lo) && Number.isInteger(hi) && hi - lo >= 4 ? 1 : 0.5;
@@ -752,7 +754,7 @@ function renderRecs(message) {
   } else if (r && !recs.items.length) {
     text($('recs-status'), 'Nothing left to recommend with these options.');
   } else if (r) {
-    let s = `${plural(recs.items.length, 'song')}, best predicted rating first`;
+    let s = `${plural(recs.items.length, 'song')}, ${state.implicit ? 'best score' : 'best predicted rating'} first`;
     if (r.used === 0) {
       s += ' — none of your rated songs is in this model’s catalog, so these are simply well liked';
     }
@@ -767,7 +769,10 @@ function renderRecs(message) {
 
 function recRow(it) {
   const label = songLabel(it);
-  const pct = Math.max(0, Math.min(100, ((it.score - state.lo) / (state.hi - state.lo || 1)) * 100));
+  // a rating model's prediction on its scale; an implicit model's score against the best
+  const top = state.implicit ? Math.max(...state.recs.items.map((x) => x.score), 1e-9) : 0;
+  const frac = state.implicit ? it.score / top : (it.score - state.lo) / (state.hi - state.lo || 1);
+  const pct = Math.max(0, Math.min(100, frac * 100));
   const bar = h('span', { class: 'score-bar-fill' });
   bar.style.width = `${pct.toFixed(1)}%`;
   const why = it.because.length

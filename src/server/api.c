@@ -750,19 +750,26 @@ static void h_model(void *ctx, const sr_http_req *req, sr_http_res *res) {
                                    "rmse", f->meta.eval_rmse, "rmse_std", f->meta.eval_rmse_std,
                                    "mae", f->meta.eval_mae, "mae_std", f->meta.eval_mae_std)
                        : json_null();
-    reply(res, 200,
-          json_pack("{s:s,s:s,s:o,s:{s:I,s:I,s:I,s:I},s:[f,f],s:f,s:s,s:{s:o,s:s,s:o},s:o,s:I,"
-                    "s:s,s:I,s:o}",
-                    "algorithm", f->model.ops->name, "class", f->model.ops->surprise, "params",
-                    params_json(f->params), "sizes", "users", (json_int_t)ts->n_users, "songs",
-                    (json_int_t)ts->n_items, "artists", (json_int_t)sr_catalog_n_artists(a->cat),
-                    "ratings", (json_int_t)ts->n, "scale", ts->lo, ts->hi, "global_mean",
-                    ts->global_mean, "precision", f->precision == SR_SRM_PREC_F16 ? "f16" : "f32",
-                    "data", "file", jstr(sr_str_c(f->meta.data_file)), "transform",
-                    f->meta.transform, "meta", meta, "file",
-                    jstr(sr_str_c(sr_path_base(a->e->path))), "file_size",
-                    (json_int_t)sr_srm_file_size(f->srm), "created", when, "created_unix",
-                    (json_int_t)f->meta.created, "evaluation", eval));
+    json_t *v = json_pack(
+        "{s:s,s:s,s:o,s:{s:I,s:I,s:I,s:I},s:[f,f],s:f,s:s,s:{s:o,s:s,s:o},s:o,s:I,"
+        "s:s,s:I,s:o}",
+        "algorithm", f->model.ops->name, "class", f->model.ops->surprise, "params",
+        params_json(f->params), "sizes", "users", (json_int_t)ts->n_users, "songs",
+        (json_int_t)ts->n_items, "artists", (json_int_t)sr_catalog_n_artists(a->cat), "ratings",
+        (json_int_t)ts->n, "scale", ts->lo, ts->hi, "global_mean", ts->global_mean, "precision",
+        f->precision == SR_SRM_PREC_F16 ? "f16" : "f32", "data", "file",
+        jstr(sr_str_c(f->meta.data_file)), "transform", f->meta.transform, "meta", meta, "file",
+        jstr(sr_str_c(sr_path_base(a->e->path))), "file_size", (json_int_t)sr_srm_file_size(f->srm),
+        "created", when, "created_unix", (json_int_t)f->meta.created, "evaluation", eval);
+    /* Implicit models rank by scores, not ratings, and take a listener's rating as that
+     * many plays: the page rates 1..10 for them (model.h, docs/API.md). */
+    const bool implicit = f->model.ops->implicit;
+    if (v) {
+        json_object_set_new(v, "implicit", json_boolean(implicit));
+        json_object_set_new(v, "rating_scale",
+                            json_pack("[f,f]", implicit ? 1.0 : ts->lo, implicit ? 10.0 : ts->hi));
+    }
+    reply(res, 200, v);
 }
 
 static void h_search(void *ctx, const sr_http_req *req, sr_http_res *res) {

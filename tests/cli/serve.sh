@@ -101,6 +101,7 @@ js "d['algorithm'] == 'svd' and d['params']['n_factors'] == 16 and d['scale'] ==
 js "d['sizes']['songs'] > 200 and d['sizes']['artists'] > 10 and d['sizes']['users'] == 40" "model sizes"
 js "d['precision'] == 'f32' and d['file'] == 'm.srm' and d['file_size'] > 0 and d['created'].endswith('Z')" "model file"
 js "d['evaluation'] is None" "model without --cv has no evaluation"
+js "d['implicit'] is False and d['rating_scale'] == [1, 10]" "model: a rating model rated on its scale"
 NSONGS=$(jv "d['sizes']['songs']")
 check 200 "about" GET /api/about && js "d == {'dataset': None, 'evaluation': None, 'gridsearch': None}" "about without --about"
 check 200 "starter" GET "/api/starter?n=5"
