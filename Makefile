@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 5
 DEMO_DIR ?= demo-data
 
-.PHONY: all build demo test test-build fuzz bench-ingest format clean
+.PHONY: all build demo test test-build fuzz bench-ingest bench-scale bench-scale-small format clean
 
 all: build
 
@@ -31,6 +31,13 @@ test: test-build
 fuzz:
 	@$(MAKE) --no-print-directory test-build FUZZ_SECONDS=$(FUZZ_SECONDS)
 	@cd build-test && ctest --output-on-failure -R '^fuzz\.' --timeout 0
+
+# The end-to-end scale run (issue 7): SCALE=1 is all 149 M listens; -small is 1/20.
+bench-scale: build
+	@SCALE=$${SCALE:-1} NO_BUILD=1 bench/scale.sh
+
+bench-scale-small: build
+	@SCALE=0.05 NO_BUILD=1 bench/scale.sh
 
 bench-ingest: build
 	@scripts/deps.sh bench
