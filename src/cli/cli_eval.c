@@ -205,3 +205,12 @@ sr_err sr_cli_open_out(const char *path, FILE **f, bool *close_it, sr_diag *d) {
     *close_it = true;
     return SR_OK;
 }
+
+bool sr_cli_refuse_implicit(const char *cmd, const sr_model_ops *ops) {
+    if (!ops->implicit) return false;
+    fprintf(stderr,
+            "songrec %s: %s is an implicit-feedback model: it ranks songs, it does not predict "
+            "ratings; use --task ranking\n",
+            cmd, ops->name);
+    return true;
+}

@@ -435,13 +435,7 @@ int sr_cmd_gridsearch(int argc, char **argv) {
     double base[SR_MAX_PARAMS];
     int rc = sr_cli_model_params("gridsearch", algo, params, n_params, &ops, base);
     if (rc) return rc;
-    if (ops->implicit) {
-        fprintf(stderr,
-                "songrec gridsearch: %s is an implicit-feedback model: it ranks songs, it does not "
-                "predict ratings; use --task ranking\n",
-                ops->name);
-        return 1;
-    }
+    if (sr_cli_refuse_implicit("gridsearch", ops)) return 1;
     ev.measure[refit] = true;
     sr_diag d = {{0}};
     sr_search_space sp;
