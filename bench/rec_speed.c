@@ -39,6 +39,16 @@ int main(int argc, char **argv) {
     }
     const uint32_t N = e->mf->ts.n_items;
     printf("open (map, checks, catalog build)\t%.3f s\t%u songs\n", bench_now() - t0, N);
+    /* REC_SCAN=exact|int8|auto (default auto, as the server) */
+    const char *scan = getenv("REC_SCAN");
+    if (scan) {
+        t0 = bench_now();
+        sr_engine_set_scan(e, !strcmp(scan, "exact")  ? SR_REC_SCAN_EXACT
+                              : !strcmp(scan, "int8") ? SR_REC_SCAN_INT8
+                                                      : SR_REC_SCAN_AUTO);
+        printf("scan %s (quantising)\t%.3f s\n", scan, bench_now() - t0);
+    }
+    printf("scan in use\t%s\n", e->rec.q8.data ? "int8 + exact re-rank" : "exact");
     sr_rng g;
     sr_rng_seed(&g, 1);
     double *t = sr_mallocarray((size_t)REPS * 4, sizeof *t);

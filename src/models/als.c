@@ -654,8 +654,8 @@ static void als_free(void *state) {
 }
 
 static void set_views(als_state *s, const sr_trainset *ts) {
-    s->X = (sr_fmat){s->xu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
-    s->Y = (sr_fmat){s->yi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
+    s->X = (sr_fmat){s->xu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->Y = (sr_fmat){s->yi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
 }
 
 static sr_confidence confidence_of(const double *p) {

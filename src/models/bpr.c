@@ -383,8 +383,8 @@ static void zero_unknown(bpr_state *s, const sr_trainset *ts) {
 }
 
 static void set_views(bpr_state *s, const sr_trainset *ts) {
-    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
-    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
+    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
 }
 
 /* The iterations, on T threads; by_user shuffles the listeners' order (order, n_order)

@@ -1,6 +1,7 @@
-/* A factor matrix as stored: rows of k values, float32 or float16, row stride ld (>= k)
- * elements — a view that borrows its data (a fitted model's padded float32 matrix, or
- * the unpadded section of a mapped model file used in place).
+/* A factor matrix as stored: rows of k values, float32, float16 or int8 with a scale per
+ * row, row stride ld (>= k) elements — a view that borrows its data (a fitted model's
+ * padded float32 matrix, the unpadded section of a mapped model file used in place, or
+ * the int8 copy sr_fmat_quantize makes for the recommender's approximate scan).
  *
  * What the recommender does with it: one row times a vector (an estimate), a row out as
  * float32 (a fold-in), and the scan that scores every row against one vector, in float32
@@ -12,16 +13,18 @@
 #ifndef SR_FMAT_H
 #define SR_FMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum sr_fmat_type { SR_FMAT_F32 = 0, SR_FMAT_F16 } sr_fmat_type;
+typedef enum sr_fmat_type { SR_FMAT_F32 = 0, SR_FMAT_F16, SR_FMAT_I8 } sr_fmat_type;
 
 typedef struct sr_fmat {
     const void *data;
     uint64_t rows;
     uint32_t k, ld; /* values per row; stride in elements */
     sr_fmat_type type;
+    const float *scale; /* (rows) int8 only: value = scale[r] * int8 element */
 } sr_fmat;
 
 /* Row r as float32 into out (k values). */
@@ -46,7 +49,19 @@ void sr_fmat_scores_scalar(const sr_fmat *m, const float *x, const float *bias, 
                            float *out, uint64_t lo, uint64_t hi);
 /* Bytes one element takes. */
 static inline size_t sr_fmat_elem(const sr_fmat *m) {
-    return m->type == SR_FMAT_F16 ? 2 : 4;
+    return m->type == SR_FMAT_I8 ? 1 : m->type == SR_FMAT_F16 ? 2 : 4;
 }
+
+/* The int8 copy of m (any type): row r is scale[r] * q[r][0..k), q in -127..127, the
+ * scale max|row| / 127, rows padded with zeros to a stride of k rounded up to 16.
+ * err[r] bounds how far the copy's scores can be from m's: for every vector x,
+ *     |row_r . x - scale[r] (q_r . x)| <= err[r] |x|_2
+ * with err[r] = |row_r - scale[r] q_r|_2 plus a margin for the float rounding of k-term
+ * sums in either scan (2.5e-7 (k + 16) |row_r|_2, above twice k units of rounding). Allocates
+ * out->data, out->scale (sr_free) and *err; returns false when out of memory. Uses up to `threads`
+ * threads. */
+bool sr_fmat_quantize(const sr_fmat *m, int threads, sr_fmat *out, float **err);
+/* Frees what sr_fmat_quantize allocated. */
+void sr_fmat_quantized_free(sr_fmat *q, float *err);
 
 #endif

@@ -88,9 +88,9 @@ void sr__mf_state_free(void *state) {
 }
 
 void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
-    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32};
-    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32};
-    s->Y = (sr_fmat){s->yj, s->yj ? ts->n_items : 0, s->k, s->ld, SR_FMAT_F32};
+    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->Y = (sr_fmat){s->yj, s->yj ? ts->n_items : 0, s->k, s->ld, SR_FMAT_F32, NULL};
     /* Priors for fold-in: residual variance on (every 7th of) the ratings, variance of
      * the known users' b_u and factor entries. */
     double se = 0, sb = 0, sp = 0;
@@ -380,6 +380,15 @@ bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newu
     }
     *est = u->add + (s->biased ? s->bi[i] : 0.0) + sr_fmat_dot(&s->Q, i, u->z);
     return true;
+}
+
+void sr__mf_linear(const void *state, const sr_newuser *nu, sr_linear *lin) {
+    const sr_mf_state *s = state;
+    lin->Q = s->Q;
+    lin->bias = s->biased ? s->bi : NULL;
+    if (!nu) return;
+    const sr_mf_user *u = nu->state;
+    lin->add = u->add, lin->x = u->z;
 }
 
 void sr__mf_score_new(const void *state, const sr_trainset *ts, const sr_newuser *nu, float *out,

@@ -90,6 +90,7 @@ sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b,
                       sr_newuser *u, sr_diag *d);
 bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
                          double *est);
+void sr__mf_linear(const void *state, const sr_newuser *u, sr_linear *lin);
 void sr__mf_score_new(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
                       uint32_t lo, uint32_t hi);
 bool sr__mf_explain(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
@@ -141,7 +142,7 @@ sr_err sr__mf_load(sr_srm *r, const sr_trainset *ts, uint32_t k, int biased, boo
     .estimate = sr__mf_estimate, .free = sr__mf_state_free, .save = sr__mf_save,                   \
     .estimate_new = sr__mf_estimate_new, .score_new = sr__mf_score_new,                            \
     .user_free = sr__mf_user_free, .similar = sr__mf_similar, .score_user = sr__mf_score_user,     \
-    .score_users = sr__mf_score_users
+    .score_users = sr__mf_score_users, .linear = sr__mf_linear
 
 /* The parameter rows SVD and SVD++ share (n_epochs, the normal initialisation, and the
  * per-parameter rates lr_bu..lr_qi and reg_bu..reg_qi that default to lr_all and

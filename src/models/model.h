@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/fmat.h"
 #include "models/srm.h"
 #include "models/trainset.h"
 #include "util/err.h"
@@ -62,6 +63,14 @@ typedef struct sr_newuser {
     const float *r;        /* (n) */
     void *state;           /* the model's, from ops->fold_in */
 } sr_newuser;
+
+/* A listener's scores as a linear form over the item factors (sr_model_ops.linear). */
+typedef struct sr_linear {
+    sr_fmat Q;         /* item factor rows (borrowed) */
+    const float *bias; /* (n_items) or NULL */
+    float add;
+    const float *x; /* (Q.k) the listener's vector (borrowed from the folded-in state) */
+} sr_linear;
 
 typedef struct sr_model_ops {
     const char *name;     /* "svd", "knn_basic", ... (used by --algo) */
@@ -118,6 +127,13 @@ typedef struct sr_model_ops {
      * for all of them. */
     void (*score_users)(const void *state, const sr_trainset *ts, const uint32_t *users, size_t n,
                         float *out, size_t ldo, uint32_t lo, uint32_t hi);
+    /* Optional, for the models whose score_new of every known item is linear in the
+     * item's factor row: fills *lin so that
+     *     score_new(i) = lin->add + (lin->bias ? lin->bias[i] : 0) + row_i(lin->Q) . lin->x
+     * with the same float arithmetic as score_new (sr_fmat_scores). With u NULL only Q
+     * and bias are filled (what does not depend on the listener). The recommender then
+     * scans an int8 copy of Q and re-ranks its best candidates exactly. */
+    void (*linear)(const void *state, const sr_newuser *u, sr_linear *lin);
     /* Implicit-feedback models (issue 6: ALS, BPR, item neighbours over play counts,
      * popularity) are trained on raw values — play counts — through their own
      * confidence or weighting (their parameters), and their estimates are scores that

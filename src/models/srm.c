@@ -455,7 +455,7 @@ sr_err sr_srm_get_fmat(const sr_srm *r, const char *name, uint64_t rows, uint32_
         return sr_diag_set(d, SR_E_CORRUPT,
                            "%s: section '%s' has the wrong type or size (%" PRIu64 " elements)",
                            r->path, name, s->count);
-    *out = (sr_fmat){s->data, rows, k, k, s->type == SR_SRM_F16 ? SR_FMAT_F16 : SR_FMAT_F32};
+    *out = (sr_fmat){s->data, rows, k, k, s->type == SR_SRM_F16 ? SR_FMAT_F16 : SR_FMAT_F32, NULL};
     return SR_OK;
 }
 
@@ -483,4 +483,9 @@ sr_err sr_srm_get_factors(sr_srm *r, const char *name, uint64_t rows, uint32_t k
     }
     *out = c;
     return SR_OK;
+}
+
+bool sr_srm_maps(const sr_srm *r, const void *p, size_t n) {
+    const unsigned char *a = p;
+    return r && r->map && a >= r->map && n <= r->size && (size_t)(a - r->map) <= r->size - n;
 }

@@ -83,6 +83,9 @@ typedef struct sr_srm_section_info {
 /* Maps and checks path (see the top); returns a new reader in *out. */
 sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d);
 void sr_srm_close(sr_srm *r);
+/* Whether [p, p + n) lies inside r's read-only file mapping (then its pages may be
+ * handed back to the kernel and read again from the file). */
+bool sr_srm_maps(const sr_srm *r, const void *p, size_t n);
 uint64_t sr_srm_file_size(const sr_srm *r);
 size_t sr_srm_n_sections(const sr_srm *r);
 void sr_srm_section(const sr_srm *r, size_t i, sr_srm_section_info *out);

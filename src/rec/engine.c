@@ -46,13 +46,27 @@ sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d) {
     err = sr_recommender_init(&e->rec, &e->mf->model, m->tracks.n ? m->item_artist : NULL,
                               m->artists.n, d);
     if (err) goto fail;
-    /* Scanning a large catalog is bound by memory bandwidth: two threads per request. */
+    /* Scanning a large catalog is bound by memory bandwidth: two threads per request,
+     * and the int8 copy of the factors for large catalogs. */
     e->rec.threads = 2;
+    sr_engine_set_scan(e, SR_REC_SCAN_AUTO);
     *out = e;
     return SR_OK;
 fail:
     sr_engine_free(e);
     return err;
+}
+
+void sr_engine_set_scan(sr_engine *e, sr_rec_scan scan) {
+    const sr_model *m = &e->mf->model;
+    bool mapped = false;
+    if (m->ops->linear) {
+        sr_linear lin = {0};
+        m->ops->linear(m->state, NULL, &lin);
+        mapped = sr_srm_maps(e->mf->srm, lin.Q.data,
+                             (size_t)lin.Q.rows * lin.Q.ld * sr_fmat_elem(&lin.Q));
+    }
+    sr_recommender_set_scan(&e->rec, scan, mapped);
 }
 
 sr_err sr_engine_parse_rating(const sr_engine *e, const char *spec, sr_rec_rating *out,

@@ -39,6 +39,11 @@ typedef struct sr_engine {
 sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d);
 void sr_engine_free(sr_engine *e);
 
+/* How recommendations scan the catalog (recommend.h); sr_engine_open chose auto. The
+ * model's own rows are handed back to the kernel after quantising when they come from
+ * the file's mapping. Not while requests run. */
+void sr_engine_set_scan(sr_engine *e, sr_rec_scan scan);
+
 /* "Artist - Track=9" (the last '=' splits off the rating) into a rating of a catalog
  * song. SR_E_INPUT naming what is wrong: no '=', a rating that is not a number or is off
  * the model's scale; SR_E_NOTFOUND for a song the catalog lacks. */

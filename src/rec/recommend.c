@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "util/mem.h"
 
@@ -39,12 +41,45 @@ sr_err sr_recommender_init(sr_recommender *R, const sr_model *m, const uint32_t 
         uint64_t c = ts->item_ptr[i + 1] - ts->item_ptr[i];
         R->pop[i] = lm > 0 ? (float)(log1p((double)c) / lm) : 0.0f;
     }
+    R->known = sr_calloc(((size_t)ts->n_items + 63) / 64 + 1, sizeof *R->known);
+    if (!R->known) {
+        sr_free(R->pop);
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < ts->n_items; i++)
+        if (sr_trainset_knows_item(ts, i)) R->known[i / 64] |= 1ull << (i % 64);
     return SR_OK;
 }
 
 void sr_recommender_deinit(sr_recommender *R) {
     sr_free(R->pop);
+    sr_free(R->known);
+    sr_fmat_quantized_free(&R->q8, R->q8_err);
     memset(R, 0, sizeof *R);
+}
+
+/* Hands the pages wholly inside [p, p + n) back (see sr_recommender_set_scan). */
+static void release_pages(const void *p, size_t n) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, b = ((uintptr_t)p + n) / pg * pg;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void sr_recommender_set_scan(sr_recommender *R, sr_rec_scan scan, bool release_source) {
+    sr_fmat_quantized_free(&R->q8, R->q8_err);
+    R->q8_err = NULL;
+    const sr_model *m = R->model;
+    if (scan == SR_REC_SCAN_EXACT || !m->ops->linear) return;
+    if (scan == SR_REC_SCAN_AUTO && R->n_items < SR_REC_INT8_MIN) return;
+    sr_linear lin = {0};
+    m->ops->linear(m->state, NULL, &lin);
+    if (lin.Q.rows < R->n_items) return;
+    if (!sr_fmat_quantize(&lin.Q, R->threads, &R->q8, &R->q8_err)) return; /* stays exact */
+    R->bias_max = 0;
+    for (uint32_t i = 0; lin.bias && i < R->n_items; i++)
+        if (fabsf(lin.bias[i]) > R->bias_max) R->bias_max = fabsf(lin.bias[i]);
+    if (release_source)
+        release_pages(lin.Q.data, (size_t)lin.Q.rows * lin.Q.ld * sr_fmat_elem(&lin.Q));
 }
 
 typedef struct pos_rating {
@@ -111,11 +146,15 @@ static void unfold(const sr_recommender *R, sr_newuser *u) {
     u->state = NULL;
 }
 
-/* Unclipped estimates of every item into s (NaN when impossible). */
-/* Scores of items [lo, hi). */
-static void score_range(const sr_recommender *R, const sr_newuser *u, float *s, uint32_t lo,
-                        uint32_t hi) {
+/* Scores of items [lo, hi) into s: the model's own (NaN when impossible), or the int8
+ * copy's — within each song's bound of the exact score — when lin is set. */
+static void score_range(const sr_recommender *R, const sr_newuser *u, const sr_linear *lin,
+                        float *s, uint32_t lo, uint32_t hi) {
     const sr_model *m = R->model;
+    if (lin) {
+        sr_fmat_scores(&R->q8, lin->x, lin->bias, lin->add, s, lo, hi);
+        return;
+    }
     if (m->ops->score_new) {
         m->ops->score_new(m->state, m->ts, u, s, lo, hi);
         return;
@@ -126,42 +165,61 @@ static void score_range(const sr_recommender *R, const sr_newuser *u, float *s, 
     }
 }
 
+/* Runs fn(arg + t * size) for t < T on T threads (this one included); a thread that
+ * cannot start leaves its part to this one. */
+static void run_parallel(void *(*fn)(void *), void *arg, size_t size, int T) {
+    pthread_t tid[SR_REC_MAX_THREADS];
+    bool started[SR_REC_MAX_THREADS] = {false};
+    for (int t = 1; t < T; t++)
+        started[t] = !pthread_create(&tid[t], NULL, fn, (char *)arg + (size_t)t * size);
+    fn(arg);
+    for (int t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            fn((char *)arg + (size_t)t * size);
+    }
+}
+
+/* Threads for a pass over the catalog: R->threads for catalogs of SCAN_SPLIT songs or
+ * more (the passes are bound by memory bandwidth, which a second core adds to). Parts
+ * are whole multiples of 64 songs (one word of the candidate bitmap). */
+#define SCAN_SPLIT 65536
+static int pass_threads(const sr_recommender *R) {
+    int T = R->threads < 1 ? 1 : R->threads > SR_REC_MAX_THREADS ? SR_REC_MAX_THREADS : R->threads;
+    return R->n_items < SCAN_SPLIT ? 1 : T;
+}
+static void pass_part(const sr_recommender *R, int T, int t, uint32_t *lo, uint32_t *hi) {
+    const uint32_t N = R->n_items;
+    const uint64_t chunk = ((uint64_t)N + 64u * (uint64_t)T - 1) / (64u * (uint64_t)T) * 64u;
+    const uint64_t a = (uint64_t)t * chunk, b = a + chunk;
+    *lo = (uint32_t)(a < N ? a : N), *hi = (uint32_t)(b < N ? b : N);
+}
+
 typedef struct score_job {
     const sr_recommender *R;
     const sr_newuser *u;
+    const sr_linear *lin;
     float *s;
     uint32_t lo, hi;
 } score_job;
 
 static void *score_main(void *arg) {
     score_job *j = arg;
-    score_range(j->R, j->u, j->s, j->lo, j->hi);
+    score_range(j->R, j->u, j->lin, j->s, j->lo, j->hi);
     return NULL;
 }
 
-/* Unclipped estimates of every item into s (NaN when impossible), on R->threads threads
- * for catalogs of SCAN_SPLIT songs or more (the scan is bound by memory bandwidth, which
- * a second core adds to); a thread that cannot start leaves its part to this one. */
-#define SCAN_SPLIT 65536
-static void score_all(const sr_recommender *R, const sr_newuser *u, float *s) {
-    int T = R->threads < 1 ? 1 : R->threads > SR_REC_MAX_THREADS ? SR_REC_MAX_THREADS : R->threads;
-    if (R->n_items < SCAN_SPLIT) T = 1;
+/* Every item's score into s (see score_range). */
+static void score_all(const sr_recommender *R, const sr_newuser *u, const sr_linear *lin,
+                      float *s) {
+    const int T = pass_threads(R);
     score_job jobs[SR_REC_MAX_THREADS];
-    pthread_t tid[SR_REC_MAX_THREADS];
-    bool started[SR_REC_MAX_THREADS] = {false};
-    const uint32_t N = R->n_items, chunk = (uint32_t)((N + (uint32_t)T - 1) / (uint32_t)T);
     for (int t = 0; t < T; t++) {
-        uint32_t lo = (uint32_t)t * chunk;
-        jobs[t] = (score_job){R, u, s, lo < N ? lo : N, lo + chunk < N ? lo + chunk : N};
+        jobs[t] = (score_job){R, u, lin, s, 0, 0};
+        pass_part(R, T, t, &jobs[t].lo, &jobs[t].hi);
     }
-    for (int t = 1; t < T; t++) started[t] = !pthread_create(&tid[t], NULL, score_main, &jobs[t]);
-    score_main(&jobs[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            score_main(&jobs[t]);
-    }
+    run_parallel(score_main, jobs, sizeof *jobs, T);
 }
 
 typedef struct cand {
@@ -206,6 +264,205 @@ static void heap_push(cand *h, size_t *n, size_t cap, cand c) {
         h[i] = t;
         i = w;
     }
+}
+
+/* What ranking a request's candidates needs, fixed before they are chosen. */
+typedef struct rank_ctx {
+    const sr_recommender *R;
+    float *s;             /* scores; approximate where err is set */
+    const float *err;     /* (n_items) int8 bound factors, or NULL: s is exact */
+    const sr_linear *lin; /* with err: the exact form, to re-score with */
+    float xn, slack;      /* bound of i: err[i] xn + slack (1 + |s_i|) */
+    const uint64_t *elig; /* candidates: known, not rated, not blocked (song or artist) */
+    const uint8_t *art;   /* per artist: 1 rated, 2 blocked */
+    bool clip;            /* rating models: predictions clipped to [lo, hi] */
+    double lo, hi, shift, fallback;
+} rank_ctx;
+
+static inline double clip_pred(const rank_ctx *c, double v) {
+    return c->clip ? (v < c->lo ? c->lo : v > c->hi ? c->hi : v) : v;
+}
+
+/* rank = clip(pred) - shift (pop_i + known_i) / 2, increasing in pred. */
+static inline double rank_of(const rank_ctx *c, uint32_t i, double pred) {
+    const sr_recommender *R = c->R;
+    double g = R->pop[i];
+    if (R->item_artist && (c->art[R->item_artist[i]] & 1)) g += 1.0;
+    return clip_pred(c, pred) - c->shift * g / 2;
+}
+
+static inline float bound_of(const rank_ctx *c, uint32_t i) {
+    return c->err ? c->err[i] * c->xn + c->slack * (1.0f + fabsf(c->s[i])) : 0.0f;
+}
+
+/* The exact score of i into s[i]. */
+static void rescore(const rank_ctx *c, uint32_t i) {
+    const sr_linear *l = c->lin;
+    sr_fmat_scores(&l->Q, l->x, l->bias, l->add, c->s, i, i + 1);
+}
+
+/* One thread's part of choosing the candidates: the best cap of [lo, hi) by rank (by the
+ * lower end of their rank when scores are approximate), and — approximate scores only —
+ * every song whose rank could reach the cap-th best lower end seen so far (more). Groups
+ * of 16 songs whose best possible rank is below that are passed over in one test. */
+typedef struct sel_job {
+    const rank_ctx *c;
+    uint32_t lo, hi; /* multiples of 64 but for the catalog's end */
+    size_t cap;
+    cand *heap;
+    size_t nh;
+    cand *more;
+    size_t n_more, cap_more;
+    bool nomem;
+} sel_job;
+
+static void more_push(sel_job *j, cand x, double tau) {
+    if (j->n_more == j->cap_more) {
+        size_t w = 0; /* drop what the heap has since put out of reach */
+        for (size_t q = 0; q < j->n_more; q++)
+            if (j->more[q].rank >= tau) j->more[w++] = j->more[q];
+        j->n_more = w;
+        if (w * 2 > j->cap_more || !j->cap_more) {
+            size_t nc = j->cap_more ? j->cap_more * 2 : 1024;
+            cand *m = sr_reallocarray(j->more, nc, sizeof *m);
+            if (!m) {
+                j->nomem = true;
+                return;
+            }
+            j->more = m, j->cap_more = nc;
+        }
+    }
+    j->more[j->n_more++] = x;
+}
+
+static void *select_main(void *arg) {
+    sel_job *j = arg;
+    const rank_ctx *c = j->c;
+    const float *s = c->s;
+    const double up_extra = c->shift < 0 ? -c->shift : 0; /* the most -shift g / 2 adds */
+    const double fb_up = clip_pred(c, c->fallback) + up_extra;
+    double tau = -INFINITY;
+    for (uint32_t b = j->lo; b < j->hi && !j->nomem; b += 16) {
+        uint32_t bits = (uint32_t)(c->elig[b / 64] >> (b % 64)) & 0xffffu;
+        if (!bits) continue;
+        if (tau > -INFINITY && b + 16 <= j->hi) {
+            float top = -INFINITY;
+            if (c->err) {
+                for (int l = 0; l < 16; l++) {
+                    float v = s[b + l] + bound_of(c, b + (uint32_t)l);
+                    top = v > top ? v : top;
+                }
+            } else {
+                for (int l = 0; l < 16; l++) top = s[b + l] > top ? s[b + l] : top;
+            }
+            if (clip_pred(c, top) + up_extra < tau && fb_up < tau) continue;
+        }
+        for (; bits; bits &= bits - 1) {
+            const uint32_t i = b + (uint32_t)__builtin_ctz(bits);
+            if (i >= j->hi) break;
+            const float v = s[i];
+            double plo = c->fallback, pup = c->fallback;
+            if (!isnan(v)) {
+                const float e = bound_of(c, i);
+                plo = (double)v - e, pup = (double)v + e;
+            }
+            const double rlo = rank_of(c, i, plo);
+            if (c->err) {
+                const double rup = rank_of(c, i, pup);
+                if (rup >= tau) more_push(j, (cand){rup, i}, tau);
+            }
+            heap_push(j->heap, &j->nh, j->cap, (cand){rlo, i});
+            if (j->nh == j->cap) tau = j->heap[0].rank;
+        }
+    }
+    return NULL;
+}
+
+/* The best cap candidates by exact rank into *best (sorted, *nb of them); with
+ * approximate scores, every song that may be among them is re-scored exactly first. */
+static sr_err select_best(const rank_ctx *c, size_t cap, cand **best, size_t *nb, sr_diag *d) {
+    const sr_recommender *R = c->R;
+    const int T = pass_threads(R);
+    sel_job jobs[SR_REC_MAX_THREADS];
+    sr_err e = SR_OK;
+    *best = NULL, *nb = 0;
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (sel_job){.c = c, .cap = cap};
+        pass_part(R, T, t, &jobs[t].lo, &jobs[t].hi);
+        jobs[t].heap = sr_mallocarray(cap ? cap : 1, sizeof(cand));
+        if (!jobs[t].heap) jobs[t].nomem = true;
+    }
+    bool ok = true;
+    for (int t = 0; t < T; t++) ok &= !jobs[t].nomem;
+    if (ok) run_parallel(select_main, jobs, sizeof *jobs, T);
+    size_t total = 0;
+    for (int t = 0; t < T; t++) {
+        ok &= !jobs[t].nomem;
+        total += c->err ? jobs[t].n_more : jobs[t].nh;
+    }
+    cand *all = ok ? sr_mallocarray(total ? total : 1, sizeof *all) : NULL;
+    if (!all) {
+        e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    if (!c->err) {
+        for (int t = 0; t < T; t++)
+            for (size_t q = 0; q < jobs[t].nh; q++) all[n++] = jobs[t].heap[q];
+    } else {
+        /* The cap-th best lower end over all parts bounds what can make the list. */
+        size_t nl = 0;
+        for (int t = 0; t < T; t++) nl += jobs[t].nh;
+        double tau = -INFINITY;
+        if (nl >= cap && cap) {
+            cand *lows = sr_mallocarray(nl, sizeof *lows);
+            if (!lows) {
+                e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+                goto out;
+            }
+            size_t w = 0;
+            for (int t = 0; t < T; t++)
+                for (size_t q = 0; q < jobs[t].nh; q++) lows[w++] = jobs[t].heap[q];
+            qsort(lows, nl, sizeof *lows, cmp_cand);
+            tau = lows[cap - 1].rank;
+            sr_free(lows);
+        }
+        for (int t = 0; t < T; t++)
+            for (size_t q = 0; q < jobs[t].n_more; q++) {
+                if (jobs[t].more[q].rank < tau) continue;
+                const uint32_t i = jobs[t].more[q].item;
+                rescore(c, i);
+                all[n++] = (cand){rank_of(c, i, isnan(c->s[i]) ? c->fallback : c->s[i]), i};
+            }
+    }
+    qsort(all, n, sizeof *all, cmp_cand);
+    *best = all, *nb = n < cap ? n : cap;
+out:
+    for (int t = 0; t < T; t++) sr_free(jobs[t].heap), sr_free(jobs[t].more);
+    return e;
+}
+
+/* The lowest and highest exact score among the candidates (implicit models' spread). */
+static void score_range_of(const rank_ctx *c, double *lo, double *hi) {
+    const uint32_t N = c->R->n_items;
+    double maxlo = -INFINITY, minhi = INFINITY;
+    for (uint32_t w = 0; w < (N + 63) / 64; w++)
+        for (uint64_t bits = c->elig[w]; bits; bits &= bits - 1) {
+            const uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            if (!isfinite(c->s[i])) continue;
+            const float e = bound_of(c, i);
+            maxlo = fmax(maxlo, (double)c->s[i] - e), minhi = fmin(minhi, (double)c->s[i] + e);
+        }
+    *lo = INFINITY, *hi = -INFINITY;
+    for (uint32_t w = 0; w < (N + 63) / 64; w++)
+        for (uint64_t bits = c->elig[w]; bits; bits &= bits - 1) {
+            const uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            if (!isfinite(c->s[i])) continue;
+            const float e = bound_of(c, i);
+            if (c->err && ((double)c->s[i] + e >= maxlo || (double)c->s[i] - e <= minhi))
+                rescore(c, i);
+            *lo = fmin(*lo, c->s[i]), *hi = fmax(*hi, c->s[i]);
+        }
 }
 
 /* Explanations: w[t * n + j] = contribution of rating j to the estimate of picks[t]. */
@@ -300,16 +557,17 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
     const sr_model *m = R->model;
     const sr_trainset *ts = m->ts;
     const uint32_t N = R->n_items;
+    const size_t words = ((size_t)N + 63) / 64 + 1;
     sr_err e = SR_OK;
     uint32_t *items = sr_mallocarray(p->n_ratings ? p->n_ratings : 1, sizeof *items);
     float *r = sr_mallocarray(p->n_ratings ? p->n_ratings : 1, sizeof *r);
     float *s = sr_mallocarray(N ? N : 1, sizeof *s);
-    uint8_t *skip = sr_calloc(N ? N : 1, 1);
+    uint64_t *elig = sr_mallocarray(words, sizeof *elig);
     uint8_t *art = sr_calloc(R->n_artists ? R->n_artists : 1, 1); /* 1 rated, 2 blocked */
     cand *heap = NULL;
     double *w = NULL;
     sr_newuser u = {0};
-    if (!items || !r || !s || !skip || !art) {
+    if (!items || !r || !s || !elig || !art) {
         e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
         goto done;
     }
@@ -317,52 +575,63 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
     if ((e = clean_ratings(R, p, items, r, &n, st, d))) goto done;
     u = (sr_newuser){.n = n, .items = items, .r = r};
     if ((e = fold(R, &u, d))) goto done;
-    score_all(R, &u, s);
+    sr_linear lin = {0};
+    const bool approx = R->q8.data && m->ops->linear;
+    if (approx) m->ops->linear(m->state, &u, &lin);
+    score_all(R, &u, approx ? &lin : NULL, s);
 
+    /* The candidates: known songs, less the rated and blocked ones and (by artist) the
+     * blocked artists' and, for discovery, the rated artists'. */
+    memcpy(elig, R->known, words * sizeof *elig);
     for (size_t j = 0; j < n; j++) {
-        skip[items[j]] = 1;
+        elig[items[j] / 64] &= ~(1ull << (items[j] % 64));
         if (R->item_artist) art[R->item_artist[items[j]]] |= 1;
     }
     for (size_t j = 0; j < p->n_blocked_items; j++)
-        if (p->blocked_items[j] < N) skip[p->blocked_items[j]] = 1;
+        if (p->blocked_items[j] < N)
+            elig[p->blocked_items[j] / 64] &= ~(1ull << (p->blocked_items[j] % 64));
     for (size_t j = 0; j < p->n_blocked_artists; j++)
         if (p->blocked_artists[j] < R->n_artists) art[p->blocked_artists[j]] |= 2;
+    if (R->item_artist && (p->n_blocked_artists || (o->exclude_rated_artists && n)))
+        for (uint32_t i = 0; i < N; i++) {
+            const uint8_t a = art[R->item_artist[i]];
+            if ((a & 2) || ((a & 1) && o->exclude_rated_artists))
+                elig[i / 64] &= ~(1ull << (i % 64));
+        }
+    st->candidate = 0;
+    for (size_t q = 0; q < words; q++) st->candidate += (size_t)__builtin_popcountll(elig[q]);
 
     /* Rating models rank predicted ratings on the scale; implicit ones rank scores,
      * which the discovery weight measures by the spread of the candidates' scores. */
     const bool implicit = m->ops->implicit;
-    double lo = ts->lo, hi = ts->hi;
-    if (implicit) {
-        lo = INFINITY, hi = -INFINITY;
-        for (uint32_t i = 0; i < N; i++)
-            if (!skip[i] && isfinite(s[i])) lo = s[i] < lo ? s[i] : lo, hi = s[i] > hi ? s[i] : hi;
-        if (!(hi > lo)) lo = 0, hi = 1;
+    rank_ctx c = {.R = R,
+                  .s = s,
+                  .elig = elig,
+                  .art = art,
+                  .clip = !implicit,
+                  .lo = ts->lo,
+                  .hi = ts->hi,
+                  .fallback = ts->global_mean};
+    if (approx) {
+        double xx = 0;
+        for (uint32_t f = 0; f < lin.Q.k; f++) xx += (double)lin.x[f] * lin.x[f];
+        c.err = R->q8_err, c.lin = &lin, c.xn = (float)(sqrt(xx) * (1 + 1e-6));
+        c.slack = 5e-7f * (1.0f + fabsf(lin.add) + R->bias_max);
     }
-    const double shift = o->discovery * (hi - lo) / 2;
-    const double fallback = implicit ? lo : ts->global_mean;
-    /* Candidates with their clipped predictions in s; the best cap by rank in a heap,
-     * cap growing until the artist limit leaves n songs (or nothing is left). */
+    if (implicit) {
+        /* A linear model's scores are all finite: the spread matters only to discovery. */
+        if (!approx || o->discovery != 0) score_range_of(&c, &c.lo, &c.hi);
+        if (!(c.hi > c.lo)) c.lo = 0, c.hi = 1;
+        c.fallback = c.lo;
+    }
+    c.shift = o->discovery * (c.hi - c.lo) / 2;
+    /* The best cap by rank, cap growing until the artist limit leaves n songs (or nothing
+     * is left). */
     size_t cap = o->max_per_artist ? o->n * 4 + 16 : o->n;
     for (;;) {
         sr_free(heap);
-        heap = sr_mallocarray(cap, sizeof *heap);
-        if (!heap) {
-            e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
-            goto done;
-        }
         size_t nh = 0;
-        st->candidate = 0;
-        for (uint32_t i = 0; i < N; i++) {
-            if (skip[i] || !sr_trainset_knows_item(ts, i)) continue;
-            uint8_t a = R->item_artist ? art[R->item_artist[i]] : 0;
-            if ((a & 2) || ((a & 1) && o->exclude_rated_artists)) continue;
-            st->candidate++;
-            double pred = isfinite(s[i]) ? s[i] : fallback;
-            if (!implicit) pred = pred < lo ? lo : pred > hi ? hi : pred;
-            double rank = pred - shift * (R->pop[i] + ((a & 1) ? 1.0 : 0.0)) / 2;
-            heap_push(heap, &nh, cap, (cand){rank, i});
-        }
-        qsort(heap, nh, sizeof *heap, cmp_cand);
+        if ((e = select_best(&c, cap, &heap, &nh, d))) goto done;
         /* Greedy fill under the artist limit. */
         size_t got = 0;
         uint32_t *per = NULL;
@@ -380,8 +649,7 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
             memset(it, 0, sizeof *it);
             it->item = i;
             it->fallback = !isfinite(s[i]);
-            double pred = it->fallback ? fallback : s[i];
-            it->score = implicit ? pred : pred < lo ? lo : pred > hi ? hi : pred;
+            it->score = clip_pred(&c, it->fallback ? c.fallback : s[i]);
             it->rank_score = heap[t].rank;
         }
         sr_free(per);
@@ -411,7 +679,7 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
 done:
     if (e) *n_out = 0;
     unfold(R, &u);
-    sr_free(items), sr_free(r), sr_free(s), sr_free(skip), sr_free(art), sr_free(heap), sr_free(w);
+    sr_free(items), sr_free(r), sr_free(s), sr_free(elig), sr_free(art), sr_free(heap), sr_free(w);
     return e;
 }
 

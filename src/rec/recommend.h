@@ -47,13 +47,38 @@ typedef struct sr_recommender {
     uint32_t n_items, n_artists;
     const uint32_t *item_artist; /* (n_items) or NULL: no artist rules */
     float *pop;                  /* (n_items) owned: pop_i above */
+    uint64_t *known;             /* (n_items bits) owned: the items the trainset knows */
     int threads;                 /* threads one request may scan a large catalog with (default 1) */
+    /* The int8 scan (sr_recommender_set_scan); q8.data NULL when scans are exact. */
+    sr_fmat q8;
+    float *q8_err;  /* (n_items) the copy's error bound per row (fmat.h) */
+    float bias_max; /* max |bias_i| of the linear form, for the rounding margin */
 } sr_recommender;
 
-/* Sets R up over m (borrowed: it must outlive R). item_artist may be NULL. */
+/* Sets R up over m (borrowed: it must outlive R). item_artist may be NULL. Scans are
+ * exact until sr_recommender_set_scan says otherwise. */
 sr_err sr_recommender_init(sr_recommender *R, const sr_model *m, const uint32_t *item_artist,
                            uint32_t n_artists, sr_diag *d);
 void sr_recommender_deinit(sr_recommender *R);
+
+/* How sr_recommend scores the catalog.
+ *   exact  the model's own scan (score_new), every song in float32 arithmetic;
+ *   int8   for models whose scores are linear in the item factors (model.h `linear`):
+ *          an int8 copy of the factors (one byte a value, a scale per song: a quarter of
+ *          float32, half of float16, so half the memory traffic) is scanned first, each
+ *          song's score known to within a bound (fmat.h: sr_fmat_quantize); then every
+ *          song whose bound lets it reach the list is scored exactly and the list is
+ *          ranked on exact scores — the same songs, in the same order, as exact, up to
+ *          float rounding between the two exact kernels;
+ *   auto   int8 from SR_REC_INT8_MIN songs up, else exact.
+ * Quantising reads every row once (on R->threads threads). When release_source is set,
+ * the pages of the model's own rows are then handed back to the kernel (madvise): the
+ * caller promises they come from a read-only file mapping (the engine's model file), so
+ * the exact re-scoring reads the few rows it needs again from the page cache. A model
+ * without a linear form, or too little memory, stays exact (no error). */
+#define SR_REC_INT8_MIN 200000
+typedef enum sr_rec_scan { SR_REC_SCAN_AUTO = 0, SR_REC_SCAN_EXACT, SR_REC_SCAN_INT8 } sr_rec_scan;
+void sr_recommender_set_scan(sr_recommender *R, sr_rec_scan scan, bool release_source);
 
 typedef struct sr_rec_rating {
     uint32_t item;

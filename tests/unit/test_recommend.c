@@ -399,14 +399,14 @@ static void test_fmat_scan(void **state) {
         }
         for (uint32_t f = 0; f < k; f++) x[f] = (float)(sr_rng_double(&g) - 0.5);
         for (uint32_t i = 0; i < rows; i++) bias[i] = (float)i / 10;
-        sr_fmat M = {m32, rows, k, k, SR_FMAT_F32};
+        sr_fmat M = {m32, rows, k, k, SR_FMAT_F32, NULL};
         sr_fmat_scores(&M, x, bias, 1.5f, a, 0, rows);
         sr_fmat_scores_scalar(&M, x, bias, 1.5f, b, 0, rows);
         for (uint32_t i = 0; i < rows; i++) {
             assert_near(a[i], b[i], 1e-4);
             assert_near(a[i], 1.5 + bias[i] + sr_fmat_dot(&M, i, x), 1e-4);
         }
-        sr_fmat H = {m16, rows, k, k, SR_FMAT_F16};
+        sr_fmat H = {m16, rows, k, k, SR_FMAT_F16, NULL};
         sr_fmat_scores(&H, x, NULL, 0, a, 3, rows);
         sr_fmat_scores_scalar(&H, x, NULL, 0, b, 3, rows);
         for (uint32_t i = 3; i < rows; i++) {
@@ -430,6 +430,124 @@ static void test_fmat_scan(void **state) {
     }
 }
 
+/* --- the int8 copy and the recommender's int8 scan --------------------------------- */
+
+static void test_fmat_quantize(void **state) {
+    (void)state;
+    const uint32_t ks[] = {1, 15, 16, 17, 64, 150};
+    sr_rng g;
+    sr_rng_seed(&g, 9);
+    for (size_t t = 0; t < 6; t++) {
+        const uint32_t k = ks[t], rows = 41;
+        float *m32 = sr_mallocarray((size_t)rows * k, sizeof *m32);
+        for (size_t q = 0; q < (size_t)rows * k; q++) m32[q] = (float)(sr_rng_double(&g) - 0.5);
+        for (uint32_t f = 0; f < k; f++) m32[5 * k + f] = 0; /* a zero row */
+        m32[7 * k] = 1000;                                   /* one large value */
+        sr_fmat M = {m32, rows, k, k, SR_FMAT_F32, NULL}, Q;
+        float *err = NULL;
+        assert_true(sr_fmat_quantize(&M, 2, &Q, &err));
+        assert_int_equal(Q.type, SR_FMAT_I8);
+        assert_int_equal(Q.ld % 16, 0);
+        assert_true(Q.ld >= k);
+        float x[160], a[41], b[41], c[41], bias[41];
+        for (uint32_t i = 0; i < rows; i++) bias[i] = (float)i / 7;
+        for (int rep = 0; rep < 20; rep++) {
+            double xx = 0;
+            for (uint32_t f = 0; f < k; f++) {
+                x[f] = (float)(sr_rng_double(&g) * 4 - 2);
+                xx += (double)x[f] * x[f];
+            }
+            sr_fmat_scores(&M, x, bias, 0.25f, a, 0, rows);
+            sr_fmat_scores(&Q, x, bias, 0.25f, b, 0, rows);
+            sr_fmat_scores_scalar(&Q, x, bias, 0.25f, c, 0, rows);
+            for (uint32_t i = 0; i < rows; i++) {
+                /* the promise of sr_fmat_quantize, with the additions' rounding */
+                assert_true(fabs((double)a[i] - b[i]) <=
+                            err[i] * sqrt(xx) + 1e-6 * (1 + fabs(a[i])));
+                assert_near(b[i], c[i], 1e-4 * (1 + fabs(b[i])));
+                assert_near(sr_fmat_dot(&Q, i, x) + 0.25 + bias[i], b[i], 1e-3 * (1 + fabs(b[i])));
+            }
+            assert_near(b[5], 0.25 + bias[5], 1e-6); /* the zero row stays zero */
+        }
+        /* the error is what int8 rounding leaves: at most half a step per value */
+        for (uint32_t i = 0; i < rows; i++)
+            assert_true(err[i] <= Q.scale[i] * 0.5 * sqrt(k) + 1e-3);
+        float X[2 * 160], add2[2] = {0, 1}, multi[2 * 41];
+        for (size_t q = 0; q < 2 * 160; q++) X[q] = (float)(sr_rng_double(&g) - 0.5);
+        sr_fmat_scores_multi(&Q, X, 2, 160, NULL, add2, multi, 41, 0, rows);
+        for (int v = 0; v < 2; v++) {
+            sr_fmat_scores_scalar(&Q, X + v * 160, NULL, add2[v], c, 0, rows);
+            for (uint32_t i = 0; i < rows; i++) assert_near(multi[v * 41 + i], c[i], 1e-3);
+        }
+        sr_fmat_quantized_free(&Q, err);
+        sr_free(m32);
+    }
+}
+
+/* Two recommenders on one model, one exact and one int8: the same lists, in the same
+ * order, for many listeners and every option; a catalog large enough for two threads. */
+static void check_int8_same(const char *algo, const char **params, size_t np) {
+    const uint32_t NI = 70000;
+    sr_trainset *ts = random_ts(300, NI, 300, 11);
+    uint32_t *artist = sr_mallocarray(NI, sizeof *artist);
+    for (uint32_t i = 0; i < NI; i++) artist[i] = i / 7;
+    sr_model m;
+    fit(&m, algo, ts, params, np);
+    assert_non_null(m.ops->linear);
+    sr_recommender A, B;
+    assert_int_equal(sr_recommender_init(&A, &m, artist, NI / 7 + 1, NULL), SR_OK);
+    assert_int_equal(sr_recommender_init(&B, &m, artist, NI / 7 + 1, NULL), SR_OK);
+    A.threads = B.threads = 2;
+    sr_recommender_set_scan(&B, SR_REC_SCAN_INT8, false);
+    assert_non_null(B.q8.data);
+    sr_rng g;
+    sr_rng_seed(&g, 3);
+    sr_rec_item *oa = sr_mallocarray(200, sizeof *oa), *ob = sr_mallocarray(200, sizeof *ob);
+    for (int rep = 0; rep < 24; rep++) {
+        sr_rec_rating rs[12];
+        for (int j = 0; j < 12; j++)
+            rs[j] = (sr_rec_rating){(uint32_t)(sr_rng_double(&g) * NI),
+                                    (float)(1 + (int)(sr_rng_double(&g) * 5))};
+        const uint32_t bi[] = {rs[0].item + 1, 17}, ba[] = {rs[1].item / 7 + 1, 3};
+        sr_rec_profile p = {.ratings = rs, .n_ratings = (size_t)(1 + rep % 12)};
+        if (rep % 3 == 1) p.blocked_items = bi, p.n_blocked_items = 2;
+        if (rep % 4 == 2) p.blocked_artists = ba, p.n_blocked_artists = 2;
+        sr_rec_opts o = {.n = rep % 5 == 0 ? 200 : 10, .n_because = 2};
+        o.discovery = (rep % 6) == 1 ? 0.8 : (rep % 6) == 2 ? -0.6 : 0;
+        o.max_per_artist = rep % 7 == 3 ? 1 : 0;
+        o.exclude_rated_artists = rep % 8 == 5;
+        size_t na = 0, nb = 0;
+        sr_rec_stats sa, sb;
+        assert_int_equal(sr_recommend(&A, &p, &o, oa, &na, &sa, NULL), SR_OK);
+        assert_int_equal(sr_recommend(&B, &p, &o, ob, &nb, &sb, NULL), SR_OK);
+        assert_int_equal(na, nb);
+        assert_int_equal(sa.candidate, sb.candidate);
+        for (size_t t = 0; t < na; t++) {
+            assert_near(oa[t].score, ob[t].score, 1e-4);
+            assert_near(oa[t].rank_score, ob[t].rank_score, 1e-4);
+            /* the same song, unless two are tied to float rounding */
+            if (oa[t].item != ob[t].item) assert_near(oa[t].rank_score, ob[t].rank_score, 1e-5);
+        }
+    }
+    sr_free(oa), sr_free(ob), sr_free(artist);
+    sr_recommender_deinit(&A);
+    sr_recommender_deinit(&B);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
+static void test_int8_scan_same_lists(void **state) {
+    (void)state;
+    const char *svd[] = {"n_factors=24", "n_epochs=5"};
+    check_int8_same("svd", svd, 2);
+    const char *unb[] = {"n_factors=17", "n_epochs=3", "biased=false"};
+    check_int8_same("svd", unb, 3);
+    /* random factors that dominate the scores (no training, no biases): the int8 copy's
+     * order differs from the exact one near the end of the list */
+    const char *rnd[] = {"n_factors=32", "n_epochs=0", "init_std_dev=0.3"};
+    check_int8_same("svd", rnd, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knn_foldin_matches_training),
@@ -439,6 +557,8 @@ int main(void) {
         cmocka_unit_test(test_every_model_recommends),
         cmocka_unit_test(test_recommend_filters),
         cmocka_unit_test(test_fmat_scan),
+        cmocka_unit_test(test_fmat_quantize),
+        cmocka_unit_test(test_int8_scan_same_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
