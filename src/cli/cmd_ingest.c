@@ -40,6 +40,8 @@ static void usage(FILE *f) {
                "  --min-song-listeners N   drop songs with fewer distinct listeners\n"
                "  --top-songs N            keep only the N most-played songs\n"
                "  --keep-duplicates        keep exact duplicate listens (same user, song, time)\n"
+               "  --keep-listens           also keep each listen's time (8 bytes a listen), for\n"
+               "                           models of listening sessions (--algo sessions)\n"
                "errors:\n"
                "  --strict                 stop at the first bad record (exit code 2)\n"
                "  --max-errors N           stop after N bad records (exit code 2)\n"
@@ -76,6 +78,7 @@ static char *meta_json(int n, char **paths, const sr_ingest_opts *io, const sr_b
                         json_integer((json_int_t)bo->min_song_listeners));
     json_object_set_new(opt, "min_user_listens", json_integer((json_int_t)bo->min_user_listens));
     json_object_set_new(opt, "keep_duplicates", json_boolean(bo->keep_duplicates));
+    json_object_set_new(opt, "keep_listens", json_boolean(bo->keep_listens));
     json_object_set_new(m, "options", opt);
     json_t *sk = json_object();
     for (int i = 0; i < SR_SKIP__COUNT; i++)
@@ -91,6 +94,7 @@ static char *meta_json(int n, char **paths, const sr_ingest_opts *io, const sr_b
     json_object_set_new(m, "duplicates", json_integer((json_int_t)bs->duplicates));
     json_object_set_new(m, "out_of_window", json_integer((json_int_t)bs->out_of_window));
     json_object_set_new(m, "filtered_listens", json_integer((json_int_t)bs->filtered_listens));
+    if (bo->keep_listens) json_object_set_new(m, "events", json_integer((json_int_t)bs->events));
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     return s;
@@ -116,6 +120,7 @@ int sr_cmd_ingest(int argc, char **argv) {
         O_MINSONG,
         O_TOP,
         O_KEEPDUP,
+        O_KEEPLISTENS,
         O_STRICT,
         O_MAXERR,
         O_JSON
@@ -133,6 +138,7 @@ int sr_cmd_ingest(int argc, char **argv) {
                                          {"min-song-listeners", required_argument, 0, O_MINSONG},
                                          {"top-songs", required_argument, 0, O_TOP},
                                          {"keep-duplicates", no_argument, 0, O_KEEPDUP},
+                                         {"keep-listens", no_argument, 0, O_KEEPLISTENS},
                                          {"strict", no_argument, 0, O_STRICT},
                                          {"max-errors", required_argument, 0, O_MAXERR},
                                          {"json", no_argument, 0, O_JSON},
@@ -195,6 +201,9 @@ int sr_cmd_ingest(int argc, char **argv) {
             break;
         case O_KEEPDUP:
             bo.keep_duplicates = true;
+            break;
+        case O_KEEPLISTENS:
+            bo.keep_listens = true;
             break;
         case O_STRICT:
             io.read.strict = true;
@@ -299,6 +308,7 @@ int sr_cmd_ingest(int argc, char **argv) {
         json_object_set_new(j, "artists", json_integer(ds->n_artists));
         json_object_set_new(j, "songs", json_integer(ds->n_songs));
         json_object_set_new(j, "pairs", json_integer((json_int_t)ds->n_pairs));
+        if (ds->event_ptr) json_object_set_new(j, "events", json_integer((json_int_t)ds->n_events));
         json_object_set_new(j, "seconds", json_real(t_all));
         json_object_set_new(j, "read_seconds", json_real(t_read));
         json_dumpf(j, stdout, JSON_INDENT(2));
@@ -325,6 +335,8 @@ int sr_cmd_ingest(int argc, char **argv) {
         if (bs.filtered_pairs)
             fprintf(stderr, "  filtered out %" PRIu64 " pairs (%" PRIu64 " listens)\n",
                     bs.filtered_pairs, bs.filtered_listens);
+        if (bo.keep_listens)
+            fprintf(stderr, "  kept %" PRIu64 " listens with their times (events)\n", bs.events);
         fprintf(stderr,
                 "songrec: wrote %s: %u users, %u artists, %u songs, %" PRIu64 " pairs, %" PRIu64
                 " %s in %.2f s (%.0f records/s)\n",

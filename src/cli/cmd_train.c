@@ -141,6 +141,7 @@ int sr_cmd_train(int argc, char **argv) {
     if (e) goto fail;
     e = sr_ratings_from_dataset(ds, transform, &rs);
     if (!e) e = sr_trainset_new(rs, NULL, &ts);
+    if (!e && ops->needs_events) e = sr_trainset_add_events(ts, rs, NULL, 0);
     if (e) {
         sr_diag_set(&d, e, "%s", sr_err_message(e));
         goto fail;

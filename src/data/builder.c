@@ -362,6 +362,82 @@ static sr_err make_strtab(sr_dataset *ds, sr_strtab *t, uint32_t n, const sr_str
     return SR_OK;
 }
 
+/* Sorts n 64-bit keys ascending: LSD radix sort skipping the bytes every key shares,
+ * insertion sort for short runs. tmp holds at least n keys. */
+static void sort_u64(uint64_t *a, uint64_t *tmp, size_t n) {
+    if (n < 48) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t v = a[i];
+            size_t j = i;
+            while (j > 0 && a[j - 1] > v) a[j] = a[j - 1], j--;
+            a[j] = v;
+        }
+        return;
+    }
+    uint64_t any = 0, all = ~0ull;
+    for (size_t i = 0; i < n; i++) any |= a[i], all &= a[i];
+    uint64_t varies = any ^ all;
+    uint64_t *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (!((varies >> shift) & 0xff)) continue;
+        size_t pos[256] = {0};
+        for (size_t i = 0; i < n; i++) pos[(src[i] >> shift) & 0xff]++;
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t c = pos[b];
+            pos[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+}
+
+/* The events of the kept pairs as ds's event CSR: packed (time << 32 | old pair),
+ * user-major with ev_uptr[u + 1] of old user u; renumbered through pair_new and
+ * user_new (a kept pair's user is kept), compacted in place, sorted by (time, pair)
+ * within each user and split into event_pair and event_time. */
+static sr_err keep_events(sr_dataset *ds, uint64_t *packed, const uint64_t *ev_uptr,
+                          uint32_t n_users0, const uint32_t *user_new, const uint32_t *pair_new) {
+    uint64_t *ptr = own(ds, sr_calloc((size_t)ds->n_users + 1, sizeof *ptr));
+    if (!ptr) return SR_E_NOMEM;
+    uint64_t r = 0, w = 0;
+    for (uint32_t u = 0; u < n_users0; u++)
+        for (uint64_t end = r + ev_uptr[u + 1]; r < end; r++) {
+            const uint32_t p = pair_new[(uint32_t)packed[r]];
+            if (p == UINT32_MAX) continue;
+            packed[w++] = (packed[r] & ~(uint64_t)UINT32_MAX) | p;
+            ptr[user_new[u] + 1]++;
+        }
+    size_t biggest = 0;
+    for (uint32_t u = 0; u < ds->n_users; u++) {
+        if (ptr[u + 1] > biggest) biggest = (size_t)ptr[u + 1];
+        ptr[u + 1] += ptr[u];
+    }
+    uint32_t *pair = own(ds, sr_mallocarray(w ? w : 1, sizeof *pair));
+    uint32_t *time = own(ds, sr_mallocarray(w ? w : 1, sizeof *time));
+    uint64_t *tmp = sr_mallocarray(biggest ? biggest : 1, sizeof *tmp);
+    if (!pair || !time || !tmp) {
+        sr_free(tmp);
+        return SR_E_NOMEM;
+    }
+    for (uint32_t u = 0; u < ds->n_users; u++)
+        sort_u64(packed + ptr[u], tmp, (size_t)(ptr[u + 1] - ptr[u]));
+    sr_free(tmp);
+    for (uint64_t k = 0; k < w; k++) {
+        pair[k] = (uint32_t)packed[k];
+        time[k] = (uint32_t)(packed[k] >> 32);
+    }
+    ds->n_events = w;
+    ds->event_ptr = ptr;
+    ds->event_pair = pair;
+    ds->event_time = time;
+    return SR_OK;
+}
+
 sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out, sr_build_stats *st,
                          sr_diag *d) {
     *out = NULL;
@@ -377,6 +453,8 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
     uint32_t *song_new = NULL, *user_new = NULL, *artist_new = NULL;
     uint64_t *song_total = NULL;
     sr_str *strs = NULL;
+    uint64_t *ev_uptr = NULL, *events = NULL; /* keep_listens: per user0 counts, packed */
+    uint32_t *pair_new = NULL;                /* keep_listens: old pair -> kept pair */
     if (!ds) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     ds->kind = b->kind;
 
@@ -410,8 +488,18 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
     }
     sr_progress(b->o.log, "sort", n_users0, n_users0);
 
-    /* 2. Aggregate into pairs (in place over `sorted`, user-major). */
+    /* 2. Aggregate into pairs (user-major). With keep_listens each kept record of known
+     * time becomes an event (time << 32 | pair), written 8 bytes each over the records
+     * already read (event e lies below record e's end), so the previous record's song
+     * and time are kept aside rather than read back. */
+    const bool keep_ev = b->o.keep_listens;
     size_t n_pairs = 0;
+    uint64_t n_ev = 0;
+    if (keep_ev && b->n_recs >= UINT32_MAX) {
+        e = sr_diag_set(d, SR_E_LIMIT, "too many listens to keep as events (%zu)", b->n_recs);
+        goto fail;
+    }
+    if (keep_ev && !(ev_uptr = sr_calloc((size_t)n_users0 + 1, sizeof *ev_uptr))) goto nomem;
     p_user = sr_mallocarray(b->n_recs ? b->n_recs : 1, sizeof *p_user);
     p_song = sr_mallocarray(b->n_recs ? b->n_recs : 1, sizeof *p_song);
     p_val = sr_mallocarray(b->n_recs ? b->n_recs : 1, sizeof *p_val);
@@ -419,33 +507,47 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
     p_last = sr_mallocarray(b->n_recs ? b->n_recs : 1, sizeof *p_last);
     if (!p_user || !p_song || !p_val || !p_first || !p_last) goto nomem;
     for (uint32_t u = 0; u < n_users0; u++) {
+        uint32_t prev_song = 0, prev_ts = 0;
         for (uint64_t i = uptr[u]; i < uptr[u + 1]; i++) {
-            const rec *r = &sorted[i];
-            bool same_pair = i > uptr[u] && sorted[i - 1].song == r->song;
-            if (same_pair && b->kind == SR_VALUE_PLAYS && !b->o.keep_duplicates && r->ts &&
-                sorted[i - 1].ts == r->ts) {
+            const rec r = sorted[i];
+            bool same_pair = i > uptr[u] && prev_song == r.song;
+            bool dup = same_pair && prev_ts == r.ts;
+            prev_song = r.song, prev_ts = r.ts;
+            if (dup && b->kind == SR_VALUE_PLAYS && !b->o.keep_duplicates && r.ts) {
                 b->st.duplicates++;
                 continue;
             }
             if (same_pair) {
                 size_t p = n_pairs - 1;
                 if (b->kind == SR_VALUE_PLAYS)
-                    p_val[p] += r->value;
+                    p_val[p] += r.value;
                 else
-                    p_val[p] = r->value; /* latest rating: by time, then input order */
-                if (r->ts && (!p_first[p] || r->ts < p_first[p])) p_first[p] = r->ts;
-                if (r->ts > p_last[p]) p_last[p] = r->ts;
+                    p_val[p] = r.value; /* latest rating: by time, then input order */
+                if (r.ts && (!p_first[p] || r.ts < p_first[p])) p_first[p] = r.ts;
+                if (r.ts > p_last[p]) p_last[p] = r.ts;
             } else {
                 p_user[n_pairs] = u;
-                p_song[n_pairs] = r->song;
-                p_val[n_pairs] = r->value;
-                p_first[n_pairs] = r->ts;
-                p_last[n_pairs] = r->ts;
+                p_song[n_pairs] = r.song;
+                p_val[n_pairs] = r.value;
+                p_first[n_pairs] = r.ts;
+                p_last[n_pairs] = r.ts;
                 n_pairs++;
+            }
+            if (keep_ev && r.ts) {
+                const uint64_t ev = (uint64_t)r.ts << 32 | (uint64_t)(n_pairs - 1);
+                memcpy((unsigned char *)sorted + n_ev * sizeof ev, &ev, sizeof ev);
+                n_ev++;
+                ev_uptr[u + 1]++;
             }
         }
     }
-    sr_free(sorted);
+    if (keep_ev) { /* the packed events stay; the records are gone */
+        uint64_t *evs = sr_realloc(sorted, n_ev ? n_ev * sizeof *evs : 1);
+        if (!evs) goto nomem;
+        events = evs;
+    } else {
+        sr_free(sorted);
+    }
     sorted = NULL;
 
     /* 3. Filters, in order: top songs, min song listeners, min user listens. */
@@ -501,13 +603,17 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
         ds->n_users = nu;
     }
     /* Compact pairs. */
+    if (keep_ev && !(pair_new = sr_mallocarray(n_pairs ? n_pairs : 1, sizeof *pair_new)))
+        goto nomem;
     size_t np = 0;
     for (size_t p = 0; p < n_pairs; p++) {
+        if (pair_new) pair_new[p] = UINT32_MAX;
         if (!keep_song[p_song[p]] || user_new[p_user[p]] == UINT32_MAX) {
             b->st.filtered_pairs++;
             removed_listens += b->kind == SR_VALUE_PLAYS ? p_val[p] : 1;
             continue;
         }
+        if (pair_new) pair_new[p] = (uint32_t)np;
         p_user[np] = user_new[p_user[p]];
         p_song[np] = p_song[p];
         p_val[np] = p_val[p];
@@ -658,9 +764,14 @@ sr_err sr_builder_finish(sr_builder *b, const char *meta_json, sr_dataset **out,
         ds->song_user = song_user;
         ds->song_pair = song_pair;
     }
+    if (keep_ev && keep_events(ds, events, ev_uptr, n_users0, user_new, pair_new)) goto nomem;
+    b->st.events = ds->n_events;
     ds->ts_min = b->ts_min;
     ds->ts_max = b->ts_max;
     if (meta_json && !(ds->meta_json = sr_strdup(meta_json))) goto nomem;
+    sr_free(events);
+    sr_free(ev_uptr);
+    sr_free(pair_new);
     sr_free(p_user);
     sr_free(keep_song);
     sr_free(song_new);
@@ -677,6 +788,9 @@ nomem:
     e = sr_diag_set(d, SR_E_NOMEM, "out of memory while building the dataset");
 fail:
     sr_free(sorted);
+    sr_free(events);
+    sr_free(ev_uptr);
+    sr_free(pair_new);
     sr_free(p_user);
     sr_free(p_song);
     sr_free(p_val);

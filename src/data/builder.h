@@ -10,9 +10,15 @@
  * duplicates (same user, song and time); aggregates each (user, song) into a pair
  * (plays summed, first and last time; for ratings the latest rating); applies the
  * filters in this order: --top-songs, --min-song-listeners, --min-user-listens (each
- * once); renumbers what is left densely and builds both CSR indexes.
+ * once); renumbers what is left densely and builds both CSR indexes. With keep_listens
+ * it also keeps every surviving listen of known time as an event (pair, time), by user
+ * in time order (dataset.h): the events are packed 8 bytes each over the sorted records
+ * as the aggregation reads them, compacted when the filters drop pairs, then sorted by
+ * (time, pair) within each user.
  *
- * Memory: 16 bytes per listen while building, twice that during the sort.
+ * Memory: 16 bytes per listen while building, twice that during the sort; with
+ * keep_listens the events keep 8 bytes per listen from the aggregation on (16 for a
+ * moment at the end, while the packed events are split into the dataset's arrays).
  */
 #ifndef SR_BUILDER_H
 #define SR_BUILDER_H
@@ -33,6 +39,7 @@ typedef struct sr_build_opts {
     uint64_t min_song_listeners; /* drop songs with fewer distinct listeners */
     uint64_t min_user_listens;   /* drop users with fewer plays (ratings: rated songs) */
     bool keep_duplicates;        /* keep exact duplicate listens */
+    bool keep_listens;           /* keep per-listen events (pair, time): session models */
     const sr_log *log;
 } sr_build_opts;
 
@@ -43,6 +50,7 @@ typedef struct sr_build_stats {
     uint64_t filtered_pairs; /* pairs removed by the song/user filters */
     uint64_t filtered_listens;
     uint64_t spellings; /* distinct raw artist+track spellings seen */
+    uint64_t events;    /* listens kept as events (keep_listens) */
 } sr_build_stats;
 
 typedef struct sr_builder sr_builder;

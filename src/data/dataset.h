@@ -9,6 +9,12 @@
  * are stored by user (CSR: user_ptr/pair_song) with songs ascending within a user,
  * and indexed by song (CSR: song_ptr/song_user/song_pair) with users ascending.
  *
+ * Events (optional, `ingest --keep-listens`): every kept listen with a known time as
+ * (pair, time), by user (CSR: event_ptr/event_pair/event_time) in time order — what
+ * the aggregation to pairs loses and session models need. 8 bytes per listen. Only
+ * listens of pairs that survive the filters are kept; duplicates dropped at ingest are
+ * not events. A dataset without them has event_ptr NULL and n_events 0.
+ *
  * Ownership: sr_dataset_load returns a new dataset; sr_dataset_free unmaps/frees it.
  */
 #ifndef SR_DATASET_H
@@ -56,6 +62,13 @@ typedef struct sr_dataset {
     const uint64_t *song_ptr;  /* (n_songs + 1) */
     const uint32_t *song_user; /* (n_pairs) users of song s, ascending */
     const uint32_t *song_pair; /* (n_pairs) index of that pair in the by-user arrays */
+
+    /* per-listen events, by user (optional: NULL pointers and n_events 0 without) */
+    uint64_t n_events;
+    const uint64_t *event_ptr;  /* (n_users + 1) events of u: [event_ptr[u], event_ptr[u+1]) */
+    const uint32_t *event_pair; /* (n_events) the listen's pair, one of u's (by-user index) */
+    const uint32_t *event_time; /* (n_events) Unix s > 0, ascending within a user (equal
+                                   times: pair ascending) */
 
     char *meta_json; /* owned: how it was made (sources, filters, skip counts), JSON */
 

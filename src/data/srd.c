@@ -6,6 +6,11 @@
  * file read-only and checks, in order: magic, version, endianness, size, checksum, the
  * section table, and the structure the arrays must have (monotonic CSR pointers, ids in
  * range) — so a damaged file is refused with a message saying which, never trusted.
+ *
+ * Sections 1-18 are required. The per-listen events (19-21, `ingest --keep-listens`)
+ * are optional: all three or none, so files written before them load unchanged (and
+ * older readers skip them as unknown ids); when present, each event's pair must belong
+ * to its user and a user's events must be in (time, pair) order with known times.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -51,8 +56,13 @@ enum section_id {
     SEC_SONG_PTR,
     SEC_SONG_USER,
     SEC_SONG_PAIR,
+    SEC__REQUIRED_END,
+    SEC_EVENT_PTR = SEC__REQUIRED_END, /* optional from here: the per-listen events */
+    SEC_EVENT_PAIR,
+    SEC_EVENT_TIME,
     SEC__END
 };
+#define N_REQUIRED (SEC__REQUIRED_END - 1)
 #define N_SECTIONS (SEC__END - 1)
 
 enum { C_KIND, C_USERS, C_ARTISTS, C_SONGS, C_PAIRS, C_LISTENS, C_TS_MIN, C_TS_MAX, C__N };
@@ -93,11 +103,16 @@ sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
         {SEC_SONG_PTR, 8, ds->song_ptr, (uint64_t)ds->n_songs + 1},
         {SEC_SONG_USER, 4, ds->song_user, ds->n_pairs},
         {SEC_SONG_PAIR, 4, ds->song_pair, ds->n_pairs},
+        {SEC_EVENT_PTR, 8, ds->event_ptr, (uint64_t)ds->n_users + 1},
+        {SEC_EVENT_PAIR, 4, ds->event_pair, ds->n_events},
+        {SEC_EVENT_TIME, 4, ds->event_time, ds->n_events},
     };
+    const int n_secs = ds->event_ptr ? N_SECTIONS : N_REQUIRED;
     unsigned char table[N_SECTIONS * ENTRY_SIZE];
     memset(table, 0, sizeof table);
-    uint64_t off = HEADER_SIZE + sizeof table;
-    for (int i = 0; i < N_SECTIONS; i++) {
+    const size_t table_size = (size_t)n_secs * ENTRY_SIZE;
+    uint64_t off = HEADER_SIZE + table_size;
+    for (int i = 0; i < n_secs; i++) {
         off = (off + ALIGN - 1) / ALIGN * ALIGN;
         unsigned char *e = table + i * ENTRY_SIZE;
         sr_put32(e, secs[i].id);
@@ -120,17 +135,17 @@ sr_err sr_dataset_save(const sr_dataset *ds, const char *path, sr_diag *d) {
     unsigned char header[HEADER_SIZE];
     memset(header, 0, sizeof header);
     sr_afile_write(&f, header, sizeof header); /* placeholder, rewritten below */
-    hwrite(&f, h, table, sizeof table);
+    hwrite(&f, h, table, table_size);
     static const unsigned char zeros[ALIGN];
-    uint64_t pos = HEADER_SIZE + sizeof table;
-    for (int i = 0; i < N_SECTIONS; i++) {
+    uint64_t pos = HEADER_SIZE + table_size;
+    for (int i = 0; i < n_secs; i++) {
         uint64_t at = sr_get64(table + i * ENTRY_SIZE + 8);
         hwrite(&f, h, zeros, (size_t)(at - pos));
         uint64_t n = secs[i].count * secs[i].elem;
         if (n) hwrite(&f, h, secs[i].data, (size_t)n);
         pos = at + n;
     }
-    sr_sectfile_header(header, &file_kind, file_size, N_SECTIONS, XXH3_64bits_digest(h));
+    sr_sectfile_header(header, &file_kind, file_size, (uint32_t)n_secs, XXH3_64bits_digest(h));
     XXH3_freeState(h);
     sr_afile_pwrite(&f, header, sizeof header, 0);
     return sr_afile_commit(&f, d);
@@ -143,6 +158,23 @@ void sr_dataset_free(sr_dataset *ds) {
     sr_free(ds->owned);
     sr_free(ds->meta_json);
     sr_free(ds);
+}
+
+/* The events' structure: ptr (nu + 1) from 0 to ne, each event's pair one of its user's
+ * (user_ptr), times > 0 and (time, pair) non-decreasing within a user. */
+static bool events_ok(const uint64_t *ptr, const uint32_t *pair, const uint32_t *time, uint64_t nu,
+                      uint64_t ne, const uint64_t *user_ptr) {
+    if (!sr_csr_ptr_ok(ptr, nu, ne)) return false;
+    for (uint64_t u = 0; u < nu; u++) {
+        uint64_t prev = 0;
+        for (uint64_t e = ptr[u]; e < ptr[u + 1]; e++) {
+            const uint64_t key = (uint64_t)time[e] << 32 | pair[e];
+            if (pair[e] < user_ptr[u] || pair[e] >= user_ptr[u + 1] || !time[e] || key < prev)
+                return false;
+            prev = key;
+        }
+    }
+    return true;
 }
 
 /* Every pair value is a finite number (a play count or a rating). */
@@ -170,7 +202,8 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         [SEC_ARTISTS_OFF] = 8, [SEC_ARTISTS_DATA] = 1, [SEC_TRACKS_OFF] = 8, [SEC_TRACKS_DATA] = 1,
         [SEC_SONG_ARTIST] = 4, [SEC_SONG_MBID] = 16,   [SEC_USER_PTR] = 8,   [SEC_PAIR_SONG] = 4,
         [SEC_PAIR_VALUE] = 4,  [SEC_PAIR_FIRST] = 4,   [SEC_PAIR_LAST] = 4,  [SEC_SONG_PTR] = 8,
-        [SEC_SONG_USER] = 4,   [SEC_SONG_PAIR] = 4};
+        [SEC_SONG_USER] = 4,   [SEC_SONG_PAIR] = 4,    [SEC_EVENT_PTR] = 8,  [SEC_EVENT_PAIR] = 4,
+        [SEC_EVENT_TIME] = 4};
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
         uint32_t id = sr_get32(e), el = sr_get32(e + 4);
@@ -183,11 +216,18 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         sec[id] = b + off;
         cnt[id] = count;
     }
-    for (int id = 1; id < SEC__END; id++)
+    for (int id = 1; id < SEC__REQUIRED_END; id++)
         if (!sec[id]) {
             err = sr_diag_set(d, SR_E_CORRUPT, "%s: section %d missing", path, id);
             goto fail;
         }
+    const bool has_events = sec[SEC_EVENT_PTR] != NULL;
+    if (has_events != (sec[SEC_EVENT_PAIR] != NULL) ||
+        has_events != (sec[SEC_EVENT_TIME] != NULL)) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt events (sections %d-%d: some missing)",
+                          path, SEC_EVENT_PTR, SEC_EVENT_TIME);
+        goto fail;
+    }
     if (cnt[SEC_COUNTS] < C__N) {
         err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt counts", path);
         goto fail;
@@ -223,6 +263,13 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (inconsistent arrays)", path);
         goto fail;
     }
+    const uint64_t ne = cnt[SEC_EVENT_PAIR];
+    if (has_events && (cnt[SEC_EVENT_PTR] != nu + 1 || cnt[SEC_EVENT_TIME] != ne ||
+                       !events_ok(sec[SEC_EVENT_PTR], sec[SEC_EVENT_PAIR], sec[SEC_EVENT_TIME], nu,
+                                  ne, sec[SEC_USER_PTR]))) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt events (inconsistent arrays)", path);
+        goto fail;
+    }
     ds->kind = (sr_value_kind)c[C_KIND];
     ds->n_users = (uint32_t)nu;
     ds->n_artists = (uint32_t)na;
@@ -244,6 +291,12 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     ds->song_ptr = sec[SEC_SONG_PTR];
     ds->song_user = sec[SEC_SONG_USER];
     ds->song_pair = sec[SEC_SONG_PAIR];
+    if (has_events) {
+        ds->n_events = ne;
+        ds->event_ptr = sec[SEC_EVENT_PTR];
+        ds->event_pair = sec[SEC_EVENT_PAIR];
+        ds->event_time = sec[SEC_EVENT_TIME];
+    }
     ds->meta_json = sr_strndup(sec[SEC_META], (size_t)cnt[SEC_META]);
     if (!ds->meta_json) {
         err = sr_diag_set(d, SR_E_NOMEM, "out of memory");

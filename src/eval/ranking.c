@@ -787,6 +787,14 @@ sr_err sr_rank_evaluate(const sr_ratings *rs, const sr_model_ops *ops, const dou
         e = sr_diag_set(d, e, "out of memory");
         goto done;
     }
+    /* A model of listening sessions trains on the listens of the training pairs and, with
+     * a time split, only on those before the cut (a training pair's later plays are the
+     * future too). */
+    if (ops->needs_events &&
+        (e = sr_trainset_add_events(ts, rs, mask, o->split == SR_RANK_TIME ? o->time_cut : 0))) {
+        e = sr_diag_set(d, e, "out of memory");
+        goto done;
+    }
     for (uint64_t j = 0; j < rs->n; j++) mask[j] = !mask[j]; /* the test part again */
     sr_fit_ctx c = {.seed = o->seed, .threads = (int)(o->threads ? o->threads : 1), .log = o->log};
     double t0 = now_s();

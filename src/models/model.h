@@ -141,6 +141,10 @@ typedef struct sr_model_ops {
      * fold_in takes the listener's values the same way; a 1..10 rating from the web page
      * is passed as that many plays (docs/API.md). */
     bool implicit;
+    /* The fit reads the trainset's per-listen events (ts->ev: listening sessions), which
+     * whoever makes its trainset adds with sr_trainset_add_events; other trainsets do not
+     * pay for them. Without them the fit fails with words. */
+    bool needs_events;
 } sr_model_ops;
 
 enum { SR_TS_BY_USER = 1, SR_TS_BY_ITEM = 2 };

@@ -5,13 +5,57 @@
 
 #include "util/mem.h"
 
+static void ratings_events_free(sr_ratings *r) {
+    sr_free(r->ev_ptr);
+    sr_free(r->ev_pair);
+    sr_free(r->ev_time);
+    r->ev_ptr = NULL;
+    r->ev_pair = r->ev_time = NULL;
+    r->n_ev = 0;
+}
+
 void sr_ratings_free(sr_ratings *r) {
     if (!r) return;
     sr_free(r->user);
     sr_free(r->item);
     sr_free(r->r);
     sr_free(r->ts);
+    ratings_events_free(r);
     sr_free(r);
+}
+
+/* The events' structure (sr_ratings_set_events). */
+static bool events_ok(const sr_ratings *rs, uint64_t n, const uint64_t *ptr, const uint32_t *pair,
+                      const uint32_t *time) {
+    if (ptr[0] != 0 || ptr[rs->n_users] != n) return false;
+    for (uint32_t u = 0; u < rs->n_users; u++) {
+        if (ptr[u + 1] < ptr[u]) return false;
+        for (uint64_t e = ptr[u]; e < ptr[u + 1]; e++)
+            if (pair[e] >= rs->n || rs->user[pair[e]] != u || !time[e] ||
+                (e > ptr[u] && time[e] < time[e - 1]))
+                return false;
+    }
+    return true;
+}
+
+sr_err sr_ratings_set_events(sr_ratings *rs, uint64_t n, const uint64_t *ptr, const uint32_t *pair,
+                             const uint32_t *time) {
+    if (!events_ok(rs, n, ptr, pair, time)) return SR_E_RANGE;
+    uint64_t *p = sr_mallocarray((size_t)rs->n_users + 1, sizeof *p);
+    uint32_t *a = sr_mallocarray(n ? n : 1, sizeof *a);
+    uint32_t *t = sr_mallocarray(n ? n : 1, sizeof *t);
+    if (!p || !a || !t) {
+        sr_free(p), sr_free(a), sr_free(t);
+        return SR_E_NOMEM;
+    }
+    memcpy(p, ptr, ((size_t)rs->n_users + 1) * sizeof *p);
+    if (n) memcpy(a, pair, n * sizeof *a), memcpy(t, time, n * sizeof *t);
+    ratings_events_free(rs);
+    rs->n_ev = n;
+    rs->ev_ptr = p;
+    rs->ev_pair = a;
+    rs->ev_time = t;
+    return SR_OK;
 }
 
 static sr_ratings *ratings_alloc(uint64_t n) {
@@ -63,6 +107,22 @@ sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings 
         }
         if (ds->n_pairs) memcpy(rs->ts, ds->pair_first, ds->n_pairs * sizeof *rs->ts);
     }
+    if (ds->event_ptr) { /* the per-listen events; pair indices are rating indices */
+        const uint64_t ne = ds->n_events;
+        rs->ev_ptr = sr_mallocarray((size_t)ds->n_users + 1, sizeof *rs->ev_ptr);
+        rs->ev_pair = sr_mallocarray(ne ? ne : 1, sizeof *rs->ev_pair);
+        rs->ev_time = sr_mallocarray(ne ? ne : 1, sizeof *rs->ev_time);
+        if (!rs->ev_ptr || !rs->ev_pair || !rs->ev_time) {
+            sr_ratings_free(rs);
+            return SR_E_NOMEM;
+        }
+        rs->n_ev = ne;
+        memcpy(rs->ev_ptr, ds->event_ptr, ((size_t)ds->n_users + 1) * sizeof *rs->ev_ptr);
+        if (ne) {
+            memcpy(rs->ev_pair, ds->event_pair, ne * sizeof *rs->ev_pair);
+            memcpy(rs->ev_time, ds->event_time, ne * sizeof *rs->ev_time);
+        }
+    }
     double lo = 0, hi = 0;
     for (uint32_t u = 0; u < ds->n_users; u++)
         for (uint64_t p = ds->user_ptr[u]; p < ds->user_ptr[u + 1]; p++) {
@@ -81,6 +141,14 @@ sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings 
     return SR_OK;
 }
 
+static void events_free(sr_events *ev) {
+    if (!ev) return;
+    sr_free(ev->ptr);
+    sr_free(ev->item);
+    sr_free(ev->time);
+    sr_free(ev);
+}
+
 void sr_trainset_free(sr_trainset *ts) {
     if (!ts) return;
     sr_free(ts->user_ptr);
@@ -90,6 +158,7 @@ void sr_trainset_free(sr_trainset *ts) {
     sr_free(ts->ir_user);
     sr_free(ts->ir_r);
     sr_free(ts->ir_ts);
+    events_free(ts->ev);
     sr_free(ts);
 }
 
@@ -166,5 +235,42 @@ sr_err sr_trainset_new(const sr_ratings *rs, const uint8_t *take, sr_trainset **
         }
     sr_free(pos);
     *out = ts;
+    return SR_OK;
+}
+
+sr_err sr_trainset_add_events(sr_trainset *ts, const sr_ratings *rs, const uint8_t *take,
+                              int64_t before) {
+    if (ts->n_users != rs->n_users || ts->n_items != rs->n_items) return SR_E_USAGE;
+    events_free(ts->ev);
+    ts->ev = NULL;
+    if (!rs->ev_ptr) return SR_OK;
+        /* A listen trains when its rating is taken and it happened before the cut. */
+#define EV_KEEP(e)                                                                                 \
+    ((!take || take[rs->ev_pair[e]]) && (before <= 0 || (int64_t)rs->ev_time[e] < before))
+    uint64_t n = 0;
+    for (uint64_t e = 0; e < rs->n_ev; e++) n += EV_KEEP(e);
+    sr_events *ev = sr_calloc(1, sizeof *ev);
+    if (!ev) return SR_E_NOMEM;
+    ev->ptr = sr_mallocarray((size_t)rs->n_users + 1, sizeof *ev->ptr);
+    ev->item = sr_mallocarray(n ? n : 1, sizeof *ev->item);
+    ev->time = sr_mallocarray(n ? n : 1, sizeof *ev->time);
+    if (!ev->ptr || !ev->item || !ev->time) {
+        events_free(ev);
+        return SR_E_NOMEM;
+    }
+    uint64_t w = 0;
+    ev->ptr[0] = 0;
+    for (uint32_t u = 0; u < rs->n_users; u++) {
+        for (uint64_t e = rs->ev_ptr[u]; e < rs->ev_ptr[u + 1]; e++) {
+            if (!EV_KEEP(e)) continue;
+            ev->item[w] = rs->item[rs->ev_pair[e]];
+            ev->time[w] = rs->ev_time[e];
+            w++;
+        }
+        ev->ptr[u + 1] = w;
+    }
+#undef EV_KEEP
+    ev->n = w;
+    ts->ev = ev;
     return SR_OK;
 }

@@ -243,6 +243,7 @@ static void test_every_model_recommends(void **state) {
     uint32_t artist[30];
     for (uint32_t i = 0; i < 30; i++) artist[i] = i / 3;
     for (size_t a = 0; a < sr_n_models; a++) {
+        if (sr_models[a]->needs_events) continue; /* needs listens: test_sessions */
         sr_model m;
         fit(&m, sr_models[a]->name, ts, NULL, 0);
         sr_recommender R;

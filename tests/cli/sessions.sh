@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end checks of per-listen events and the listening-session model: `ingest
+# --keep-listens` keeps every timed listen, a dataset without them is refused by
+# `--algo sessions` with words, `evaluate --task ranking --algo sessions,popularity` works
+# on generated data and every split, grid search takes its parameters, and on listens with
+# planted session structure (albums played in sessions) sessions beats popularity.
+#
+# The generator (src/gen) draws each play's time on its own around its song's centre, so
+# consecutive listens of a session are no more related than any two of the listener's
+# songs: there is nothing session-specific for the model to find there, and on that data
+# it is not expected to beat popularity (the figures are printed, not asserted).
+# Usage: tests/cli/sessions.sh PATH/TO/songrec   (run from tests/)
+set -uo pipefail
+BIN=$1
+. "$(dirname "$0")/lib.bash"
+
+ndcg_of() { # ALGO: its NDCG in the ranking JSON in $T/out
+  python3 -c "import json,sys; d={m['algo']: m for m in json.load(open(sys.argv[1]))['models']}; print(d[sys.argv[2]]['ndcg'])" "$T/out" "$1"
+}
+
+# Generated data: kept events, the model runs.
+expect 0 "generate" -- "$BIN" generate -q --users 200 --songs 1500 --listens 40000 --seed 3 -o "$T/g.jsonl"
+expect 0 "ingest --keep-listens" -- "$BIN" ingest -q --json --keep-listens "$T/g.jsonl" -o "$T/d.srd"
+[ "$(field "['events']")" = 40000 ] && ok || bad "every generated listen is an event"
+[ "$(field "['options']['keep_listens']")" = True ] && ok || bad "keep_listens in the meta"
+expect 0 "ingest without" -- "$BIN" ingest -q "$T/g.jsonl" -o "$T/plain.srd"
+expect 2 "sessions without events" -- "$BIN" evaluate "$T/plain.srd" --task ranking --algo sessions
+grep -q "ingest with --keep-listens" "$T/err" && ok || bad "no hint to --keep-listens"
+expect 0 "stats of a dataset with events" -- "$BIN" stats "$T/d.srd"
+expect 0 "sessions and popularity" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo sessions,popularity --k 10 --json
+python3 - "$T/out" <<'PY' && ok || bad "ranking json: shape or bounds"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for m in d["models"]:
+    for key in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage"):
+        assert 0 <= m[key] <= 1, (m["algo"], key, m[key])
+    assert m["users"] > 0 and m["implicit"]
+PY
+echo "sessions.sh: generated data (no session structure): NDCG@10 sessions $(ndcg_of sessions), popularity $(ndcg_of popularity)"
+expect 0 "time split" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo sessions --test-after 2015-01-01 --json
+[ "$(field "['split']")" = time ] && ok || bad "time split name"
+expect 0 "last_n split, other parameters" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo sessions --last-n 2 --param sessions.similarity=cosine --param sessions.half_life_days=365 --param sessions.window=4 --json
+expect 1 "bad window" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo sessions --param sessions.window=1
+expect 1 "bad similarity" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo sessions --param sessions.similarity=jaccard
+
+# Planted sessions: 60 albums of 8 songs (album popularity Zipf-like); each listener plays
+# 4-6 albums, each in 2-3 sessions a day or more apart, a session being 4-7 of the album's
+# songs three minutes apart. A held-out song's album-mates are in the listener's sessions.
+python3 - "$T/p.jsonl" <<'PY'
+import json, random, sys
+random.seed(1)
+A, S, U, t0 = 60, 8, 300, 1514764800
+w = [1 / (a + 1) ** 0.8 for a in range(A)]
+with open(sys.argv[1], "w") as f:
+    for u in range(U):
+        albums, want = set(), random.randint(4, 6)
+        while len(albums) < want:
+            albums.add(random.choices(range(A), w)[0])
+        t = t0 + random.randint(0, 86400 * 30)
+        for a in sorted(albums, key=lambda _: random.random()):
+            for _ in range(random.randint(2, 3)):
+                for s in random.sample(range(S), random.randint(4, 7)):
+                    f.write(json.dumps({"user_name": "u%03d" % u, "timestamp": t, "track_metadata":
+                                        {"artist_name": "Artist %02d" % a, "track_name": "Track %d" % s}}) + "\n")
+                    t += 180
+                t += 86400 + random.randint(0, 3 * 86400)
+PY
+expect 0 "ingest planted" -- "$BIN" ingest -q --keep-listens "$T/p.jsonl" -o "$T/p.srd"
+expect 0 "planted: sessions and popularity" -- "$BIN" evaluate "$T/p.srd" --task ranking --algo sessions,popularity --k 10 --json
+s=$(ndcg_of sessions) p=$(ndcg_of popularity)
+echo "sessions.sh: planted sessions: NDCG@10 sessions $s, popularity $p"
+python3 -c "import sys; s, p = map(float, sys.argv[1:]); sys.exit(not s > p + 0.3)" "$s" "$p" && ok || bad "sessions should beat popularity clearly on planted sessions ($s vs $p)"
+expect 0 "planted: grid" -- "$BIN" gridsearch "$T/p.srd" --task ranking --algo sessions --grid similarity=conditional,cosine,count --grid gap=600,1800 --json
+python3 - "$T/out" <<'PY' && ok || bad "sessions grid: shape"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert len(r) == 6 and all(x["ndcg"] > 0.5 for x in r), r
+PY
+finish
