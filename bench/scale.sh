@@ -95,7 +95,7 @@ PY
 
 # serve the all-songs ALS model (f16), then wrk
 rm -f "$W/serve.db"*
-"$BIN" serve "$W/als16.srm" --port 0 --db "$W/serve.db" > "$W/serve.log" 2>&1 &
+"$BIN" serve "$W/als16.srm" --port 0 --rate-limit 0 --db "$W/serve.db" > "$W/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 url=

@@ -38,7 +38,7 @@ trap stop EXIT
 # serve MODEL: starts the server on a free port, sets $url and $pid.
 serve() {
   rm -f "$OUT/serve.db"*
-  $BIN serve "$1" --port 0 --db "$OUT/serve.db" > "$OUT/serve.log" 2>&1 &
+  $BIN serve "$1" --port 0 --rate-limit 0 --db "$OUT/serve.db" > "$OUT/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     url=$(grep -o 'http://[0-9.:]*/' "$OUT/serve.log" || true)

@@ -1,12 +1,16 @@
 /* songrec serve: the JSON API (server/api.h) over one trained model and a profile store.
  *
  *   songrec serve MODEL.srm [--port N] [--bind ADDR] [--db PATH] [--threads N]
+ *                 [--rate-limit R] [--rate-burst B] [--max-connections N] [--max-per-ip N]
  *
  * It also serves the web page embedded in the binary (server/assets.h, from web/): "/"
  * is the page, the API stays under /api.
  *
  * Order: load the model (a missing or damaged one ends the command before anything
- * binds), open the profile store, block SIGINT and SIGTERM in this thread so that every
+ * binds), open the profile store, raise the open-files limit (RLIMIT_NOFILE, up to its
+ * hard limit) to what the connection limit needs — every connection is a descriptor,
+ * and the HTTP core lowers its connection limit to fit the descriptors it may open —
+ * block SIGINT and SIGTERM in this thread so that every
  * server thread inherits the mask, start the server, print "songrec: serving MODEL on
  * http://ADDR:PORT/" on stdout (flushed, so a script can read the port it got with
  * --port 0), then sigwait. On a signal: stop the server (requests in flight finish),
@@ -20,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "rec/engine.h"
@@ -37,6 +42,13 @@ static void usage(FILE *f) {
                "  --db PATH              the profile store (SQLite), created when absent "
                "[profiles.db]\n"
                "  --threads N            server threads, 1..64 [2 x CPUs]\n"
+               "  --rate-limit R         requests per second per client (an IPv4 address or an\n"
+               "                         IPv6 /64); over it: 429 with Retry-After; 0: no limit "
+               "[50]\n"
+               "  --rate-burst B         requests a client may make at once [2 x R]\n"
+               "  --max-connections N    open connections; past it new ones wait [16384, less\n"
+               "                         when the open-files limit is lower]\n"
+               "  --max-per-ip N         open connections from one address [64]\n"
                "  --about DIR            stats.json, evaluate.json, gridsearch.json (the --json\n"
                "                         output of songrec stats, evaluate, gridsearch) for the\n"
                "                         page's \"About the data and model\" view\n"
@@ -52,21 +64,71 @@ static void serve_message(void *user, sr_log_level level, const char *text) {
     fprintf(stderr, "songrec serve: %s%s\n", tag, text);
 }
 
+/* Raises the soft open-files limit, up to the hard one, to cover `connections` (0: the
+ * HTTP core's default) plus the descriptors the rest of the server keeps; a shortfall is
+ * said on stderr (the core then allows fewer connections). */
+static void raise_fd_limit(unsigned connections) {
+    if (!connections) connections = SR_HTTP_MAX_CONNECTIONS;
+    rlim_t want = (rlim_t)connections + SR_HTTP_FD_RESERVE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = cur;
+    if (rl.rlim_cur < want)
+        fprintf(stderr,
+                "songrec serve: warning: open files are limited to %llu, so fewer than %u "
+                "connections are allowed\n",
+                (unsigned long long)rl.rlim_cur, connections);
+}
+
+/* --max-connections, --max-per-ip, --rate-burst: 1..2^31. */
+static bool parse_count(const char *opt, const char *arg, unsigned *out) {
+    uint64_t v;
+    if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 0x7fffffff) {
+        fprintf(stderr, "songrec serve: %s wants a whole number from 1, not '%s'\n", opt, arg);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
 int sr_cmd_serve(int argc, char **argv) {
-    enum { O_PORT = 256, O_BIND, O_DB, O_THREADS, O_ABOUT };
+    enum { O_PORT = 256, O_BIND, O_DB, O_THREADS, O_ABOUT, O_RATE, O_BURST, O_MAXCONN, O_PERIP };
     static const struct option opts[] = {{"port", required_argument, 0, O_PORT},
                                          {"bind", required_argument, 0, O_BIND},
                                          {"db", required_argument, 0, O_DB},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"about", required_argument, 0, O_ABOUT},
+                                         {"rate-limit", required_argument, 0, O_RATE},
+                                         {"rate-burst", required_argument, 0, O_BURST},
+                                         {"max-connections", required_argument, 0, O_MAXCONN},
+                                         {"max-per-ip", required_argument, 0, O_PERIP},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     uint64_t port = 8080, threads = 0;
     const char *bind = "127.0.0.1", *db = "profiles.db", *about = NULL;
+    sr_http_limits lim = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == O_PORT) {
+        if (c == O_RATE) {
+            double r;
+            if (!sr_cli_parse_double(optarg, &r) || !(r == 0 || (r >= 0.001 && r <= 1e6))) {
+                fprintf(stderr,
+                        "songrec serve: --rate-limit wants 0 (no limit) or 0.001..1000000 "
+                        "requests/s, not '%s'\n",
+                        optarg);
+                return 1;
+            }
+            lim.rate = r == 0 ? SR_HTTP_NO_RATE_LIMIT : r;
+        } else if (c == O_BURST) {
+            if (!parse_count("--rate-burst", optarg, &lim.burst)) return 1;
+        } else if (c == O_MAXCONN) {
+            if (!parse_count("--max-connections", optarg, &lim.max_connections)) return 1;
+        } else if (c == O_PERIP) {
+            if (!parse_count("--max-per-ip", optarg, &lim.max_per_ip)) return 1;
+        } else if (c == O_PORT) {
             if (!sr_cli_parse_u64(optarg, &port) || port > 65535) {
                 fprintf(stderr, "songrec serve: --port wants 0..65535, not '%s'\n", optarg);
                 return 1;
@@ -107,6 +169,7 @@ int sr_cmd_serve(int argc, char **argv) {
     /* Building the catalog's search index leaves scratch in malloc's free lists (10 MB
      * at 1M songs): give it back before serving, RSS is part of the budget. */
     malloc_trim(0);
+    raise_fd_limit(lim.max_connections);
 
     sigset_t set;
     sigemptyset(&set);
@@ -121,6 +184,7 @@ int sr_cmd_serve(int argc, char **argv) {
                          .bind = bind,
                          .port = (uint16_t)port,
                          .threads = (unsigned)threads,
+                         .limits = lim,
                          .assets = sr_web_assets,
                          .n_assets = sr_web_n_assets,
                          .about_dir = about,

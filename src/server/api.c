@@ -1551,6 +1551,7 @@ sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     sr_http_config hc = {.bind = cfg->bind,
                          .port = cfg->port,
                          .threads = cfg->threads,
+                         .limits = cfg->limits,
                          .max_body = SR_API_MAX_BODY,
                          /* "/" is the web page's when there are assets, else ours */
                          .routes = ROUTES + (cfg->n_assets ? 1 : 0),

@@ -48,6 +48,7 @@ typedef struct sr_api_config {
     const char *bind;            /* address to listen on; NULL: 127.0.0.1 */
     uint16_t port;               /* 0: any free port (sr_api_port) */
     unsigned threads;            /* server threads; 0: the HTTP core's default */
+    sr_http_limits limits;       /* connections, timeouts, request rate; zeros: defaults */
     const char *tmp_dir;         /* where uploads are spooled; NULL: $TMPDIR, else /tmp */
     const sr_http_asset *assets; /* static files (the web page), borrowed; may be NULL */
     size_t n_assets;

@@ -22,6 +22,25 @@
  * Metrics are relaxed atomic counters per metric slot (a distinct route name, plus
  * "static" for assets and "other" for what matched no route): a few uncontended
  * increments per request, no lock.
+ *
+ * Slow clients: every connection gets a `peer` from a pool made at start (one per
+ * allowed connection, so opening one allocates nothing) holding its socket and a
+ * deadline, on a list that the watchdog thread walks every WATCH_MS. The callbacks move
+ * the deadline as a request advances: headers by now + header timeout, a body and an
+ * answer by their start + grace + bytes / min_rate, nothing while the handler runs. The
+ * watchdog only calls shutdown(2) on a socket past its deadline, under the list's lock;
+ * libmicrohttpd announces a close (which takes the peer off the list under that lock)
+ * before it closes the descriptor, so the watchdog never touches a reused descriptor.
+ * libmicrohttpd then reads the end of the stream and closes the connection itself.
+ *
+ * Request rate: the generic cell rate algorithm — a token bucket kept as one number per
+ * client, the time at which its bucket is full again (tat) — in a fixed set-associative
+ * table: RL_WAYS entries per set, a mutex per set, the set picked by a seeded XXH3 of
+ * the client's key (so nobody can aim at one set). A request at time t is let through
+ * when max(tat, t) + 1/rate - t <= burst/rate, and then tat = max(tat, t) + 1/rate. A
+ * new client takes the entry whose bucket is fullest (smallest tat): an entry that has
+ * refilled is the same as no entry, and a client being limited has the largest tat, so
+ * a flood of new addresses neither grows memory nor clears anyone's debt.
  */
 #include "server/http.h"
 
@@ -35,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,16 +63,24 @@
 #include "util/mem.h"
 #include "util/str.h"
 
-#define DEFAULT_TIMEOUT_S   30u
-#define DEFAULT_MAX_CONN    256u
-#define DEFAULT_MAX_PER_IP  64u
-#define DEFAULT_MAX_BODY    ((size_t)64 << 10)
-#define DEFAULT_CONN_MEMORY ((size_t)32 << 10)
-#define DEFAULT_STOP_WAIT   10000u
-#define MAX_THREADS         64u
-#define DRAIN_MAX           ((size_t)1 << 20) /* body bytes thrown away before a 413 */
-#define N_CLASSES           4                 /* 2xx 3xx 4xx 5xx */
-#define N_BOUNDS            13
+#define DEFAULT_TIMEOUT_S      30u
+#define DEFAULT_HEADER_TIMEOUT 15u
+#define DEFAULT_MIN_RATE       1024u
+#define DEFAULT_MAX_PER_IP     64u
+#define DEFAULT_MAX_BODY       ((size_t)64 << 10)
+#define DEFAULT_CONN_MEMORY    ((size_t)32 << 10)
+#define DEFAULT_RATE           50.0
+#define DEFAULT_RATE_CLIENTS   16384u
+#define MIN_RATE               0.001 /* requests/s: one per 1,000 s */
+#define DEFAULT_STOP_WAIT      10000u
+#define MAX_THREADS            64u
+#define DRAIN_MAX              ((size_t)1 << 20) /* body bytes thrown away before a 413 */
+#define N_CLASSES              4                 /* 2xx 3xx 4xx 5xx */
+#define N_BOUNDS               13
+#define RL_WAYS                8   /* entries per set of the rate table */
+#define WATCH_MS               250 /* the watchdog's period */
+#define LOG_PER_SEC            10  /* libmicrohttpd messages logged per second, at most */
+#define NS                     1000000000u
 
 static const char CSP[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
                           "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
@@ -104,6 +132,25 @@ typedef struct asset {
     char etag[24]; /* "\"<16 hex>\"" */
 } asset;
 
+/* A client in the rate table. */
+typedef struct rl_entry {
+    uint64_t key[2]; /* the IPv4 address as ::ffff:a.b.c.d, or the IPv6 /64 */
+    uint64_t tat;    /* ns: when its bucket is full again; 0: unused */
+} rl_entry;
+
+typedef struct rl_set {
+    pthread_mutex_t lock;
+    rl_entry way[RL_WAYS];
+} rl_set;
+
+/* An open connection, for the watchdog; on h->peers while open, else on h->free_peers. */
+typedef struct peer {
+    struct peer *prev, *next;
+    int fd;
+    bool cut;                  /* shut down by the watchdog (guarded by watch_lock) */
+    _Atomic uint64_t deadline; /* CLOCK_MONOTONIC ns; 0: none */
+} peer;
+
 typedef struct metric_slot {
     const char *name;
     _Atomic uint64_t count[N_CLASSES];
@@ -116,6 +163,18 @@ struct sr_http {
     uint16_t port;
     size_t max_body;
     unsigned stop_wait_ms;
+    sr_http_limits lim; /* with the defaults filled in */
+    uint64_t header_ns; /* lim.header_timeout_s in ns: also the grace of bodies and answers */
+    rl_set *rl;         /* (rl_mask + 1) sets; NULL: no rate limit */
+    size_t rl_mask;
+    uint64_t rl_seed, rl_step_ns, rl_span_ns; /* XXH3 seed; 1/rate; burst/rate */
+    peer *pool;                               /* (lim.max_connections) */
+    peer *peers, *free_peers;                 /* guarded by watch_lock */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cv;
+    pthread_t watcher;
+    bool watching, watch_stop; /* watch_stop guarded by watch_lock */
+    _Atomic uint64_t limited, cut;
     void *ctx;
     sr_log log;
     bool has_log;
@@ -129,20 +188,25 @@ struct sr_http {
     _Atomic long in_flight, connections;
     _Atomic uint64_t aborted;
     atomic_bool stopping;
-    pthread_mutex_t log_lock; /* guards start_msg */
+    pthread_mutex_t log_lock; /* guards start_msg and the log_ fields */
     bool starting;
     char start_msg[512]; /* libmicrohttpd's last words while starting */
+    uint64_t log_sec, log_left_out;
+    unsigned log_n;
 };
 
 /* One request. Allocated with three copies of the raw target after it. */
 struct sr__http_conn {
     sr_http *h;
     struct MHD_Connection *mc;
-    uint64_t t0;
+    peer *peer; /* NULL when untracked */
+    uint64_t t0, body_t0;
+    size_t received; /* body bytes, kept or drained */
     bool started, queued, too_large, oom;
     bool defer;                   /* hold an answer made in begin() for the next call */
     struct MHD_Response *pending; /* that answer */
     int pending_status;
+    size_t pending_len;
     size_t max_body, drained, slot;
     const route *rt;
     sr_http_req req;
@@ -319,6 +383,111 @@ void sr_http_metrics_text(sr_http *h, sr_buf *out) {
          "Requests whose connection ended before the response was sent in full.");
     sr_buf_printf(out, "songrec_http_requests_aborted_total %llu\n",
                   (unsigned long long)atomic_load(&h->aborted));
+    help(out, "songrec_http_connections_max", "gauge", "The limit on open client connections.");
+    sr_buf_printf(out, "songrec_http_connections_max %u\n", h->lim.max_connections);
+    help(out, "songrec_http_rate_limited_total", "counter",
+         "Requests answered 429 because their client was over its request rate.");
+    sr_buf_printf(out, "songrec_http_rate_limited_total %llu\n",
+                  (unsigned long long)atomic_load(&h->limited));
+    help(out, "songrec_http_connections_cut_total", "counter",
+         "Connections shut down for sending a request or reading an answer too slowly.");
+    sr_buf_printf(out, "songrec_http_connections_cut_total %llu\n",
+                  (unsigned long long)atomic_load(&h->cut));
+}
+
+/* ---- slow clients ----------------------------------------------------------------- */
+
+/* The time bytes take at rate bytes/s, in ns, without overflow. */
+static uint64_t bytes_ns(uint64_t bytes, unsigned rate) {
+    return bytes / rate * NS + bytes % rate * NS / rate;
+}
+
+static void set_deadline(peer *p, uint64_t t) {
+    if (p) atomic_store_explicit(&p->deadline, t, memory_order_relaxed);
+}
+
+static peer *peer_of(struct MHD_Connection *mc) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The watchdog: every WATCH_MS, shuts down the sockets past their deadline. */
+static void *watch(void *arg) {
+    sr_http *h = arg;
+    pthread_mutex_lock(&h->watch_lock);
+    while (!h->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += WATCH_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / NS;
+        ts.tv_nsec %= NS;
+        pthread_cond_timedwait(&h->watch_cv, &h->watch_lock, &ts);
+        uint64_t now = now_ns();
+        for (peer *p = h->peers; p; p = p->next) {
+            uint64_t d = atomic_load_explicit(&p->deadline, memory_order_relaxed);
+            if (!d || now <= d || p->cut) continue;
+            shutdown(p->fd, SHUT_RDWR);
+            p->cut = true;
+            atomic_fetch_add(&h->cut, 1);
+        }
+    }
+    pthread_mutex_unlock(&h->watch_lock);
+    return NULL;
+}
+
+/* ---- request rate ----------------------------------------------------------------- */
+
+/* The client's key: an IPv4 address (or an IPv4-mapped IPv6 one) as ::ffff:a.b.c.d, an
+ * IPv6 address cut to its /64 — the block one subscriber or host usually gets. */
+static bool client_key(struct MHD_Connection *mc, uint64_t key[2]) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return false;
+    uint8_t b[16] = {0};
+    if (ci->client_addr->sa_family == AF_INET) {
+        struct sockaddr_in sa;
+        memcpy(&sa, ci->client_addr, sizeof sa);
+        b[10] = b[11] = 0xff;
+        memcpy(b + 12, &sa.sin_addr, 4);
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        struct sockaddr_in6 sa;
+        memcpy(&sa, ci->client_addr, sizeof sa);
+        memcpy(b, &sa.sin6_addr, 16);
+        if (!IN6_IS_ADDR_V4MAPPED(&sa.sin6_addr)) memset(b + 8, 0, 8);
+    } else {
+        return false;
+    }
+    memcpy(key, b, sizeof b);
+    return true;
+}
+
+/* 0 when the client may go on, else the whole seconds until it may (Retry-After). */
+static unsigned rate_wait(sr_http *h, struct MHD_Connection *mc) {
+    uint64_t key[2];
+    if (!h->rl || !client_key(mc, key)) return 0;
+    rl_set *s = &h->rl[XXH3_64bits_withSeed(key, sizeof key, h->rl_seed) & h->rl_mask];
+    uint64_t now = now_ns(), wait = 0;
+    pthread_mutex_lock(&s->lock);
+    rl_entry *e = NULL, *fullest = &s->way[0];
+    for (int i = 0; i < RL_WAYS && !e; i++) {
+        rl_entry *w = &s->way[i];
+        if (w->tat && w->key[0] == key[0] && w->key[1] == key[1]) e = w;
+        if (w->tat < fullest->tat) fullest = w;
+    }
+    if (!e) {
+        e = fullest;
+        e->key[0] = key[0];
+        e->key[1] = key[1];
+        e->tat = 0;
+    }
+    uint64_t tat = e->tat > now ? e->tat : now;
+    if (tat + h->rl_step_ns - now > h->rl_span_ns)
+        wait = tat + h->rl_step_ns - h->rl_span_ns - now;
+    else
+        e->tat = tat + h->rl_step_ns;
+    pthread_mutex_unlock(&s->lock);
+    return wait ? (unsigned)((wait + NS - 1) / NS) : 0;
 }
 
 /* ---- responses -------------------------------------------------------------------- */
@@ -354,13 +523,15 @@ static bool add_common(sr_http *h, struct MHD_Response *r, const sr_http_res *re
  * in the first call, which a request with a body wants (its body is never read) but a
  * plain GET on a keep-alive connection does not. */
 static enum MHD_Result queue(conn *st, struct MHD_Connection *mc, int status,
-                             struct MHD_Response *r) {
+                             struct MHD_Response *r, size_t len) {
     if (st->defer) {
         st->defer = false;
         st->pending = r;
         st->pending_status = status;
+        st->pending_len = len;
         return MHD_YES;
     }
+    set_deadline(st->peer, now_ns() + st->h->header_ns + bytes_ns(len, st->h->lim.min_rate));
     enum MHD_Result q = MHD_queue_response(mc, (unsigned)status, r);
     if (r != st->h->oom) MHD_destroy_response(r);
     st->queued = true;
@@ -369,7 +540,7 @@ static enum MHD_Result queue(conn *st, struct MHD_Connection *mc, int status,
 }
 
 static enum MHD_Result queue_oom(conn *st, struct MHD_Connection *mc) {
-    return queue(st, mc, MHD_HTTP_SERVICE_UNAVAILABLE, st->h->oom);
+    return queue(st, mc, MHD_HTTP_SERVICE_UNAVAILABLE, st->h->oom, sizeof OOM_BODY - 1);
 }
 
 /* Queues res: the handler's answer or an error the core wrote into it. */
@@ -397,15 +568,16 @@ static enum MHD_Result send_res(conn *st, struct MHD_Connection *mc, sr_http_res
         MHD_destroy_response(r);
         return queue_oom(st, mc);
     }
-    return queue(st, mc, status, r);
+    return queue(st, mc, status, r, len);
 }
 
-static enum MHD_Result send_error(conn *st, struct MHD_Connection *mc, int status,
-                                  const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+/* The JSON error, with one extra header when name is not NULL (Allow, Retry-After). */
+static enum MHD_Result send_error(conn *st, struct MHD_Connection *mc, int status, const char *name,
+                                  const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-static enum MHD_Result send_error(conn *st, struct MHD_Connection *mc, int status,
-                                  const char *allow, const char *fmt, ...) {
+static enum MHD_Result send_error(conn *st, struct MHD_Connection *mc, int status, const char *name,
+                                  const char *value, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -413,7 +585,7 @@ static enum MHD_Result send_error(conn *st, struct MHD_Connection *mc, int statu
     va_end(ap);
     sr_http_res *res = &st->res;
     sr_http_error(res, status, "%s", msg);
-    if (allow) sr_http_add_header(res, "Allow", allow);
+    if (name) sr_http_add_header(res, name, value);
     return send_res(st, mc, res);
 }
 
@@ -443,7 +615,7 @@ static enum MHD_Result send_asset(conn *st, struct MHD_Connection *mc, const ass
         MHD_destroy_response(r);
         return queue_oom(st, mc);
     }
-    return queue(st, mc, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
+    return queue(st, mc, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r, fresh ? 0 : a->len);
 }
 
 /* ---- routing ---------------------------------------------------------------------- */
@@ -464,15 +636,15 @@ static bool route_matches(const route *rt, conn *st) {
     return true;
 }
 
-/* The first route for this path and method; *allow collects the methods (bit per
- * sr_http_method) of routes that match the path. */
-static const route *find_route(sr_http *h, conn *st, sr_http_method m, unsigned *allow) {
-    sr_http_method want = m == SR_HTTP_HEAD ? SR_HTTP_GET : m;
+/* The first route for this path and method (m < 0: a method of none of them); *allow
+ * collects the methods (bit per sr_http_method) of routes that match the path. */
+static const route *find_route(sr_http *h, conn *st, int m, unsigned *allow) {
+    int want = m == SR_HTTP_HEAD ? SR_HTTP_GET : m;
     *allow = 0;
     for (size_t i = 0; i < h->n_routes && !st->too_deep; i++) {
         const route *rt = &h->routes[i];
         if (!route_matches(rt, st)) continue;
-        if (rt->method == want) return rt;
+        if ((int)rt->method == want) return rt;
         *allow |= 1u << rt->method;
     }
     return NULL;
@@ -502,25 +674,39 @@ static bool has_body(struct MHD_Connection *mc) {
     return cl && strspn(cl, "0") != strlen(cl);
 }
 
+/* Answers 429 (into *q) when the client is over its request rate; true when it did. */
+static bool over_rate(conn *st, struct MHD_Connection *mc, enum MHD_Result *q) {
+    unsigned wait = rate_wait(st->h, mc);
+    if (!wait) return false;
+    atomic_fetch_add(&st->h->limited, 1);
+    char after[16];
+    snprintf(after, sizeof after, "%u", wait);
+    *q = send_error(st, mc, 429, "Retry-After", after,
+                    "too many requests from this address: try again in %u s", wait);
+    return true;
+}
+
 /* The headers are in: parse, route, answer what can be answered now. */
 static enum MHD_Result begin(conn *st, struct MHD_Connection *mc, const char *method) {
     sr_http *h = st->h;
     st->started = true;
     st->mc = mc;
     st->defer = !has_body(mc);
+    set_deadline(st->peer, 0); /* until a body or an answer starts */
+    enum MHD_Result q;
+    if (over_rate(st, mc, &q)) return q;
     int m = parse_method(method);
-    if (m < 0) return send_error(st, mc, 501, NULL, "method %.32s is not supported", method);
-    char *q = strchr(st->raw, '?');
-    if (q) *q++ = 0;
+    char *qs = strchr(st->raw, '?');
+    if (qs) *qs++ = 0;
     size_t n = strlen(st->raw);
     memcpy(st->split, st->raw, n + 1);
     memcpy(st->full, st->raw, n + 1);
-    if (st->raw[0] != '/') return send_error(st, mc, 400, NULL, "the target is not a path");
+    if (st->raw[0] != '/') return send_error(st, mc, 400, NULL, NULL, "the target is not a path");
     if (!pct_decode(st->full, false) || !split_path(st))
-        return send_error(st, mc, 400, NULL, "bad percent-encoding in the path");
-    if (!split_query(st, q)) return send_error(st, mc, 400, NULL, "bad query string");
+        return send_error(st, mc, 400, NULL, NULL, "bad percent-encoding in the path");
+    if (!split_query(st, qs)) return send_error(st, mc, 400, NULL, NULL, "bad query string");
     unsigned allow;
-    const route *rt = find_route(h, st, (sr_http_method)m, &allow);
+    const route *rt = find_route(h, st, m, &allow);
     char allow_buf[64];
     if (rt) {
         st->defer = false;
@@ -538,26 +724,35 @@ static enum MHD_Result begin(conn *st, struct MHD_Connection *mc, const char *me
             char *end;
             unsigned long long v = strtoull(cl, &end, 10);
             if (end != cl && v > st->max_body)
-                return send_error(st, mc, 413, NULL, "the body is over %zu bytes", st->max_body);
+                return send_error(st, mc, 413, NULL, NULL, "the body is over %zu bytes",
+                                  st->max_body);
         }
+        st->body_t0 = now_ns();
+        if (has_body(mc)) set_deadline(st->peer, st->body_t0 + h->header_ns);
         return MHD_YES; /* the body, then finish() */
     }
     if (allow) {
         allow_text(allow, allow_buf, sizeof allow_buf);
-        return send_error(st, mc, 405, allow_buf, "method %s is not allowed here", method);
+        return send_error(st, mc, 405, "Allow", allow_buf, "method %.32s is not allowed here",
+                          method);
     }
     const asset *a = st->too_deep ? NULL : find_asset(h, st->full);
     if (a) {
         st->slot = h->slot_static;
         if (m == SR_HTTP_GET || m == SR_HTTP_HEAD) return send_asset(st, mc, a);
-        return send_error(st, mc, 405, "GET, HEAD", "method %s is not allowed here", method);
+        return send_error(st, mc, 405, "Allow", "GET, HEAD", "method %.32s is not allowed here",
+                          method);
     }
-    return send_error(st, mc, 404, NULL, "no such resource");
+    if (m < 0) return send_error(st, mc, 501, NULL, NULL, "method %.32s is not supported", method);
+    return send_error(st, mc, 404, NULL, NULL, "no such resource");
 }
 
 static enum MHD_Result take_body(conn *st, const char *data, size_t *size) {
     size_t n = *size;
     *size = 0;
+    st->received += n;
+    set_deadline(st->peer,
+                 st->body_t0 + st->h->header_ns + bytes_ns(st->received, st->h->lim.min_rate));
     if (st->too_large || st->oom) {
         st->drained += n;
         return st->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
@@ -578,8 +773,9 @@ static enum MHD_Result take_body(conn *st, const char *data, size_t *size) {
 
 /* The whole body is in: run the handler. */
 static enum MHD_Result finish(conn *st, struct MHD_Connection *mc) {
+    set_deadline(st->peer, 0); /* the handler's time is not the client's */
     if (st->too_large)
-        return send_error(st, mc, 413, NULL, "the body is over %zu bytes", st->max_body);
+        return send_error(st, mc, 413, NULL, NULL, "the body is over %zu bytes", st->max_body);
     if (st->oom) return queue_oom(st, mc);
     st->req.body = st->body.p ? st->body.p : "";
     st->req.body_len = st->body.n;
@@ -601,6 +797,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
     st->res.body = SR_BUF_INIT;
     st->res.n_headers = 0;
     st->h = h;
+    st->peer = peer_of(mc);
     st->t0 = now_ns();
     st->slot = h->slot_other;
     st->raw = (char *)(st + 1);
@@ -631,7 +828,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         struct MHD_Response *r = st->pending;
         *upload_size = 0;
         st->pending = NULL;
-        return queue(st, mc, st->pending_status, r);
+        return queue(st, mc, st->pending_status, r, st->pending_len);
     }
     if (*upload_size) return take_body(st, upload, upload_size);
     return finish(st, mc);
@@ -640,6 +837,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     sr_http *h = cls;
+    /* The next request on this connection must come in full by then. */
+    set_deadline(peer_of(mc), now_ns() + h->header_ns);
     conn *st = *con_cls;
     if (!st) return;
     *con_cls = NULL;
@@ -651,22 +850,61 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&h->in_flight, 1);
 }
 
+/* Puts a new connection's peer on the watch list, takes a closed one's off. */
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
     sr_http *h = cls;
-    atomic_fetch_add(&h->connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    bool start = toe == MHD_CONNECTION_NOTIFY_STARTED;
+    atomic_fetch_add(&h->connections, start ? 1 : -1);
+    const union MHD_ConnectionInfo *ci =
+        start ? MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+    peer *p = start ? NULL : *socket_context;
+    if (!ci && !p) return; /* untracked: only the idle timeout applies to it */
+    pthread_mutex_lock(&h->watch_lock);
+    if (start && (p = h->free_peers)) {
+        h->free_peers = p->next;
+        p->fd = ci->connect_fd;
+        p->cut = false;
+        atomic_store_explicit(&p->deadline, now_ns() + h->header_ns, memory_order_relaxed);
+        p->prev = NULL;
+        p->next = h->peers;
+        if (h->peers) h->peers->prev = p;
+        h->peers = p;
+    } else if (!start) {
+        if (p->prev) p->prev->next = p->next;
+        if (p->next) p->next->prev = p->prev;
+        if (h->peers == p) h->peers = p->next;
+        p->next = h->free_peers;
+        h->free_peers = p;
+    }
+    pthread_mutex_unlock(&h->watch_lock);
+    *socket_context = start ? p : NULL;
 }
 
+/* libmicrohttpd's words: kept while starting (for the diagnostic), else logged — at
+ * most LOG_PER_SEC a second, so that a flood of bad clients cannot flood the log. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     sr_http *h = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    uint64_t sec = now_ns() / NS, left_out = 0;
     pthread_mutex_lock(&h->log_lock);
-    if (h->starting) snprintf(h->start_msg, sizeof h->start_msg, "%s", msg);
+    bool starting = h->starting, say = starting;
+    if (starting) snprintf(h->start_msg, sizeof h->start_msg, "%s", msg);
+    if (!starting && sec != h->log_sec) {
+        left_out = h->log_left_out;
+        h->log_sec = sec;
+        h->log_n = h->log_left_out = 0;
+    }
+    if (!starting && !(say = h->log_n < LOG_PER_SEC)) h->log_left_out++;
+    if (say && !starting) h->log_n++;
     pthread_mutex_unlock(&h->log_lock);
-    sr_logf(&h->log, h->starting ? SR_LOG_WARN : SR_LOG_INFO, "http: %s", msg);
+    if (left_out)
+        sr_logf(&h->log, SR_LOG_INFO, "http: %llu more libmicrohttpd messages left out",
+                (unsigned long long)left_out);
+    if (say) sr_logf(&h->log, starting ? SR_LOG_WARN : SR_LOG_INFO, "http: %s", msg);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -792,20 +1030,111 @@ static sr_err build_oom(sr_http *h, sr_diag *d) {
     return ok ? SR_OK : sr_diag_set(d, SR_E_NOMEM, "out of memory");
 }
 
+/* The descriptors this process may open (RLIMIT_NOFILE's soft limit). */
+static uint64_t fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* Fills h->lim from cfg's limits and the defaults; checks the rate. */
+static sr_err resolve_limits(sr_http *h, const sr_http_limits *in, unsigned threads, sr_diag *d) {
+    sr_http_limits *l = &h->lim;
+    *l = *in;
+    if (!l->timeout_s) l->timeout_s = DEFAULT_TIMEOUT_S;
+    if (!l->header_timeout_s) l->header_timeout_s = DEFAULT_HEADER_TIMEOUT;
+    if (!l->min_rate) l->min_rate = DEFAULT_MIN_RATE;
+    if (!l->max_per_ip) l->max_per_ip = DEFAULT_MAX_PER_IP;
+    if (!l->conn_memory) l->conn_memory = DEFAULT_CONN_MEMORY;
+    if (!l->rate_clients) l->rate_clients = DEFAULT_RATE_CLIENTS;
+    uint64_t fds = fd_limit();
+    uint64_t cap = fds > SR_HTTP_FD_RESERVE + 64 ? fds - SR_HTTP_FD_RESERVE : 64;
+    if (!l->max_connections) l->max_connections = SR_HTTP_MAX_CONNECTIONS;
+    if (l->max_connections > cap) {
+        if (in->max_connections)
+            sr_logf(&h->log, SR_LOG_WARN,
+                    "http: %u connections need more file descriptors than the limit of %llu: "
+                    "allowing %llu",
+                    in->max_connections, (unsigned long long)fds, (unsigned long long)cap);
+        l->max_connections = (unsigned)cap;
+    }
+    if (l->max_connections < threads) l->max_connections = threads;
+    h->header_ns = (uint64_t)l->header_timeout_s * NS;
+    if (l->rate != l->rate || (l->rate > 0 && l->rate < MIN_RATE))
+        return sr_diag_set(d, SR_E_USAGE, "the request rate must be at least %g per second",
+                           MIN_RATE);
+    if (l->rate < 0) {
+        l->rate = SR_HTTP_NO_RATE_LIMIT;
+        l->burst = 0;
+        return SR_OK;
+    }
+    if (l->rate == 0) l->rate = DEFAULT_RATE;
+    if (!l->burst) l->burst = l->rate * 2 >= 1 ? (unsigned)(l->rate * 2 + 0.5) : 1;
+    double step = (double)NS / l->rate;
+    h->rl_step_ns = step < 1 ? 1 : (uint64_t)step;
+    /* burst/rate, at most 2^62 ns (146 years) so that tat + step never wraps */
+    uint64_t most = (uint64_t)1 << 62;
+    h->rl_span_ns = l->burst > most / h->rl_step_ns ? most : h->rl_step_ns * l->burst;
+    return SR_OK;
+}
+
+/* The rate table: rate_clients entries rounded up to a power of two of sets. */
+static sr_err build_rate(sr_http *h, sr_diag *d) {
+    if (h->lim.rate < 0) return SR_OK;
+    size_t sets = 1;
+    while (sets * RL_WAYS < h->lim.rate_clients) sets *= 2;
+    if (!(h->rl = sr_calloc(sets, sizeof *h->rl)))
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < sets; i++) pthread_mutex_init(&h->rl[i].lock, NULL);
+    h->rl_mask = sets - 1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->rl_seed = XXH3_64bits(&ts, sizeof ts) ^ (uint64_t)(uintptr_t)h;
+    return SR_OK;
+}
+
+/* The peer pool (one per allowed connection) and the watchdog thread. */
+static sr_err build_watch(sr_http *h, sr_diag *d) {
+    if (!(h->pool = sr_calloc(h->lim.max_connections, sizeof *h->pool)))
+        return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    for (size_t i = h->lim.max_connections; i-- > 0;) {
+        h->pool[i].next = h->free_peers;
+        h->free_peers = &h->pool[i];
+    }
+    if (pthread_create(&h->watcher, NULL, watch, h) != 0)
+        return sr_diag_set(d, SR_E_NOMEM, "cannot start the connection watchdog thread");
+    h->watching = true;
+    return SR_OK;
+}
+
+static void stop_watch(sr_http *h) {
+    if (!h->watching) return;
+    pthread_mutex_lock(&h->watch_lock);
+    h->watch_stop = true;
+    pthread_cond_signal(&h->watch_cv);
+    pthread_mutex_unlock(&h->watch_lock);
+    pthread_join(h->watcher, NULL);
+    h->watching = false;
+}
+
 static unsigned default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     return n * 2 > (long)MAX_THREADS ? MAX_THREADS : (unsigned)n * 2;
 }
 
-static sr_err run_daemon(sr_http *h, const sr_http_config *cfg, sr_diag *d) {
+static sr_err run_daemon(sr_http *h, const sr_http_config *cfg, unsigned threads, sr_diag *d) {
     const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     memset(&sa4, 0, sizeof sa4);
     memset(&sa6, 0, sizeof sa6);
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+#ifdef __linux__
+    unsigned poll = MHD_USE_EPOLL; /* no FD_SETSIZE cap, O(ready) wake-ups */
+#else
+    unsigned poll = MHD_USE_AUTO;
+#endif
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     struct sockaddr *sa = (struct sockaddr *)&sa4;
     if (inet_pton(AF_INET, bind, &sa4.sin_addr) == 1) {
         sa4.sin_family = AF_INET;
@@ -818,21 +1147,17 @@ static sr_err run_daemon(sr_http *h, const sr_http_config *cfg, sr_diag *d) {
     } else {
         return sr_diag_set(d, SR_E_USAGE, "bind address %s is not an IP address", bind);
     }
-    unsigned threads = cfg->threads ? cfg->threads : default_threads();
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    const sr_http_limits *l = &h->lim;
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h},
         {MHD_OPTION_SOCK_ADDR, 0, sa},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
-        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : DEFAULT_TIMEOUT_S, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT,
-         cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONN, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip ? cfg->max_per_ip : DEFAULT_MAX_PER_IP,
-         NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-         (intptr_t)(cfg->conn_memory ? cfg->conn_memory : DEFAULT_CONN_MEMORY), NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, l->timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, l->max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->max_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)l->conn_memory, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
@@ -862,7 +1187,13 @@ static void free_server(sr_http *h) {
         sr_free(h->assets[i].type);
     }
     if (h->oom) MHD_destroy_response(h->oom);
+    stop_watch(h);
+    for (size_t i = 0; h->rl && i <= h->rl_mask; i++) pthread_mutex_destroy(&h->rl[i].lock);
     pthread_mutex_destroy(&h->log_lock);
+    pthread_mutex_destroy(&h->watch_lock);
+    pthread_cond_destroy(&h->watch_cv);
+    sr_free(h->rl);
+    sr_free(h->pool);
     sr_free(h->routes);
     sr_free(h->assets);
     sr_free(h->slots);
@@ -874,15 +1205,26 @@ sr_err sr_http_start(const sr_http_config *cfg, sr_http **out, sr_diag *d) {
     sr_http *h = sr_calloc(1, sizeof *h);
     if (!h) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     pthread_mutex_init(&h->log_lock, NULL);
+    pthread_mutex_init(&h->watch_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->watch_cv, &ca);
+    pthread_condattr_destroy(&ca);
     h->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
     h->stop_wait_ms = cfg->stop_wait_ms ? cfg->stop_wait_ms : DEFAULT_STOP_WAIT;
     h->ctx = cfg->ctx;
     if (cfg->log) h->log = *cfg->log;
-    sr_err e = build_routes(h, cfg, d);
+    unsigned threads = cfg->threads ? cfg->threads : default_threads();
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    sr_err e = resolve_limits(h, &cfg->limits, threads, d);
+    if (!e) e = build_routes(h, cfg, d);
     if (!e) e = build_assets(h, cfg, d);
     if (!e) e = build_slots(h, d);
     if (!e) e = build_oom(h, d);
-    if (!e) e = run_daemon(h, cfg, d);
+    if (!e) e = build_rate(h, d);
+    if (!e) e = build_watch(h, d);
+    if (!e) e = run_daemon(h, cfg, threads, d);
     if (e) {
         free_server(h);
         return e;
@@ -904,8 +1246,12 @@ void sr_http_stop(sr_http *h) {
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
+    stop_watch(h);
     MHD_stop_daemon(h->mhd);
     if (ls != MHD_INVALID_SOCKET) close(ls);
+    if (h->log_left_out)
+        sr_logf(&h->log, SR_LOG_INFO, "http: %llu more libmicrohttpd messages left out",
+                (unsigned long long)h->log_left_out);
     free_server(h);
 }
 

@@ -2,18 +2,20 @@
  * assets, request bodies, JSON helpers, security headers and Prometheus metrics.
  *
  * What it does for a request, in order:
- *   1. the raw request target is split at '?'; the path must start with '/', every
+ *   1. a client over its request rate (limits.rate, per IPv4 address or IPv6 /64) gets
+ *      429 with Retry-After, before anything else is looked at;
+ *   2. the raw request target is split at '?'; the path must start with '/', every
  *      %XX must be two hex digits, decode to a non-NUL byte, and each decoded path
  *      segment and query key/value must be valid UTF-8 — otherwise 400;
- *   2. an unsupported method (not GET, HEAD, POST, PUT, DELETE) gets 501;
  *   3. the route table is scanned in order; a route matches when its pattern has as
  *      many segments as the path and every literal segment equals the decoded path
  *      segment ({name} matches any non-empty segment, %2F included). The first route
  *      that matches path and method wins (HEAD also matches GET routes). A path that
- *      matches only with other methods gets 405 and an Allow header;
+ *      matches only with other methods gets 405 and an Allow header, whatever the
+ *      method (PATCH, OPTIONS, ... included);
  *   4. otherwise GET/HEAD look the path up in the asset table ("/" means "/index.html")
- *      with ETag / If-None-Match → 304; other methods on an asset path get 405;
- *      anything else gets 404;
+ *      with ETag / If-None-Match → 304; other methods on an asset path get 405; on no
+ *      path at all GET/HEAD/POST/PUT/DELETE get 404 and any other method 501;
  *   5. a Content-Length above the route's max_body gets 413 at once, before the body
  *      is read (the connection is then closed). A chunked body that outgrows max_body
  *      is read on and thrown away up to 1 MiB more, then answered 413; past that the
@@ -26,6 +28,13 @@
  * Only libmicrohttpd's own refusals of broken HTTP (a header block over the memory
  * limit → 431, a malformed request line → 400) come without them: they are sent
  * before any request reaches this module.
+ *
+ * Slow clients (sr_http_limits): a request line and headers must arrive within
+ * header_timeout_s of the connection opening or of the previous answer being sent (so it
+ * is also how long a keep-alive connection may sit idle); a body, and the reading of an
+ * answer, must average min_rate bytes/s after a grace of header_timeout_s. A watchdog
+ * thread shuts down connections past their deadline (a trickle of one byte every few
+ * seconds never trips libmicrohttpd's idle timeout, which restarts with every byte).
  *
  * Threads: a pool of `threads` event-loop threads (libmicrohttpd's thread pool). A
  * connection stays on the thread that accepted it, and its handler runs on that
@@ -116,6 +125,32 @@ typedef struct sr_http_asset {
     size_t len;
 } sr_http_asset;
 
+#define SR_HTTP_NO_RATE_LIMIT   (-1.0) /* sr_http_limits.rate: no request-rate limit */
+#define SR_HTTP_MAX_CONNECTIONS 16384u /* the default connection limit */
+#define SR_HTTP_FD_RESERVE      256u   /* descriptors kept out of the connection limit */
+
+/* What one connection or client may take. Zero means "the default" for every field, so
+ * `sr_http_limits l = {0}` is the defaults (docs/SECURITY.md explains them). */
+typedef struct sr_http_limits {
+    unsigned timeout_s;        /* idle connection timeout (no byte either way); 0: 30 */
+    unsigned header_timeout_s; /* see "Slow clients" above; 0: 15 */
+    unsigned min_rate;         /* bytes/s a body or an answer must average; 0: 1024 */
+    /* Open connections; 0: SR_HTTP_MAX_CONNECTIONS. Capped at RLIMIT_NOFILE's soft limit
+     * (read at start) less SR_HTTP_FD_RESERVE descriptors for the store, uploads and the
+     * event loops. Shared out evenly among the threads; past it new connections wait in
+     * the listen queue. */
+    unsigned max_connections;
+    unsigned max_per_ip; /* concurrent connections from one address; 0: 64 */
+    /* Memory per connection for the request line, headers and read buffer; a header
+     * block that does not fit is refused with 431. 0: 32 KiB (headers up to ~16 KiB). */
+    size_t conn_memory;
+    /* Requests per second per client (an IPv4 address, an IPv6 /64), a token bucket of
+     * `burst` requests; 0: 50; SR_HTTP_NO_RATE_LIMIT (any negative): none. */
+    double rate;
+    unsigned burst;        /* 0: 2 x rate (at least 1) */
+    unsigned rate_clients; /* clients the rate table holds (fixed memory); 0: 16384 */
+} sr_http_limits;
+
 /* Zero means "the default" for every number, so `sr_http_config c = {0}` works. */
 typedef struct sr_http_config {
     const char *bind; /* IPv4 or IPv6 literal; NULL: "127.0.0.1"; "0.0.0.0" for all */
@@ -125,13 +160,8 @@ typedef struct sr_http_config {
      * connections of its thread: twice the cores keeps the CPUs busy while some threads
      * wait in a slow handler, and costs only a stack and an epoll set each. */
     unsigned threads;
-    unsigned timeout_s;       /* idle connection timeout; 0: 30 */
-    unsigned max_connections; /* 0: 256; shared out evenly among the threads */
-    unsigned max_per_ip;      /* concurrent connections from one address; 0: 64 */
-    size_t max_body;          /* default request body limit; 0: 64 KiB */
-    /* Memory per connection for the request line, headers and read buffer; a header
-     * block that does not fit is refused with 431. 0: 32 KiB (headers up to ~16 KiB). */
-    size_t conn_memory;
+    sr_http_limits limits;
+    size_t max_body;       /* default request body limit; 0: 64 KiB */
     unsigned stop_wait_ms; /* how long sr_http_stop waits for requests; 0: 10000 */
     const sr_http_route *routes;
     size_t n_routes;
@@ -144,8 +174,8 @@ typedef struct sr_http_config {
 } sr_http_config;
 
 /* Checks cfg, binds and starts the threads. Returns SR_OK and *out, or SR_E_USAGE (a
- * bad address, pattern or route), SR_E_IO (cannot listen: the port is taken, ...) or
- * SR_E_NOMEM, with words in d. */
+ * bad address, pattern, route or limit), SR_E_IO (cannot listen: the port is taken, ...)
+ * or SR_E_NOMEM, with words in d. */
 sr_err sr_http_start(const sr_http_config *cfg, sr_http **out, sr_diag *d);
 /* The port the server listens on (the one chosen when cfg->port was 0). */
 uint16_t sr_http_port(const sr_http *h);
@@ -156,7 +186,8 @@ uint16_t sr_http_port(const sr_http *h);
 void sr_http_stop(sr_http *h);
 /* Appends the metrics in Prometheus text format (version 0.0.4): request counts by
  * route and status class, a latency histogram by route, requests in flight, open
- * connections and aborted requests. Safe from any thread, including a handler. */
+ * connections and their limit, aborted requests, requests refused for their rate (429)
+ * and connections cut for being too slow. Safe from any thread, including a handler. */
 void sr_http_metrics_text(sr_http *h, sr_buf *out);
 
 /* ---- for handlers ---------------------------------------------------------------- */

@@ -1,4 +1,5 @@
-/* A tiny blocking HTTP/1.1 client for tests: connect to 127.0.0.1, send raw request
+/* A tiny blocking HTTP/1.1 client for tests: connect to 127.0.0.1 (from any loopback
+ * address, so one test can be many clients), send raw request
  * bytes, read one response at a time (status, headers, body by Content-Length, chunked
  * or until close). Responses to HEAD and 1xx/204/304 have no body; the caller says
  * which requests were HEAD. Bytes past one response stay buffered for the next, so
@@ -12,6 +13,7 @@
 #define SR_TEST_HTTP_CLIENT_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -41,8 +43,10 @@ typedef struct hc_resp {
     size_t body_len;
 } hc_resp;
 
-/* Connects to 127.0.0.1:port; false when refused. */
-static inline bool hc_open(hc_conn *c, uint16_t port) {
+/* Connects from the loopback address `from` ("127.0.0.2"; NULL: any) to
+ * 127.0.0.1:port; false when refused. Linux routes all of 127.0.0.0/8 to the loopback,
+ * so a test can be many clients. */
+static inline bool hc_open_from(hc_conn *c, uint16_t port, const char *from) {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0) return false;
@@ -50,11 +54,47 @@ static inline bool hc_open(hc_conn *c, uint16_t port) {
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (from) {
+        struct sockaddr_in src;
+        memset(&src, 0, sizeof src);
+        src.sin_family = AF_INET;
+        if (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+            bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            close(c->fd);
+            c->fd = -1;
+            return false;
+        }
+    }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        return false;
+    }
+    return true;
+}
+
+/* Connects to 127.0.0.1:port; false when refused. */
+static inline bool hc_open(hc_conn *c, uint16_t port) {
+    return hc_open_from(c, port, NULL);
+}
+
+/* Connects to [::1]:port; false when refused or without IPv6. */
+static inline bool hc_open6(hc_conn *c, uint16_t port) {
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (c->fd < 0) return false;
+    struct timeval tv = {10, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    sa.sin6_addr = in6addr_loopback;
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(c->fd);
         c->fd = -1;
@@ -245,6 +285,17 @@ static inline bool hc_closed(hc_conn *c) {
         ssize_t k = recv(c->fd, b, sizeof b, 0);
         if (k == 0) return true;
         if (k < 0) return false;
+    }
+}
+
+/* Without waiting: true when the server has ended the connection (EOF or a reset; bytes
+ * it sent before are read and dropped). */
+static inline bool hc_gone(hc_conn *c) {
+    char b[4096];
+    for (;;) {
+        ssize_t k = recv(c->fd, b, sizeof b, MSG_DONTWAIT);
+        if (k == 0) return true;
+        if (k < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
     }
 }
 

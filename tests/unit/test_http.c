@@ -20,9 +20,14 @@
  *   GET    /metrics                 sr_http_metrics_text
  * Assets: /index.html (served for "/" too) and /app.js.
  *
+ * The hostile-client tests speak from many loopback addresses (127.x.y.z), each its own
+ * client to the rate limit and the per-address connection limit; the slow-client ones
+ * shorten the header timeout to 1 s.
+ *
  * Set SONGREC_HTTP_BENCH=1 to print the requests/s of the trivial JSON route.
  */
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -175,6 +181,7 @@ static sr_http_config toy_config(toy *t) {
     c.n_assets = sizeof ASSETS / sizeof ASSETS[0];
     c.ctx = t;
     c.threads = 2;
+    c.limits.rate = SR_HTTP_NO_RATE_LIMIT; /* test_rate_limit turns it on */
     return c;
 }
 
@@ -288,12 +295,20 @@ static void test_method_not_allowed(void **state) {
                "GET, HEAD, DELETE");
     expect_405(port, "GET /api/echo HTTP/1.1\r\nHost: t\r\n\r\n", "POST, PUT");
     expect_405(port, "DELETE /index.html HTTP/1.1\r\nHost: t\r\n\r\n", "GET, HEAD");
+    /* Methods none of the routes use: 405 with Allow on a path that exists (a route or
+     * an asset), 501 on one that does not. */
+    expect_405(port, "PATCH /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+               "POST, PUT");
+    expect_405(port, "OPTIONS /api/songs/1 HTTP/1.1\r\nHost: t\r\n\r\n", "GET, HEAD, DELETE");
+    expect_405(port, "TRACE /api/json HTTP/1.1\r\nHost: t\r\n\r\n", "GET, HEAD");
+    expect_405(port, "BREW / HTTP/1.1\r\nHost: t\r\n\r\n", "GET, HEAD");
+    expect_405(port, "CONNECT /app.js HTTP/1.1\r\nHost: t\r\n\r\n", "GET, HEAD");
     hc_resp r;
-    req(port, "PATCH /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", &r);
+    req(port, "PATCH /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", &r);
     expect_error_json(&r, 501);
     hc_resp_free(&r);
-    req(port, "BREW / HTTP/1.1\r\nHost: t\r\n\r\n", &r);
-    expect_error_json(&r, 501);
+    req(port, "POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", &r);
+    expect_error_json(&r, 404);
     hc_resp_free(&r);
     sr_http_stop(t.h);
 }
@@ -559,7 +574,7 @@ static void test_security_headers(void **state) {
         "DELETE /api/songs/1 HTTP/1.1\r\nHost: t\r\n\r\n",
         "GET /api/download HTTP/1.1\r\nHost: t\r\n\r\n",
     };
-    static const int STATUS[] = {200, 404, 405, 400, 413, 501, 200, 200, 304, 500, 204, 200};
+    static const int STATUS[] = {200, 404, 405, 400, 413, 405, 200, 200, 304, 500, 204, 200};
     toy t;
     uint16_t port = start_toy(&t);
     for (size_t i = 0; i < sizeof RAW / sizeof RAW[0]; i++) {
@@ -929,8 +944,8 @@ static void test_connection_limits(void **state) {
     toy t;
     memset(&t, 0, sizeof t);
     sr_http_config cfg = toy_config(&t);
-    cfg.max_per_ip = 2;
-    cfg.timeout_s = 1;
+    cfg.limits.max_per_ip = 2;
+    cfg.limits.timeout_s = 1;
     uint16_t port = start_with(&t, &cfg);
     hc_conn c[3];
     for (int i = 0; i < 3; i++) assert_true(hc_open(&c[i], port));
@@ -989,6 +1004,270 @@ static void test_hostile_input(void **state) {
         }
         expect_get(port, "/api/json", 200, "{\"ok\":true}");
     }
+    sr_http_stop(t.h);
+}
+
+/* ---- hostile clients -------------------------------------------------------------- */
+
+/* One request on a fresh connection from the loopback address `from`; fails the test
+ * when no answer comes. */
+static void req_from(uint16_t port, const char *from, const char *raw, hc_resp *r) {
+    hc_conn c;
+    if (!hc_open_from(&c, port, from)) fail_msg("cannot connect from %s", from);
+    if (!hc_sends(&c, raw) || hc_read(&c, !strncmp(raw, "HEAD ", 5), r) != 0)
+        fail_msg("no response from %s to: %s", from, raw);
+    hc_close(&c);
+}
+
+static int status_from(uint16_t port, const char *from, const char *raw) {
+    hc_resp r;
+    req_from(port, from, raw, &r);
+    int status = r.status;
+    hc_resp_free(&r);
+    return status;
+}
+
+static void test_rate_limit(void **state) {
+    static const char GET[] = "GET /api/json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    toy t;
+    memset(&t, 0, sizeof t);
+    sr_http_config cfg = toy_config(&t);
+    /* A burst of 3, then one request per 50 s (every step below takes far less), in a
+     * table of one set: 8 clients. */
+    cfg.limits.rate = 0.02;
+    cfg.limits.burst = 3;
+    cfg.limits.rate_clients = 8;
+    uint16_t port = start_with(&t, &cfg);
+    for (int i = 0; i < 3; i++) assert_int_equal(status_from(port, "127.0.0.1", GET), 200);
+    hc_resp r;
+    req_from(port, "127.0.0.1", GET, &r);
+    expect_error_json(&r, 429);
+    expect_security(&r, "429");
+    assert_non_null(hc_header(&r, "Retry-After"));
+    int wait = atoi(hc_header(&r, "Retry-After"));
+    if (wait < 45 || wait > 50) fail_msg("Retry-After %d, expected about 50", wait);
+    hc_resp_free(&r);
+    /* Another address is another client. */
+    assert_int_equal(status_from(port, "127.0.0.2", GET), 200);
+    /* 40 new addresses through the 8-entry table: all served, and the limited client
+     * keeps its debt (the fullest buckets are the ones given up). */
+    for (int i = 1; i <= 40; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "127.0.1.%d", i);
+        assert_int_equal(status_from(port, from, GET), 200);
+    }
+    assert_int_equal(status_from(port, "127.0.0.1", GET), 429);
+    /* A request with a body is refused before the body is sent. */
+    req_from(port, "127.0.0.1", "POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n",
+             &r);
+    expect_error_json(&r, 429);
+    hc_resp_free(&r);
+    sr_buf b = SR_BUF_INIT;
+    sr_http_metrics_text(t.h, &b);
+    assert_int_equal(sample(b.p, "songrec_http_rate_limited_total"), 3);
+    assert_int_equal(sample(b.p, "songrec_http_requests_total{route=\"json\",code=\"2xx\"}"), 44);
+    sr_buf_free(&b);
+    sr_http_stop(t.h);
+}
+
+/* The IPv6 side of the client key, through a server on ::1 (skipped without IPv6). */
+static void test_rate_limit_ipv6(void **state) {
+    toy t;
+    memset(&t, 0, sizeof t);
+    sr_http_config cfg = toy_config(&t);
+    cfg.bind = "::1";
+    cfg.limits.rate = 0.02;
+    cfg.limits.burst = 2;
+    sr_diag d = {{0}};
+    if (sr_http_start(&cfg, &t.h, &d) != SR_OK) {
+        print_message("no IPv6 loopback (%s): skipped\n", d.msg);
+        skip();
+    }
+    uint16_t port = sr_http_port(t.h);
+    for (int i = 0; i < 3; i++) {
+        hc_conn c;
+        assert_true(hc_open6(&c, port));
+        assert_true(hc_sends(&c, "GET /api/json HTTP/1.1\r\nHost: t\r\n\r\n"));
+        hc_resp r;
+        assert_int_equal(hc_read(&c, false, &r), 0);
+        assert_int_equal(r.status, i < 2 ? 200 : 429);
+        hc_resp_free(&r);
+        hc_close(&c);
+    }
+    sr_http_stop(t.h);
+}
+
+/* A client that sends `head`, then `piece` every every_ms, until the server ends the
+ * connection (gone_ms: when, from the connect; 0: it never did within max_ms). */
+typedef struct trickle {
+    uint16_t port;
+    const char *head, *piece;
+    int every_ms, max_ms;
+    uint64_t gone_ms;
+} trickle;
+
+static void *trickle_thread(void *arg) {
+    trickle *tr = arg;
+    hc_conn c;
+    if (!hc_open(&c, tr->port)) return NULL;
+    uint64_t t0 = ms_now();
+    hc_sends(&c, tr->head);
+    while (ms_now() - t0 < (uint64_t)tr->max_ms) {
+        sleep_ms(tr->every_ms);
+        if (hc_gone(&c) || send(c.fd, tr->piece, strlen(tr->piece), MSG_NOSIGNAL) < 0) {
+            tr->gone_ms = ms_now() - t0;
+            break;
+        }
+    }
+    hc_close(&c);
+    return NULL;
+}
+
+static void test_slow_clients(void **state) {
+    toy t;
+    memset(&t, 0, sizeof t);
+    sr_http_config cfg = toy_config(&t);
+    cfg.limits.header_timeout_s = 1; /* the idle timeout stays 30 s */
+    uint16_t port = start_with(&t, &cfg);
+    /* A byte of the request line, a header line, a body byte every 200 ms: each resets
+     * libmicrohttpd's idle timeout, none gets the request in within 1 s. */
+    trickle tr[] = {
+        {port, "", "G", 200, 8000, 0},
+        {port, "GET /api/json HTTP/1.1\r\nHost: t\r\n", "X-A: b\r\n", 200, 8000, 0},
+        {port, "POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", "x", 200, 8000,
+         0},
+    };
+    enum { N = sizeof tr / sizeof tr[0] };
+    pthread_t th[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, trickle_thread, &tr[i]), 0);
+    /* Meanwhile everyone else is served. */
+    for (int i = 0; i < 20; i++) expect_get(port, "/api/json", 200, "{\"ok\":true}");
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (tr[i].gone_ms < 500 || tr[i].gone_ms > 6000)
+            fail_msg("trickle %d ended after %llu ms, expected about 1000", i,
+                     (unsigned long long)tr[i].gone_ms);
+    }
+    /* A keep-alive connection left idle after an answer: closed after 1 s, not 30. */
+    hc_conn c;
+    assert_true(hc_open(&c, port));
+    assert_true(hc_sends(&c, "GET /api/json HTTP/1.1\r\nHost: t\r\n\r\n"));
+    hc_resp r;
+    assert_int_equal(hc_read(&c, false, &r), 0);
+    assert_int_equal(r.status, 200);
+    hc_resp_free(&r);
+    uint64_t t0 = ms_now();
+    assert_true(hc_closed(&c));
+    assert_true(ms_now() - t0 < 6000);
+    hc_close(&c);
+    sr_buf b = SR_BUF_INIT;
+    wait_sample(t.h, &b, "songrec_http_connections", 0);
+    assert_int_equal(sample(b.p, "songrec_http_connections_cut_total"), N + 1);
+    sr_buf_free(&b);
+    sr_http_stop(t.h);
+}
+
+/* A reader that never reads: cut once the answer has had its time at min_rate. */
+static void test_slow_reader(void **state) {
+    toy t;
+    memset(&t, 0, sizeof t);
+    sr_http_config cfg = toy_config(&t);
+    cfg.limits.header_timeout_s = 1;
+    cfg.limits.min_rate = 1 << 20; /* 200,000 bytes: 1 s + 0.2 s */
+    uint16_t port = start_with(&t, &cfg);
+    hc_conn c;
+    assert_true(hc_open(&c, port));
+    assert_true(hc_sends(&c, "GET /api/slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+    sleep_ms(3000);
+    sr_buf b = SR_BUF_INIT;
+    wait_sample(t.h, &b, "songrec_http_connections", 0);
+    assert_int_equal(sample(b.p, "songrec_http_connections_cut_total"), 1);
+    sr_buf_free(&b);
+    assert_true(hc_gone(&c));
+    hc_close(&c);
+    sr_http_stop(t.h);
+}
+
+/* Many idle connections — more than the old limit of 256, from several addresses since
+ * each may hold 64 — leave the server answering; past the connection limit a new
+ * connection waits in the listen queue until one closes, rather than being refused. */
+static void test_idle_connections(void **state) {
+    toy t;
+    uint16_t port = start_toy(&t);
+    enum { IDLE = 600 };
+    hc_conn *c = calloc(IDLE, sizeof *c);
+    assert_non_null(c);
+    for (int i = 0; i < IDLE; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "127.0.2.%d", 1 + i / 60);
+        assert_true(hc_open_from(&c[i], port, from));
+    }
+    sr_buf b = SR_BUF_INIT;
+    wait_sample(t.h, &b, "songrec_http_connections", IDLE);
+    for (int i = 0; i < 10; i++) expect_get(port, "/api/json", 200, "{\"ok\":true}");
+    for (int i = 0; i < IDLE; i++) hc_close(&c[i]);
+    free(c);
+    wait_sample(t.h, &b, "songrec_http_connections", 0);
+    sr_http_stop(t.h);
+
+    memset(&t, 0, sizeof t);
+    sr_http_config cfg = toy_config(&t);
+    cfg.threads = 1;
+    cfg.limits.max_connections = 2;
+    cfg.limits.header_timeout_s = 1;
+    port = start_with(&t, &cfg);
+    hc_conn idle[2], late;
+    for (int i = 0; i < 2; i++) assert_true(hc_open(&idle[i], port));
+    wait_sample(t.h, &b, "songrec_http_connections", 2);
+    uint64_t t0 = ms_now();
+    assert_true(hc_open(&late, port));
+    assert_true(hc_sends(&late, "GET /api/json HTTP/1.1\r\nHost: t\r\n\r\n"));
+    hc_resp r;
+    assert_int_equal(hc_read(&late, false, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(ms_now() - t0 >= 500); /* it waited for an idle one to be cut */
+    hc_resp_free(&r);
+    for (int i = 0; i < 2; i++) hc_close(&idle[i]);
+    hc_close(&late);
+    sr_buf_free(&b);
+    sr_http_stop(t.h);
+}
+
+static void test_static_escape(void **state) {
+    static const char *const PATHS[] = {
+        "/../index.html",
+        "/..%2findex.html",
+        "/%2e%2e/index.html",
+        "/%2E%2E%2Findex.html",
+        "/app.js/../index.html",
+        "/./app.js",
+        "//app.js",
+        "/%252e%252e/app.js",
+        "/..%5capp.js",
+        "/..\\app.js",
+        "/%5c..%5capp.js",
+        "/app.js%00",
+        "/app.js%2500",
+        "/index.html/",
+        "/app.js.",
+        "/APP.JS",
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%c0%afetc/passwd",
+        "/%2e%2e%5c%2e%2e%5cetc%5cpasswd",
+    };
+    toy t;
+    uint16_t port = start_toy(&t);
+    for (size_t i = 0; i < sizeof PATHS / sizeof PATHS[0]; i++) {
+        hc_resp r;
+        get(port, PATHS[i], &r);
+        if (r.status != 404 && r.status != 400) fail_msg("%s: status %d", PATHS[i], r.status);
+        if (strstr(r.body, "songrec") || strstr(r.body, "<title>"))
+            fail_msg("%s: served a file", PATHS[i]);
+        hc_resp_free(&r);
+    }
+    expect_get(port, "/app.js", 200, APP_JS);
     sr_http_stop(t.h);
 }
 
@@ -1062,6 +1341,62 @@ static void test_start_errors(void **state) {
 
 static void log_to_count(void *user, sr_log_level level, const char *text) {
     atomic_fetch_add((atomic_int *)user, 1);
+}
+
+/* songrec_http_connections_max of a server started with cfg. */
+static long long started_limit(sr_http_config *cfg) {
+    toy t;
+    memset(&t, 0, sizeof t);
+    cfg->ctx = &t;
+    start_with(&t, cfg);
+    sr_buf b = SR_BUF_INIT;
+    sr_http_metrics_text(t.h, &b);
+    long long v = sample(b.p, "songrec_http_connections_max");
+    sr_buf_free(&b);
+    sr_http_stop(t.h);
+    return v;
+}
+
+static void test_limits(void **state) {
+    /* A request rate that is not a number, or under one per 1,000 s, is refused. */
+    const double bad[] = {NAN, 0.0001};
+    for (int i = 0; i < 2; i++) {
+        toy t;
+        memset(&t, 0, sizeof t);
+        sr_http_config cfg = toy_config(&t);
+        cfg.limits.rate = bad[i];
+        sr_diag d = {{0}};
+        sr_http *h = NULL;
+        assert_int_equal(sr_http_start(&cfg, &h, &d), SR_E_USAGE);
+        assert_null(h);
+        assert_non_null(strstr(d.msg, "rate"));
+    }
+    /* The connection limit fits the descriptors: a soft limit of 1,024 leaves 768, and
+     * asking for more says so in the log. */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 1024) skip();
+    low.rlim_cur = 1024;
+    low.rlim_max = old.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    atomic_int logged = 0;
+    sr_log log = {log_to_count, NULL, &logged};
+    toy t;
+    sr_http_config cfg = toy_config(&t);
+    cfg.log = &log;
+    assert_int_equal(started_limit(&cfg), 1024 - SR_HTTP_FD_RESERVE);
+    assert_int_equal(atomic_load(&logged), 0);
+    cfg.limits.max_connections = 5000;
+    assert_int_equal(started_limit(&cfg), 1024 - SR_HTTP_FD_RESERVE);
+    assert_int_equal(atomic_load(&logged), 1);
+    cfg.limits.max_connections = 100;
+    assert_int_equal(started_limit(&cfg), 100);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (old.rlim_cur == RLIM_INFINITY ||
+        old.rlim_cur >= SR_HTTP_MAX_CONNECTIONS + SR_HTTP_FD_RESERVE) {
+        cfg.limits.max_connections = 0;
+        assert_int_equal(started_limit(&cfg), SR_HTTP_MAX_CONNECTIONS);
+    }
 }
 
 static void test_out_of_memory(void **state) {
@@ -1201,7 +1536,14 @@ int main(void) {
         cmocka_unit_test(test_stop_bounded),
         cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_rate_limit_ipv6),
+        cmocka_unit_test(test_slow_clients),
+        cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_idle_connections),
+        cmocka_unit_test(test_static_escape),
         cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_throughput),
     };
