@@ -137,7 +137,10 @@ sr_err sr_engine_history(const sr_engine *e, const char *path, const char *forma
     memset(st, 0, sizeof *st);
     if (!e->cat) return sr_diag_set(d, SR_E_INPUT, "%s has no song catalog", e->path);
     hist h = {.e = e, .st = st};
-    sr_ingest_opts o = {.read = {.min_ms_played = 30000, .report_first = 0}, .format = format};
+    /* One listener's history: formats without a user name (Spotify, Last.fm, a user-less
+     * CSV) need none, so every record without one is theirs. */
+    sr_ingest_opts o = {.read = {.user = "listener", .min_ms_played = 30000, .report_first = 0},
+                        .format = format};
     sr_read_stats rs = {0};
     char *paths[1] = {(char *)path};
     sr_err err = sr_ingest_paths(paths, 1, &o, hist_accept, &h, &rs, d);

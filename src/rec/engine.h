@@ -32,7 +32,7 @@ typedef struct sr_engine {
     sr_catalog *cat; /* the song catalog with search; NULL when the model has none */
     sr_recommender rec;
     uint32_t *item_pop; /* (n_items) raters of each song in the trainset */
-    const char *path;
+    const char *path;   /* borrowed: sr_engine_open's path, which must outlive the engine */
 } sr_engine;
 
 /* Maps the model file at path and builds the catalog; returns a new engine in *out. */

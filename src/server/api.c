@@ -19,6 +19,10 @@
  *
  * JSON numbers are written with 12 significant digits; scores, supports, weights and
  * similarities are rounded to 3 decimals first, as the exports do.
+ *
+ * In-process requests (api_parse.h, for the fuzz targets): the same handlers run on a
+ * request made in memory; handlers read captures and the query only through param()
+ * and query(), which serve both kinds.
  */
 #include "server/api.h"
 
@@ -34,6 +38,7 @@
 
 #include "data/normalize.h"
 #include "ingest/reader.h"
+#include "server/api_parse.h"
 #include "util/mem.h"
 #include "util/str.h"
 
@@ -177,6 +182,34 @@ static char *cstr(sr_str s) {
     return sr_strndup(s.p ? s.p : "", s.n);
 }
 
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* A request made in memory (api_parse.h): the handler gets &req, with conn_ NULL. */
+typedef struct local_req {
+    sr_http_req req; /* first, so that &req converts back to the local_req */
+    const sr_api_local_req *in;
+} local_req;
+
+/* The decoded capture {name}: the HTTP core's, or a local request's. */
+static const char *param(const sr_http_req *req, const char *name) {
+    if (req->conn_) return sr_http_param(req, name);
+    const sr_api_local_req *in = ((const local_req *)req)->in;
+    size_t k = 0, n = strlen(name);
+    for (const char *p = strchr(in->route->pattern, '{'); p; p = strchr(p + 1, '{'), k++)
+        if (!strncmp(p + 1, name, n) && p[n + 1] == '}')
+            return k < in->n_params ? in->params[k] : NULL;
+    return NULL;
+}
+
+/* The first query value of key: the HTTP core's, or a local request's. */
+static const char *query(const sr_http_req *req, const char *key) {
+    if (req->conn_) return sr_http_query(req, key);
+    const sr_api_local_req *in = ((const local_req *)req)->in;
+    for (size_t i = 0; i < in->n_query; i++)
+        if (!strcmp(in->qkeys[i], key)) return in->qvalues[i];
+    return NULL;
+}
+
 /* ---- parsing ---------------------------------------------------------------------- */
 
 /* A whole decimal number without sign, at most max. */
@@ -210,7 +243,7 @@ static bool path_id(sr_http_res *res, const char *s, const char *what, uint32_t 
 /* The query parameter key as a number in lo..hi; def when absent. */
 static bool query_u64(const sr_http_req *req, sr_http_res *res, const char *key, uint64_t lo,
                       uint64_t hi, uint64_t def, uint64_t *out) {
-    const char *s = sr_http_query(req, key);
+    const char *s = query(req, key);
     *out = def;
     if (!s) return true;
     if (parse_u64(s, hi, out) && *out >= lo) return true;
@@ -608,13 +641,13 @@ static bool query_opts(const sr_http_req *req, sr_rec_opts *o, sr_http_res *res)
     o->n = (size_t)n;
     o->max_per_artist = (uint32_t)mpa;
     o->n_because = (size_t)because;
-    const char *s = sr_http_query(req, "exclude_rated_artists");
+    const char *s = query(req, "exclude_rated_artists");
     if (s && strcmp(s, "true") && strcmp(s, "false") && strcmp(s, "1") && strcmp(s, "0")) {
         sr_http_error(res, 400, "exclude_rated_artists must be true or false");
         return false;
     }
     o->exclude_rated_artists = s && (!strcmp(s, "true") || !strcmp(s, "1"));
-    s = sr_http_query(req, "discovery");
+    s = query(req, "discovery");
     o->discovery = 0;
     if (s) {
         char *end;
@@ -774,7 +807,7 @@ static void h_model(void *ctx, const sr_http_req *req, sr_http_res *res) {
 
 static void h_search(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
-    const char *q = sr_http_query(req, "q"), *kind = sr_http_query(req, "kind");
+    const char *q = query(req, "q"), *kind = query(req, "kind");
     if (!q) {
         sr_http_error(res, 400, "the query parameter q is missing");
         return;
@@ -822,8 +855,7 @@ static void h_search(void *ctx, const sr_http_req *req, sr_http_res *res) {
 static void h_artist(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
     uint32_t ar;
-    if (!path_id(res, sr_http_param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar))
-        return;
+    if (!path_id(res, param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar)) return;
     reply(res, 200, artist_json(a, ar));
 }
 
@@ -831,7 +863,7 @@ static void h_artist_songs(void *ctx, const sr_http_req *req, sr_http_res *res) 
     const sr_api *a = ctx;
     uint32_t ar;
     uint64_t offset, limit;
-    if (!path_id(res, sr_http_param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar) ||
+    if (!path_id(res, param(req, "id"), "artist", sr_catalog_n_artists(a->cat), &ar) ||
         !query_u64(req, res, "offset", 0, UINT32_MAX, 0, &offset) ||
         !query_u64(req, res, "limit", 1, MAX_LIMIT, DEFAULT_SONGS, &limit))
         return;
@@ -853,7 +885,7 @@ static void h_artist_songs(void *ctx, const sr_http_req *req, sr_http_res *res) 
 static void h_song(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
     uint32_t i;
-    if (!path_id(res, sr_http_param(req, "id"), "song", sr_catalog_n_items(a->cat), &i)) return;
+    if (!path_id(res, param(req, "id"), "song", sr_catalog_n_items(a->cat), &i)) return;
     json_t *v = song_json(a, i);
     const uint8_t *mb = a->e->mf->meta.item_mbid;
     static const uint8_t zero[16];
@@ -881,7 +913,7 @@ static void similar_reply(const sr_api *a, const sr_http_req *req, sr_http_res *
                           const char *what, uint32_t count, similar_fn find, json_of_fn one) {
     uint32_t id;
     uint64_t n;
-    if (!path_id(res, sr_http_param(req, "id"), what, count, &id) ||
+    if (!path_id(res, param(req, "id"), what, count, &id) ||
         !query_u64(req, res, "n", 1, SR_REC_MAX_N, DEFAULT_N, &n))
         return;
     uint32_t *ids = sr_mallocarray(n, sizeof *ids);
@@ -963,7 +995,7 @@ done:
 /* ---- profiles --------------------------------------------------------------------- */
 
 static const char *token_of(const sr_http_req *req) {
-    return sr_http_param(req, "token");
+    return param(req, "token");
 }
 
 /* The profile of token as JSON: ratings and blocks with the catalog id of each (null
@@ -1116,7 +1148,7 @@ static void h_ratings_clear(void *ctx, const sr_http_req *req, sr_http_res *res)
 static void h_rating_delete(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
     uint32_t i;
-    if (!path_id(res, sr_http_param(req, "song"), "song", sr_catalog_n_items(a->cat), &i)) return;
+    if (!path_id(res, param(req, "song"), "song", sr_catalog_n_items(a->cat), &i)) return;
     char *artist = cstr(sr_catalog_artist_name(a->cat, sr_catalog_item_artist(a->cat, i)));
     char *track = cstr(sr_catalog_track_name(a->cat, i));
     sr_diag d = {{0}};
@@ -1195,12 +1227,12 @@ done:
 static void h_block_delete(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
     block_target t = {0};
-    if (!sr_profile_block_kind_parse(sr_http_param(req, "kind"), &t.kind)) {
+    if (!sr_profile_block_kind_parse(param(req, "kind"), &t.kind)) {
         sr_http_error(res, 400, "a block kind is song or artist");
         return;
     }
     bool song = t.kind == SR_PROFILE_BLOCK_SONG;
-    if (!path_id(res, sr_http_param(req, "id"), song ? "song" : "artist",
+    if (!path_id(res, param(req, "id"), song ? "song" : "artist",
                  song ? sr_catalog_n_items(a->cat) : sr_catalog_n_artists(a->cat), &t.id) ||
         !block_names(a, &t, res))
         goto done;
@@ -1221,7 +1253,7 @@ done:
 /* Writes the body to a new private file in the temp dir; its name into path. The name
  * ends like the client's file name (?filename=), which format detection reads. */
 static bool spool(const sr_api *a, const sr_http_req *req, char *path, size_t cap) {
-    const char *fname = sr_http_query(req, "filename");
+    const char *fname = query(req, "filename");
     const char *dot = fname ? strrchr(sr_path_base(fname), '.') : NULL;
     char suffix[24] = "";
     /* Only a short suffix of letters and digits after the last dots: ".json", ".tar.gz". */
@@ -1351,7 +1383,7 @@ static void history_error(sr_http_res *res, const char *msg, const char *path) {
 
 static void h_history(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
-    const char *token = token_of(req), *format = sr_http_query(req, "format");
+    const char *token = token_of(req), *format = query(req, "format");
     if (format && !sr_format_find(format)) {
         sr_http_error(res, 400,
                       "unknown history format '%.40s' (see songrec ingest --list-formats)", format);
@@ -1403,7 +1435,7 @@ static void h_history(void *ctx, const sr_http_req *req, sr_http_res *res) {
 
 static void h_recommendations(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const sr_api *a = ctx;
-    const char *fs = sr_http_query(req, "format");
+    const char *fs = query(req, "format");
     sr_export_format f = SR_EXPORT_JSON;
     if (fs && !sr_export_format_parse(fs, &f)) {
         sr_http_error(res, 400, "format must be json, jspf, xspf or csv");
@@ -1516,7 +1548,14 @@ static const sr_http_route ROUTES[] = {
     {SR_HTTP_GET, "/api/profiles/{token}/recommendations", h_recommendations, "recommendations", 0},
 };
 
-sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
+static void api_free(sr_api *a) {
+    about_free(a);
+    sr_free(a->tmp_dir);
+    sr_free(a);
+}
+
+/* Everything sr_api_start sets up but the server. */
+static sr_err api_new(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     *out = NULL;
     if (!cfg->engine || !cfg->engine->cat)
         return sr_diag_set(d, SR_E_USAGE, "%s has no song catalog to serve",
@@ -1543,11 +1582,17 @@ sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     if (!e) e = load_about(cfg->about_dir, "gridsearch.json", &a->about_grid, d);
     if (!e) e = sr_rec_starter(&a->e->rec, SR_REC_MAX_STARTER, a->starter, &a->n_starter, d);
     if (e) {
-        about_free(a);
-        sr_free(a->tmp_dir);
-        sr_free(a);
+        api_free(a);
         return e;
     }
+    *out = a;
+    return SR_OK;
+}
+
+sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
+    sr_api *a;
+    sr_err e = api_new(cfg, &a, d);
+    if (e) return e;
     sr_http_config hc = {.bind = cfg->bind,
                          .port = cfg->port,
                          .threads = cfg->threads,
@@ -1563,9 +1608,7 @@ sr_err sr_api_start(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     sr_http *h;
     e = sr_http_start(&hc, &h, d);
     if (e) {
-        about_free(a);
-        sr_free(a->tmp_dir);
-        sr_free(a);
+        api_free(a);
         return e;
     }
     atomic_store(&a->http, h);
@@ -1580,7 +1623,36 @@ uint16_t sr_api_port(const sr_api *a) {
 void sr_api_stop(sr_api *a) {
     if (!a) return;
     sr_http_stop(atomic_load(&a->http));
-    about_free(a);
-    sr_free(a->tmp_dir);
-    sr_free(a);
+    api_free(a);
+}
+
+/* ---- in-process requests (api_parse.h) -------------------------------------------- */
+
+const sr_http_route *sr_api_routes(size_t *n) {
+    *n = sizeof ROUTES / sizeof ROUTES[0];
+    return ROUTES;
+}
+
+sr_err sr_api_open_local(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
+    return api_new(cfg, out, d);
+}
+
+sr_err sr_api_local(sr_api *a, const sr_api_local_req *r, sr_http_res *res) {
+    size_t n_routes, caps = 0, i = 0;
+    const sr_http_route *table = sr_api_routes(&n_routes);
+    while (i < n_routes && r->route != &table[i]) i++;
+    if (i == n_routes) return SR_E_USAGE;
+    for (const char *p = strchr(r->route->pattern, '{'); p; p = strchr(p + 1, '{')) caps++;
+    if (r->n_params != caps || r->n_query > SR_HTTP_MAX_QUERY) return SR_E_USAGE;
+    local_req l = {.req = {.method = r->route->method,
+                           .path = r->route->pattern,
+                           .route = r->route->name,
+                           .n_params = r->n_params,
+                           .params = r->params,
+                           .body = r->body ? r->body : "",
+                           .body_len = r->body ? r->body_len : 0,
+                           .conn_ = NULL},
+                   .in = r};
+    r->route->handler(a, &l.req, res);
+    return SR_OK;
 }

@@ -29,8 +29,8 @@ static sr_err touch_all(void *user, const sr_listen *l, sr_value_kind kind) {
 /* Reads data[0, size) with format f as the member name (also the label), with the
  * options every target shares (--user fuzz, default user "fuzz", --min-ms-played 30000,
  * "now" 2025-06-15) and columns as --columns (NULL: none); then detects. */
-static void fuzz_read(const sr_format *f, const char *name, const uint8_t *data, size_t size,
-                      const char *columns) {
+static inline void fuzz_read(const sr_format *f, const char *name, const uint8_t *data, size_t size,
+                             const char *columns) {
     sr_stream s;
     if (sr_stream_init_mem(&s, data, size)) return;
     sr_read_stats st;

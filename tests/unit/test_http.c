@@ -1163,7 +1163,11 @@ static void test_slow_clients(void **state) {
     hc_close(&c);
     sr_buf b = SR_BUF_INIT;
     wait_sample(t.h, &b, "songrec_http_connections", 0);
-    assert_int_equal(sample(b.p, "songrec_http_connections_cut_total"), N + 1);
+    /* The trickles and the idle keep-alive, and on a loaded machine perhaps some of the
+     * 20 quick connections too: closed by their client after the answer, but not yet
+     * seen closed by the server when their 1 s ran out. */
+    const long long cut = sample(b.p, "songrec_http_connections_cut_total");
+    if (cut < N + 1 || cut > N + 1 + 20) fail_msg("%lld connections cut, expected %d", cut, N + 1);
     sr_buf_free(&b);
     sr_http_stop(t.h);
 }
