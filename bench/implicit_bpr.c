@@ -14,8 +14,9 @@
  * capped at n_songs / 4 songs; plays floor(Pareto(1, 1.2)).
  *
  * Commands (one tab-separated line each; times are medians of REPS fits):
- *   bpr USERS SONGS N THREADS ITERS REPS [FACTORS [SAMPLING]]  BPR fit (sampling by_user,
- *       the default, or uniform): samples/s = N ITERS / s
+ *   bpr USERS SONGS N THREADS ITERS REPS [FACTORS [SAMPLING [TRANSFORM]]]  BPR fit (sampling
+ *       by_user, the default, or uniform; transform none, the default, or a weighting of
+ *       the positives, e.g. log): samples/s = N ITERS / s
  *       (wall), samples per CPU second (all threads; steadier on a shared machine),
  *       and the share of 100,000 random (user, played, unplayed) triples ranked right
  *       (training AUC, a check that the fit learnt)
@@ -113,7 +114,7 @@ static double train_auc(const sr_model *m, const sr_trainset *ts) {
 }
 
 static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters, int reps, int k,
-                   const char *sampling) {
+                   const char *sampling, const char *transform) {
     const double g0 = bench_now();
     sr_trainset *ts = generate(nu, ns, n, 1);
     const double gen_s = bench_now() - g0;
@@ -125,6 +126,8 @@ static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters,
     char a[64];
     sr_diag d0;
     snprintf(a, sizeof a, "sampling=%s", sampling);
+    if (sr_params_set(ops, p, a, &d0)) die(d0.msg);
+    snprintf(a, sizeof a, "transform=%s", transform);
     if (sr_params_set(ops, p, a, &d0)) die(d0.msg);
     if (reps > 16) reps = 16;
     double auc = NAN;
@@ -139,12 +142,12 @@ static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters,
         sr_model_deinit(&m);
     }
     const double med = bench_median(t, reps), cmed = bench_median(tc, reps);
-    printf("bpr\tusers=%u\tsongs=%u\tpairs=%llu\tfactors=%d\tsampling=%s\titerations=%d\t"
-           "threads=%d\t"
+    printf("bpr\tusers=%u\tsongs=%u\tpairs=%llu\tfactors=%d\tsampling=%s\ttransform=%s\t"
+           "iterations=%d\tthreads=%d\t"
            "median_s=%.3f\tmin_s=%.3f\tmax_s=%.3f\tsamples_per_s=%.1fM\t"
            "samples_per_cpu_s=%.1fM\ttrain_auc=%.4f\tgenerate_s=%.1f\n",
-           nu, ns, (unsigned long long)n, k, sampling, iters, threads, med, t[0], t[reps - 1],
-           (double)n * iters / med / 1e6, (double)n * iters / cmed / 1e6, auc, gen_s);
+           nu, ns, (unsigned long long)n, k, sampling, transform, iters, threads, med, t[0],
+           t[reps - 1], (double)n * iters / med / 1e6, (double)n * iters / cmed / 1e6, auc, gen_s);
     sr_trainset_free(ts);
     return 0;
 }
@@ -218,7 +221,7 @@ int main(int argc, char **argv) {
     if (argc >= 8 && !strcmp(argv[1], "bpr"))
         return cmd_bpr((uint32_t)atol(argv[2]), (uint32_t)atol(argv[3]), (uint64_t)atoll(argv[4]),
                        atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argc > 8 ? atoi(argv[8]) : 64,
-                       argc > 9 ? argv[9] : "by_user");
+                       argc > 9 ? argv[9] : "by_user", argc > 10 ? argv[10] : "none");
     if (argc >= 7 && !strcmp(argv[1], "itemknn"))
         return cmd_itemknn((uint32_t)atol(argv[2]), (uint32_t)atol(argv[3]),
                            (uint64_t)atoll(argv[4]), atoi(argv[5]), atoi(argv[6]),

@@ -366,7 +366,9 @@ static void grid_usage(FILE *f) {
         "  --k K, --split S, --holdout F, --last-n N, --test-after DATE, --min-pairs N,\n"
         "  --max-users N, --seed S, --threads N   as for evaluate --task ranking\n"
         "  --json                 one JSON object\n"
-        "  -h, --help             this help\n");
+        "  -h, --help             this help\n\n"
+        "A choice is searched like a number, e.g. the play-count transform of als and\n"
+        "bpr: --grid transform=linear,log,bm25,quantile (bpr also none).\n");
 }
 
 typedef struct grid_row {

@@ -5,8 +5,9 @@
  * 2011), as the `implicit` library offers it (cg_steps 3, warm start, same stopping rule).
  *
  * Every pair (u, i) of the trainset holds a play count v: preference p = [v > 0],
- * confidence c = 1 + alpha f(v) (implicit.h: f linear or log(1 + v / eps)); absent pairs
- * have p = 0, c = 1. The fit minimises
+ * confidence c = 1 + alpha f(v) (implicit.h: f linear, log(1 + v / eps), min(v, cap), BM25
+ * or the count's quantile within the listener's counts); absent pairs have p = 0, c = 1.
+ * The fit minimises
  *     sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + lambda (sum_u |x_u|^2 + sum_i |y_i|^2)
  * over user factors x_u and item factors y_i (k each), alternating exact or CG solves of
  * one side's rows with the other side fixed. For user u (items alike, the roles swapped):
@@ -33,14 +34,16 @@
  *
  * Scores: est(u, i) = x_u . y_i, a score that ranks songs (implicit), impossible when u
  * or i is unknown to the trainset. Fold-in (exact): the listener's x is the Cholesky
- * solve above with the stored Y^T Y; explain splits x . y_i into
+ * solve above with the stored Y^T Y, their values weighed by the fit's transform (bm25
+ * with the trainset's corpus figures, quantile within their own values); explain splits
+ * x . y_i into
  *     y_i^T W (c_j p_j y_j),   W = (Y^T C_u Y + lambda I)^-1
  * per listened song j (the paper's section 5), which sum to the score.
  *
  * State: xu (n_users, ld), yi (n_items, ld) float32, ld = k rounded up to 16, 64-byte
- * aligned, padding zero; yty (k, k) double, Y^T Y of the final Y; owned. Loaded: views
- * of the file's "m.xu", "m.yi" (factor arrays, f32 or f16, used in place) and "m.yty"
- * (f64, k^2), borrowed.
+ * aligned, padding zero; yty (k, k) double, Y^T Y of the final Y; owned; the trainset's
+ * corpus figures (implicit.h). Loaded: views of the file's "m.xu", "m.yi" (factor arrays,
+ * f32 or f16, used in place) and "m.yty" (f64, k^2), borrowed, and "m.conf".
  */
 #include <math.h>
 #include <pthread.h>
@@ -68,6 +71,8 @@ enum {
     P_SOLVER,
     P_CG_STEPS,
     P_CAP,
+    P_BM25_K1,
+    P_BM25_B,
     P_COUNT
 };
 
@@ -84,14 +89,20 @@ static const sr_param_def als_params[P_COUNT] = {
                "ridge lambda on every factor row"},
     [P_ALPHA] = {"alpha", SR_PARAM_REAL, 40, 0, 1e9, NULL,
                  "confidence c = 1 + alpha f(play count)"},
-    [P_TRANSFORM] = {"transform", SR_PARAM_CHOICE, 0, 0, 2, "linear|log|cap",
-                     "f(count): count, log(1 + count / eps), or min(count, cap)"},
+    [P_TRANSFORM] = {"transform", SR_PARAM_CHOICE, SR_CONF_LINEAR, 0, SR_CONF_QUANTILE,
+                     SR_CONF_CHOICES,
+                     "f(count): count, log(1 + count / eps), min(count, cap), BM25 of the "
+                     "listener's plays, or the count's quantile among the listener's"},
     [P_EPS] = {"eps", SR_PARAM_REAL, 1, 1e-9, 1e9, NULL, "scale of the log transform"},
     [P_SOLVER] = {"solver", SR_PARAM_CHOICE, SOLVER_CG, 0, 1, "cg|cholesky",
                   "row solve: conjugate gradient, or exact (slow at scale)"},
     [P_CG_STEPS] = {"cg_steps", SR_PARAM_INT, 3, 1, 1000, NULL,
                     "conjugate-gradient steps per row and iteration"},
     [P_CAP] = {"cap", SR_PARAM_REAL, 10, 1e-9, 1e9, NULL, "the cap of the cap transform"},
+    [P_BM25_K1] = {"bm25_k1", SR_PARAM_REAL, 1.2, 0, 1e6, NULL,
+                   "BM25 saturation: larger lets more plays count"},
+    [P_BM25_B] = {"bm25_b", SR_PARAM_REAL, 0.75, 0, 1, NULL,
+                  "BM25 length normalisation, 0 (none) to 1 (full)"},
 };
 
 typedef struct als_state {
@@ -100,6 +111,7 @@ typedef struct als_state {
     float *yi;   /* (n_items, ld) owned, NULL when loaded */
     double *yty; /* (k, k) Y^T Y; owned unless loaded */
     sr_fmat X, Y;
+    sr_conf_corpus corpus; /* for the fold-in of bm25 */
     bool mapped;
 } als_state;
 
@@ -654,18 +666,21 @@ static void als_free(void *state) {
 }
 
 static void set_views(als_state *s, const sr_trainset *ts) {
-    s->X = (sr_fmat){s->xu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
-    s->Y = (sr_fmat){s->yi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->X =
+        (sr_fmat){.data = s->xu, .rows = ts->n_users, .k = s->k, .ld = s->ld, .type = SR_FMAT_F32};
+    s->Y =
+        (sr_fmat){.data = s->yi, .rows = ts->n_items, .k = s->k, .ld = s->ld, .type = SR_FMAT_F32};
 }
 
 static sr_confidence confidence_of(const double *p) {
+    const double t = p[P_TRANSFORM];
     return (sr_confidence){
-        .f = p[P_TRANSFORM] == 1   ? SR_CONF_LOG
-             : p[P_TRANSFORM] == 2 ? SR_CONF_CAP
-                                   : SR_CONF_LINEAR,
+        .f = t >= 0 && t <= SR_CONF_QUANTILE ? (sr_conf_transform)t : SR_CONF_LINEAR,
         .alpha = p[P_ALPHA],
         .eps = p[P_EPS],
         .cap = p[P_CAP],
+        .k1 = p[P_BM25_K1],
+        .b = p[P_BM25_B],
     };
 }
 
@@ -692,8 +707,7 @@ static bool scratch_alloc(als_scratch *sc, const sr_trainset *ts, const sr_confi
                           uint32_t k, uint32_t ld, uint32_t T, bool chol) {
     const size_t kk = (size_t)k * k;
     const uint32_t groups = gram_groups(ts->n_users > ts->n_items ? ts->n_users : ts->n_items, k);
-    sc->wu = sr_confidence_weights(conf, ts->ur_r, ts->n);
-    sc->wi = sr_confidence_weights(conf, ts->ir_r, ts->n);
+    if (sr_confidence_weights(conf, ts, &sc->wu, &sc->wi)) return false;
     sc->G = sr_mallocarray(kk, sizeof *sc->G);
     sc->Gd = sr_mallocarray(kk, sizeof *sc->Gd);
     sc->Gf = sr__mf_alloc(k, ld);
@@ -712,10 +726,12 @@ sr_err sr__als_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
                    void **state, sr_diag *d) {
     *state = NULL;
     if (!(p[P_FACTORS] >= 1 && p[P_FACTORS] <= MAX_K) || !(p[P_ITERATIONS] >= 0) ||
-        !(p[P_REG] >= 0) || !(p[P_ALPHA] >= 0) || !(p[P_EPS] > 0) || !(p[P_CG_STEPS] >= 1))
+        !(p[P_REG] >= 0) || !(p[P_ALPHA] >= 0) || !(p[P_EPS] > 0) || !(p[P_CG_STEPS] >= 1) ||
+        !(p[P_BM25_K1] >= 0) || !(p[P_BM25_B] >= 0 && p[P_BM25_B] <= 1))
         return sr_diag_set(d, SR_E_USAGE,
                            "ALS: factors must be in [1, 1024], iterations >= 0, regularization "
-                           ">= 0, alpha >= 0, eps > 0, cg_steps >= 1");
+                           ">= 0, alpha >= 0, eps > 0, cg_steps >= 1, bm25_k1 >= 0, bm25_b in "
+                           "[0, 1]");
     const uint32_t k = (uint32_t)p[P_FACTORS], ld = sr__mf_ld(k);
     const int iters = (int)p[P_ITERATIONS];
     const double lambda = p[P_REG];
@@ -729,6 +745,7 @@ sr_err sr__als_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "ALS: out of memory");
     s->k = k;
     s->ld = ld;
+    sr_confidence_corpus(ts, &s->corpus);
     s->xu = sr__mf_alloc(ts->n_users, ld);
     s->yi = sr__mf_alloc(ts->n_items, ld);
     s->yty = sr_calloc((size_t)k * k, sizeof *s->yty);
@@ -870,6 +887,7 @@ static void als_save(const void *state, const sr_trainset *ts, sr_srm_writer *w)
     put_fmat(w, "m.xu", s->xu, &s->X, s->ld);
     put_fmat(w, "m.yi", s->yi, &s->Y, s->ld);
     sr_srm_put(w, "m.yty", SR_SRM_F64, s->yty, (uint64_t)s->k * s->k);
+    sr_confidence_save(&s->corpus, w);
 }
 
 static sr_err als_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
@@ -883,6 +901,9 @@ static sr_err als_load(sr_srm *r, const sr_trainset *ts, const double *p, void *
     sr_err e = sr_srm_get_fmat(r, "m.xu", ts->n_users, k, &X, d);
     if (!e) e = sr_srm_get_fmat(r, "m.yi", ts->n_items, k, &Y, d);
     if (!e) e = sr_srm_get(r, "m.yty", SR_SRM_F64, (uint64_t)k * k, &g, NULL, d);
+    const sr_confidence conf = confidence_of(p);
+    sr_conf_corpus corpus;
+    if (!e) e = sr_confidence_load(r, &conf, ts, &corpus, d);
     if (e) return e;
     const double *yty = g;
     for (uint32_t f = 0; f < k; f++) {
@@ -897,6 +918,7 @@ static sr_err als_load(sr_srm *r, const sr_trainset *ts, const double *p, void *
     s->yty = (double *)yty;
     s->X = X;
     s->Y = Y;
+    s->corpus = corpus;
     s->mapped = true;
     *state = s;
     return SR_OK;
@@ -919,7 +941,8 @@ static void als_user_free(void *ustate) {
 }
 
 /* The exact solve for the listener (the cholesky row solve of the fit, with the stored
- * Y^T Y): for a trained user's own counts it gives that user's row of a cholesky fit. */
+ * Y^T Y, their values through the fit's transform): for a trained user's own counts it
+ * gives that user's row of a cholesky fit. */
 static sr_err als_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *nu,
                           sr_diag *d) {
     const als_state *s = state;
@@ -929,24 +952,27 @@ static sr_err als_fold_in(const void *state, const sr_trainset *ts, const double
     const sr_confidence conf = confidence_of(p);
     als_user *u = sr_calloc(1, sizeof *u);
     float row[MAX_K];
+    float *w = sr_mallocarray(n ? 2 * n : 1, sizeof *w); /* (n) weights, (n) scratch */
     if (u) {
         u->z = sr_calloc(s->ld, sizeof *u->z);
         u->L = sr_mallocarray((size_t)k * k + k, sizeof *u->L);
         u->t = sr_mallocarray(n ? n : 1, sizeof *u->t);
     }
-    if (!u || !u->z || !u->L || !u->t) {
+    if (!u || !u->z || !u->L || !u->t || !w) {
         als_user_free(u);
+        sr_free(w);
         return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
+    sr_confidence_row(&conf, &s->corpus, ts, nu->items, nu->r, n, w + n, w);
     double *b = u->L + (size_t)k * k;
     ridge(s->yty, p[P_REG], k, u->L);
     memset(b, 0, k * sizeof *b);
     for (size_t j = 0; j < n; j++) {
-        const float w = sr_confidence_extra(&conf, nu->r[j]);
-        u->t[j] = sr_confidence_target(nu->r[j], w);
+        u->t[j] = sr_confidence_target(nu->r[j], w[j]);
         sr_fmat_row(&s->Y, nu->items[j], row);
-        normal_add(u->L, b, k, row, w, u->t[j]);
+        normal_add(u->L, b, k, row, w[j], u->t[j]);
     }
+    sr_free(w);
     cholesky(u->L, k);
     chol_solve(u->L, k, b);
     for (uint32_t f = 0; f < k; f++) u->z[f] = (float)b[f];
@@ -961,6 +987,13 @@ static bool als_estimate_new(const void *state, const sr_trainset *ts, const sr_
     if (!sr_trainset_knows_item(ts, i)) return false;
     *est = sr_fmat_dot(&s->Y, i, u->z);
     return true;
+}
+
+/* Known items score Y_i . x: the recommender may scan an int8 copy of Y (model.h). */
+static void als_linear(const void *state, const sr_newuser *nu, sr_linear *lin) {
+    const als_state *s = state;
+    *lin = (sr_linear){.Q = s->Y};
+    if (nu) lin->x = ((const als_user *)nu->state)->z;
 }
 
 static void als_score_new(const void *state, const sr_trainset *ts, const sr_newuser *nu,
@@ -1005,6 +1038,7 @@ const sr_model_ops sr_model_als = {
     .fold_in = als_fold_in,
     .estimate_new = als_estimate_new,
     .score_new = als_score_new,
+    .linear = als_linear,
     .explain = als_explain,
     .user_free = als_user_free,
     .similar = als_similar,

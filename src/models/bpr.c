@@ -21,10 +21,18 @@
  *                          quality is the same (held-out AUC 0.808 both, 2,458 x 10,000
  *                          generated, 20 iterations) and it is about 1.7 times faster with
  *                          a million songs, since p_u and u's song list stay in cache.
- * Every pair counts as a positive whatever its play count (BPR ranks played over
- * unplayed). Factors start uniform in [-0.5/k, 0.5/k) (as `implicit`), row by row from
- * the seed (mf.h), biases at 0; rows of users and songs the trainset does not know are
- * zeroed after the fit (an unknown song has no score, an unknown user scores b_i).
+ * With transform = none (the default) every pair counts as a positive whatever its play
+ * count (BPR ranks played over unplayed). Any other transform weighs a listener's pairs by
+ * their confidence c = 1 + alpha f(v), ALS's (implicit.h: linear, log, cap, bm25,
+ * quantile): the positive i of a sample is drawn from u's songs with probability
+ * c_ui / sum_j c_uj, through an alias table per listener (Walker; util/rng.h) laid out
+ * with the pairs — one cache line a draw, as before. Only which of u's songs is the
+ * positive changes: how many samples each listener gets does not (uniform: u still comes
+ * with a uniformly drawn pair; by_user: |I_u| in a row), so heavy listeners gain no
+ * weight over light ones.
+ * Factors start uniform in [-0.5/k, 0.5/k) (as `implicit`), row by row from the seed
+ * (mf.h), biases at 0; rows of users and songs the trainset does not know are zeroed
+ * after the fit (an unknown song has no score, an unknown user scores b_i).
  *
  * Parallel: Hogwild! (Niu, Recht, Re & Wright, NIPS 2011) — ctx->threads threads sample
  * from their own generators (stream t of the seed) and update the shared factors without
@@ -45,14 +53,18 @@
  * order, each song a positive against one negative drawn uniformly from the known songs
  * they did not play, with the fit's learning rate and regularisation; the generator is
  * seeded by a hash of their songs, so the same songs give the same p. Their play counts
- * do not matter (positives, as in the fit). Since every step adds a vector to a decayed
- * p, p is a sum of one part per song (the steps where that song was the positive, each
- * decayed by the later steps); the state keeps these parts, and explain gives each song
- * part_j . q_i — the contributions sum to p . q_i, the personal part of the score.
+ * do not matter (positives, as in the fit) — unless the fit weighed them: then each step's
+ * positive is drawn in proportion to its confidence under the fit's transform (bm25 with
+ * the trainset's corpus figures, kept in the state), FOLD_PASSES times n steps in all.
+ * Since every step adds a vector to a decayed p, p is a sum of one part per song (the
+ * steps where that song was the positive, each decayed by the later steps); the state
+ * keeps these parts, and explain gives each song part_j . q_i — the contributions sum to
+ * p . q_i, the personal part of the score.
  *
  * State: bi (n_items), pu (n_users, ld), qi (n_items, ld), ld = k rounded up to 16 —
  * owned, or borrowed from a model file ("m.bi" f32; "m.pu", "m.qi" factor arrays used
- * in place, float16 included, through the fmat views P and Q).
+ * in place, float16 included, through the fmat views P and Q); the trainset's corpus
+ * figures ("m.conf", implicit.h).
  */
 #include <math.h>
 #include <pthread.h>
@@ -60,6 +72,7 @@
 #include <string.h>
 
 #include "models/fmat.h"
+#include "models/implicit.h"
 #include "models/implicit_weight.h"
 #include "models/mf.h"
 #include "models/model.h"
@@ -71,7 +84,24 @@
 #define AVX512 __attribute__((target("avx512f")))
 #endif
 
-enum { P_FACTORS, P_LR, P_REG, P_ITERS, P_ITEM_BIAS, P_VERIFY, P_SAMPLING, P_COUNT };
+enum {
+    P_FACTORS,
+    P_LR,
+    P_REG,
+    P_ITERS,
+    P_ITEM_BIAS,
+    P_VERIFY,
+    P_SAMPLING,
+    P_TRANSFORM,
+    P_ALPHA,
+    P_EPS,
+    P_CAP,
+    P_BM25_K1,
+    P_BM25_B,
+    P_COUNT
+};
+
+enum { TRANSFORM_NONE = 0 }; /* then SR_CONF_LINEAR + 1, ... (SR_CONF_CHOICES) */
 
 static const sr_param_def bpr_params[P_COUNT] = {
     [P_FACTORS] = {"factors", SR_PARAM_INT, 64, 1, 1024, NULL, "number of latent factors"},
@@ -85,6 +115,18 @@ static const sr_param_def bpr_params[P_COUNT] = {
                   "redraw a negative the listener played"},
     [P_SAMPLING] = {"sampling", SR_PARAM_CHOICE, 1, 0, 1, "uniform|by_user",
                     "pairs drawn independently, or listener by listener (faster)"},
+    [P_TRANSFORM] = {"transform", SR_PARAM_CHOICE, TRANSFORM_NONE, 0, SR_CONF_QUANTILE + 1,
+                     "none|" SR_CONF_CHOICES,
+                     "positives of a listener drawn alike (none), or in proportion to "
+                     "1 + alpha f(count), f as ALS's transform"},
+    [P_ALPHA] = {"alpha", SR_PARAM_REAL, 1, 0, 1e9, NULL,
+                 "weight of a positive: 1 + alpha f(play count) (not with none)"},
+    [P_EPS] = {"eps", SR_PARAM_REAL, 1, 1e-9, 1e9, NULL, "scale of the log transform"},
+    [P_CAP] = {"cap", SR_PARAM_REAL, 10, 1e-9, 1e9, NULL, "the cap of the cap transform"},
+    [P_BM25_K1] = {"bm25_k1", SR_PARAM_REAL, 1.2, 0, 1e6, NULL,
+                   "BM25 saturation: larger lets more plays count"},
+    [P_BM25_B] = {"bm25_b", SR_PARAM_REAL, 0.75, 0, 1, NULL,
+                  "BM25 length normalisation, 0 (none) to 1 (full)"},
 };
 
 #define MAX_THREADS 64
@@ -102,8 +144,23 @@ typedef struct bpr_state {
     float *pu; /* (n_users, ld) owned, NULL when loaded */
     float *qi; /* (n_items, ld) owned, NULL when loaded */
     sr_fmat P, Q;
-    bool mapped; /* the arrays are borrowed from the model file */
+    sr_conf_corpus corpus; /* for the fold-in of bm25 */
+    bool mapped;           /* the arrays are borrowed from the model file */
 } bpr_state;
+
+/* The confidence of the transform p asks for; false for none. */
+static bool confidence_of(const double *p, sr_confidence *c) {
+    const double t = p[P_TRANSFORM];
+    *c = (sr_confidence){
+        .f = t >= 1 && t <= SR_CONF_QUANTILE + 1 ? (sr_conf_transform)(t - 1) : SR_CONF_LINEAR,
+        .alpha = p[P_ALPHA],
+        .eps = p[P_EPS],
+        .cap = p[P_CAP],
+        .k1 = p[P_BM25_K1],
+        .b = p[P_BM25_B],
+    };
+    return t != TRANSFORM_NONE;
+}
 
 static void bpr_free(void *state) {
     bpr_state *s = state;
@@ -118,11 +175,33 @@ static void bpr_free(void *state) {
 
 /* ---- training ---- */
 
+/* A pair in user order with the alias cell of its listener's row (weighted sampling): a
+ * draw that lands on the cell keeps the pair's song i when a 32-bit coin is below thresh,
+ * else takes the song alt of the row (Walker's alias method, as sr_alias). 16 bytes, four
+ * to a cache line. */
+typedef struct bpr_pos {
+    uint32_t u, i, thresh, alt;
+} bpr_pos;
+
+/* A place in [0, n) and a 32-bit coin from one 64-bit draw: the high and low halves of
+ * its product with n, as sr_alias_sample (bias < n / 2^64). */
+static inline uint64_t draw_cell(sr_rng *r, uint64_t n, uint32_t *coin) {
+    const __uint128_t m = (__uint128_t)sr_rng_u64(r) * n;
+    *coin = (uint32_t)((uint64_t)m >> 32);
+    return (uint64_t)(m >> 64);
+}
+
+/* The positive a draw that landed on cell e gives. */
+static inline uint32_t cell_song(const bpr_pos *e, uint32_t coin) {
+    return coin < e->thresh ? e->i : e->alt;
+}
+
 /* What every thread of a fit reads. */
 typedef struct bpr_shared {
     const sr_trainset *ts;
     bpr_state *s;
-    const uint32_t *pairs; /* (n, 2) user and song of each pair */
+    const uint32_t *pairs; /* uniform, unweighted: (n, 2) user and song of each pair */
+    const bpr_pos *pos;    /* weighted: (n) the pairs with their alias cells, else NULL */
     /* The songs negatives are drawn from, those the trainset knows: all of [0, n_items)
      * (both NULL), a bitmap to draw from by rejection (most known), or a list (few). */
     const uint64_t *known_bits; /* (n_items / 64 rounded up) */
@@ -149,6 +228,7 @@ typedef struct bpr_job {
 typedef struct slot {
     uint64_t q; /* pair */
     uint32_t u, i, j;
+    uint32_t coin; /* weighted: the alias coin */
 } slot;
 
 /* A known song uniformly. The bitmap (n_items / 8 bytes) stays in cache, where a list
@@ -246,8 +326,11 @@ static inline void prefetch_row(const float *row, uint32_t ld) {
 }
 
 /* A job's samples through the pipeline (see the top), each update by `step` (inlined
- * into the two instances below). */
-static inline __attribute__((always_inline)) void drive(bpr_job *jb, bpr_step step) {
+ * into the instances below). weighted (a constant where it is inlined): the pair drawn
+ * uniformly brings its listener u, and the alias cell at that place of u's row — a
+ * uniform place within the row — gives the positive, from the same cache line. */
+static inline __attribute__((always_inline)) void drive(bpr_job *jb, bpr_step step,
+                                                        const bool weighted) {
     const bpr_shared *sh = jb->sh;
     const sr_trainset *ts = sh->ts;
     const bpr_state *s = sh->s;
@@ -258,14 +341,27 @@ static inline __attribute__((always_inline)) void drive(bpr_job *jb, bpr_step st
     for (uint64_t t = 0; t < total; t++) {
         if (t < n) {
             slot *a = &ring[t % RING];
-            a->q = sr_rng_below(&jb->rng, ts->n);
+            if (weighted) {
+                a->q = draw_cell(&jb->rng, ts->n, &a->coin);
+            } else {
+                a->q = sr_rng_below(&jb->rng, ts->n);
+            }
             a->j = draw_negative(sh, &jb->rng);
-            __builtin_prefetch(sh->pairs + 2 * a->q, 0, 3);
+            if (weighted)
+                __builtin_prefetch(sh->pos + a->q, 0, 3);
+            else
+                __builtin_prefetch(sh->pairs + 2 * a->q, 0, 3);
         }
         if (t >= AHEAD_PAIR && t - AHEAD_PAIR < n) {
             slot *b = &ring[(t - AHEAD_PAIR) % RING];
-            b->u = sh->pairs[2 * b->q];
-            b->i = sh->pairs[2 * b->q + 1];
+            if (weighted) {
+                const bpr_pos e = sh->pos[b->q];
+                b->u = e.u;
+                b->i = cell_song(&e, b->coin);
+            } else {
+                b->u = sh->pairs[2 * b->q];
+                b->i = sh->pairs[2 * b->q + 1];
+            }
             prefetch_row(s->pu + (size_t)b->u * ld, ld);
             prefetch_row(s->qi + (size_t)b->i * ld, ld);
             prefetch_row(s->qi + (size_t)b->j * ld, ld);
@@ -300,9 +396,20 @@ static inline uint32_t draw_ahead(const bpr_shared *sh, sr_rng *r) {
     return j;
 }
 
-/* A positive of the listener (row of L songs) drawn ahead the same way. */
-static inline uint32_t draw_song(const bpr_shared *sh, const uint32_t *row, uint64_t L, sr_rng *r) {
-    const uint32_t i = row[sr_rng_below(r, L)];
+/* A positive of the listener (row of L songs; weighted: their L pairs with alias cells,
+ * prow) drawn ahead the same way. */
+static inline __attribute__((always_inline)) uint32_t draw_song(const bpr_shared *sh,
+                                                                const uint32_t *row,
+                                                                const bpr_pos *prow, uint64_t L,
+                                                                sr_rng *r, const bool weighted) {
+    uint32_t i;
+    if (weighted) {
+        uint32_t coin;
+        const uint64_t c = draw_cell(r, L, &coin);
+        i = cell_song(&prow[c], coin);
+    } else {
+        i = row[sr_rng_below(r, L)];
+    }
     prefetch_row(sh->s->qi + (size_t)i * sh->s->ld, sh->s->ld);
     __builtin_prefetch(sh->s->bi + i, 1, 3);
     return i;
@@ -310,9 +417,11 @@ static inline uint32_t draw_song(const bpr_shared *sh, const uint32_t *row, uint
 
 /* sampling = by_user: the listeners of this iteration's order, a chunk at a time; each
  * listener u of L songs gets L samples in a row, a positive drawn uniformly from u's
- * songs and a negative as for uniform sampling. p_u stays in cache for the whole run and
- * u's song list, which the negatives are checked against, too. */
-static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_step step) {
+ * songs (weighted: through u's alias cells) and a negative as for uniform sampling. p_u
+ * stays in cache for the whole run and u's song list, which the negatives are checked
+ * against, too. */
+static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_step step,
+                                                              const bool weighted) {
     const bpr_shared *sh = jb->sh;
     const sr_trainset *ts = sh->ts;
     const double inv_n = 1.0 / ts->n_items;
@@ -329,14 +438,17 @@ static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_s
                 const uint32_t nu = sh->order[x + 1];
                 prefetch_row(sh->s->pu + (size_t)nu * sh->s->ld, sh->s->ld);
                 __builtin_prefetch(ts->ur_item + ts->user_ptr[nu], 0, 3);
+                if (weighted) __builtin_prefetch(sh->pos + ts->user_ptr[nu], 0, 3);
             }
             const uint64_t a0 = ts->user_ptr[u], L = ts->user_ptr[u + 1] - a0;
             const uint32_t *row = ts->ur_item + a0;
+            const bpr_pos *prow = weighted ? sh->pos + a0 : NULL;
             for (uint64_t c = 0; c < L && c < AHEAD_SONG; c++)
-                pos[c] = draw_song(sh, row, L, &jb->rng);
+                pos[c] = draw_song(sh, row, prow, L, &jb->rng, weighted);
             for (uint64_t c = 0; c < L; c++) {
                 const uint32_t i = pos[c % AHEAD_SONG];
-                if (c + AHEAD_SONG < L) pos[c % AHEAD_SONG] = draw_song(sh, row, L, &jb->rng);
+                if (c + AHEAD_SONG < L)
+                    pos[c % AHEAD_SONG] = draw_song(sh, row, prow, L, &jb->rng, weighted);
                 uint32_t j = neg[tn % AHEAD_SONG];
                 neg[tn++ % AHEAD_SONG] = draw_ahead(sh, &jb->rng);
                 if (!check_negative(sh, &jb->rng, row, L, inv_n, i, &j)) {
@@ -349,19 +461,37 @@ static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_s
     }
 }
 
+/* The four pipelines of a kernel, each with its sampling fixed at compile time (the
+ * unweighted ones exactly as before weighting existed). */
 static void run_scalar(bpr_job *jb) {
-    if (jb->sh->order)
-        drive_users(jb, step_scalar);
-    else
-        drive(jb, step_scalar);
+    const bool w = jb->sh->pos != NULL;
+    if (jb->sh->order) {
+        if (w)
+            drive_users(jb, step_scalar, true);
+        else
+            drive_users(jb, step_scalar, false);
+    } else {
+        if (w)
+            drive(jb, step_scalar, true);
+        else
+            drive(jb, step_scalar, false);
+    }
 }
 
 #if defined(__x86_64__)
 AVX512 static void run_avx512(bpr_job *jb) {
-    if (jb->sh->order)
-        drive_users(jb, step_avx512);
-    else
-        drive(jb, step_avx512);
+    const bool w = jb->sh->pos != NULL;
+    if (jb->sh->order) {
+        if (w)
+            drive_users(jb, step_avx512, true);
+        else
+            drive_users(jb, step_avx512, false);
+    } else {
+        if (w)
+            drive(jb, step_avx512, true);
+        else
+            drive(jb, step_avx512, false);
+    }
 }
 #endif
 
@@ -383,8 +513,10 @@ static void zero_unknown(bpr_state *s, const sr_trainset *ts) {
 }
 
 static void set_views(bpr_state *s, const sr_trainset *ts) {
-    s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
-    s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
+    s->P =
+        (sr_fmat){.data = s->pu, .rows = ts->n_users, .k = s->k, .ld = s->ld, .type = SR_FMAT_F32};
+    s->Q =
+        (sr_fmat){.data = s->qi, .rows = ts->n_items, .k = s->k, .ld = s->ld, .type = SR_FMAT_F32};
 }
 
 /* The iterations, on T threads; by_user shuffles the listeners' order (order, n_order)
@@ -417,6 +549,7 @@ static void train(bpr_shared *sh, bpr_job *jobs, uint32_t T, int iters, uint32_t
 /* The scratch of one fit: what bpr_shared points to. */
 typedef struct bpr_scratch {
     uint32_t *pairs; /* uniform: (n, 2) user and song of each pair, on 2 MiB pages */
+    bpr_pos *pos;    /* weighted (either sampling): (n) instead of pairs */
     uint32_t *order; /* by_user: (n_order) the known listeners */
     uint32_t n_order;
     uint64_t *bits; /* see bpr_shared */
@@ -425,19 +558,56 @@ typedef struct bpr_scratch {
 
 static void scratch_free(bpr_scratch *x) {
     sr__mf_free((float *)x->pairs);
+    sr__mf_free((float *)x->pos);
     sr_free(x->order);
     sr_free(x->bits);
     sr_free(x->list);
 }
 
-static sr_err scratch_init(bpr_scratch *x, const sr_trainset *ts, bool by_user, uint32_t n_known) {
+/* The pairs with the alias cells of their listeners' rows, from the confidences
+ * 1 + w of the pairs (implicit.h): SR_E_NOMEM, or SR_E_RANGE for weights that overflow. */
+static sr_err build_pos(bpr_pos *pos, const sr_trainset *ts, const sr_confidence *conf) {
+    float *w;
+    sr_err e = sr_confidence_weights(conf, ts, &w, NULL);
+    if (e) return e;
+    uint64_t longest = 1;
+    for (uint32_t u = 0; u < ts->n_users; u++)
+        if (ts->user_ptr[u + 1] - ts->user_ptr[u] > longest)
+            longest = ts->user_ptr[u + 1] - ts->user_ptr[u];
+    double *c = sr_mallocarray(longest, sizeof *c);
+    if (!c) e = SR_E_NOMEM;
+    for (uint32_t u = 0; u < ts->n_users && !e; u++) {
+        const uint64_t a0 = ts->user_ptr[u], L = ts->user_ptr[u + 1] - a0;
+        if (!L) continue;
+        for (uint64_t q = 0; q < L; q++) c[q] = 1.0 + (double)w[a0 + q];
+        sr_alias al;
+        if ((e = sr_alias_init(&al, c, L))) break;
+        const uint32_t *row = ts->ur_item + a0;
+        for (uint64_t q = 0; q < L; q++)
+            pos[a0 + q] = (bpr_pos){u, row[q], al.cell[q].thresh, row[al.cell[q].alias]};
+        sr_alias_deinit(&al);
+    }
+    sr_free(c);
+    sr_free(w);
+    return e;
+}
+
+/* conf NULL: unweighted. */
+static sr_err scratch_init(bpr_scratch *x, const sr_trainset *ts, bool by_user, uint32_t n_known,
+                           const sr_confidence *conf) {
     memset(x, 0, sizeof *x);
+    if (conf) { /* 16 bytes a pair, four to a cache line */
+        x->pos = (bpr_pos *)sr__mf_alloc(ts->n, 4);
+        if (!x->pos) return SR_E_NOMEM;
+        sr_err e = build_pos(x->pos, ts, conf);
+        if (e) return e;
+    }
     if (by_user) {
         x->order = sr_mallocarray(ts->n_users ? ts->n_users : 1, sizeof *x->order);
         if (!x->order) return SR_E_NOMEM;
         for (uint32_t u = 0; u < ts->n_users; u++)
             if (sr_trainset_knows_user(ts, u)) x->order[x->n_order++] = u;
-    } else {
+    } else if (!conf) {
         /* 8 bytes a pair: one cache line per sample */
         x->pairs = (uint32_t *)sr__mf_alloc(ts->n, 2);
         if (!x->pairs) return SR_E_NOMEM;
@@ -461,20 +631,62 @@ static sr_err scratch_init(bpr_scratch *x, const sr_trainset *ts, bool by_user, 
     return SR_OK;
 }
 
+sr_err sr__bpr_draw_positives(const sr_trainset *ts, const double *p, bool by_user, uint64_t draws,
+                              uint64_t seed, uint64_t *counts) {
+    sr_confidence conf;
+    if (!confidence_of(p, &conf)) return SR_E_USAGE;
+    bpr_scratch x;
+    sr_err e = scratch_init(&x, ts, false, sr__iw_known_items(ts), &conf);
+    sr_rng r;
+    sr_rng_seed(&r, seed);
+    memset(counts, 0, (ts->n ? ts->n : 1) * sizeof *counts);
+    for (uint64_t t = 0; !e && !by_user && ts->n && t < draws; t++) { /* as drive */
+        uint32_t coin;
+        const bpr_pos *cell = &x.pos[draw_cell(&r, ts->n, &coin)];
+        const uint64_t a0 = ts->user_ptr[cell->u];
+        counts[sr__iw_lower_bound(ts->ur_item, a0, ts->user_ptr[cell->u + 1],
+                                  cell_song(cell, coin))]++;
+    }
+    for (uint32_t u = 0; !e && by_user && u < ts->n_users; u++) { /* as draw_song */
+        const uint64_t a0 = ts->user_ptr[u], L = ts->user_ptr[u + 1] - a0;
+        for (uint64_t t = 0; L && t < draws; t++) {
+            uint32_t coin;
+            const uint64_t c = draw_cell(&r, L, &coin);
+            counts[sr__iw_lower_bound(ts->ur_item, a0, a0 + L, cell_song(&x.pos[a0 + c], coin))]++;
+        }
+    }
+    scratch_free(&x);
+    return e;
+}
+
 sr_err sr__bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, int force_scalar,
                    void **state, sr_diag *d) {
     *state = NULL;
+    const double tf = p[P_TRANSFORM];
     if (!(p[P_FACTORS] >= 1 && p[P_FACTORS] <= 1024) || !(p[P_ITERS] >= 0) || !(p[P_LR] >= 0) ||
-        !(p[P_REG] >= 0) || !(p[P_SAMPLING] == 0 || p[P_SAMPLING] == 1))
+        !(p[P_REG] >= 0) || !(p[P_SAMPLING] == 0 || p[P_SAMPLING] == 1) ||
+        !(tf >= 0 && tf <= SR_CONF_QUANTILE + 1 && tf == floor(tf)) || !(p[P_ALPHA] >= 0) ||
+        !(p[P_EPS] > 0) || !(p[P_CAP] > 0) || !(p[P_BM25_K1] >= 0) ||
+        !(p[P_BM25_B] >= 0 && p[P_BM25_B] <= 1))
         return sr_diag_set(d, SR_E_USAGE,
                            "BPR: factors must be in [1, 1024], iterations, learning_rate and "
-                           "regularization >= 0, sampling uniform or by_user");
+                           "regularization >= 0, sampling uniform or by_user, transform one of "
+                           "none|" SR_CONF_CHOICES ", alpha >= 0, eps and cap > 0, bm25_k1 >= 0, "
+                           "bm25_b in [0, 1]");
     const bool by_user = p[P_SAMPLING] == 1;
+    sr_confidence conf;
+    const bool weighted = confidence_of(p, &conf);
     const uint32_t n_known = sr__iw_known_items(ts);
     bpr_state *s = sr_calloc(1, sizeof *s);
     bpr_scratch x;
-    sr_err e = scratch_init(&x, ts, by_user, n_known);
+    sr_err e = scratch_init(&x, ts, by_user, n_known, weighted ? &conf : NULL);
+    if (e == SR_E_RANGE) {
+        bpr_free(s);
+        scratch_free(&x);
+        return sr_diag_set(d, SR_E_USAGE, "BPR: alpha too large: the weights overflow");
+    }
     if (s) {
+        sr_confidence_corpus(ts, &s->corpus);
         s->k = (uint32_t)p[P_FACTORS];
         s->ld = sr__mf_ld(s->k);
         s->bi = sr_calloc((size_t)ts->n_items + 1, sizeof *s->bi);
@@ -499,6 +711,7 @@ sr_err sr__bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
     bpr_shared sh = {.ts = ts,
                      .s = s,
                      .pairs = x.pairs,
+                     .pos = x.pos,
                      .known_bits = x.bits,
                      .known_list = x.list,
                      .n_items = ts->n_items,
@@ -613,6 +826,7 @@ static void bpr_save(const void *state, const sr_trainset *ts, sr_srm_writer *w)
     sr_srm_put(w, "m.bi", SR_SRM_F32, s->bi, ts->n_items);
     sr_srm_put_factors(w, "m.pu", s->pu, ts->n_users, s->k, s->ld);
     sr_srm_put_factors(w, "m.qi", s->qi, ts->n_items, s->k, s->ld);
+    sr_confidence_save(&s->corpus, w);
 }
 
 static sr_err bpr_load(sr_srm *r, const sr_trainset *ts, const double *p, void **state,
@@ -624,6 +838,10 @@ static sr_err bpr_load(sr_srm *r, const sr_trainset *ts, const double *p, void *
     sr_err e = sr_srm_get(r, "m.bi", SR_SRM_F32, ts->n_items, &bi, NULL, d);
     if (!e) e = sr_srm_get_fmat(r, "m.pu", ts->n_users, k, &P, d);
     if (!e) e = sr_srm_get_fmat(r, "m.qi", ts->n_items, k, &Q, d);
+    sr_confidence conf;
+    confidence_of(p, &conf);
+    sr_conf_corpus corpus;
+    if (!e) e = sr_confidence_load(r, &conf, ts, &corpus, d);
     if (e) return e;
     bpr_state *s = sr_calloc(1, sizeof *s);
     if (!s) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -632,6 +850,7 @@ static sr_err bpr_load(sr_srm *r, const sr_trainset *ts, const double *p, void *
     s->bi = (float *)bi;
     s->P = P;
     s->Q = Q;
+    s->corpus = corpus;
     s->mapped = true;
     *state = s;
     return SR_OK;
@@ -666,6 +885,24 @@ static uint32_t fold_negative(const sr_trainset *ts, const sr_newuser *u, sr_rng
     return UINT32_MAX;
 }
 
+/* The listener's positives drawn in proportion to their confidences (a weighted fit): an
+ * alias table over their n songs into *al. SR_E_NOMEM, or SR_E_RANGE for weights that
+ * overflow. */
+static sr_err fold_alias(const bpr_state *s, const sr_trainset *ts, const sr_confidence *conf,
+                         const sr_newuser *u, sr_alias *al) {
+    const size_t n = u->n;
+    float *w = sr_mallocarray(2 * n, sizeof *w); /* (n) weights, (n) scratch */
+    double *c = sr_mallocarray(n, sizeof *c);
+    sr_err e = SR_E_NOMEM;
+    if (w && c) {
+        sr_confidence_row(conf, &s->corpus, ts, u->items, u->r, n, w + n, w);
+        for (size_t t = 0; t < n; t++) c[t] = 1.0 + (double)w[t];
+        e = sr_alias_init(al, c, n);
+    }
+    sr_free(w), sr_free(c);
+    return e;
+}
+
 static sr_err bpr_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,
                           sr_diag *d) {
     const bpr_state *s = state;
@@ -685,6 +922,16 @@ static sr_err bpr_fold_in(const void *state, const sr_trainset *ts, const double
         sr_free(qa), sr_free(qb), sr_free(x);
         return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
+    sr_confidence conf;
+    sr_alias al = {0};
+    const bool weighted = confidence_of(p, &conf) && n;
+    sr_err e = weighted ? fold_alias(s, ts, &conf, u, &al) : SR_OK;
+    if (e) {
+        bpr_user_free(bu);
+        sr_free(qa), sr_free(qb), sr_free(x);
+        return e == SR_E_NOMEM ? sr_diag_set(d, e, "out of memory")
+                               : sr_diag_set(d, SR_E_USAGE, "BPR: the weights overflow");
+    }
     for (size_t t = 0; t < n; t++) sr_fmat_row(&s->Q, u->items[t], qa + t * k);
     uint64_t h = sr_hash64(n);
     for (size_t t = 0; t < n; t++) h = sr_hash2(h, u->items[t]);
@@ -694,7 +941,8 @@ static sr_err bpr_fold_in(const void *state, const sr_trainset *ts, const double
     /* c_t is kept as scale * c~_t, so that the decay of every part is one multiply. */
     double scale = 1;
     for (int pass = 0; pass < FOLD_PASSES && n; pass++)
-        for (size_t t = 0; t < n; t++) {
+        for (size_t step_no = 0; step_no < n; step_no++) {
+            const size_t t = weighted ? sr_alias_sample(&al, &rng) : step_no;
             const uint32_t i = u->items[t], j = fold_negative(ts, u, &rng);
             if (j == UINT32_MAX) continue;
             sr_fmat_row(&s->Q, j, qb);
@@ -716,6 +964,7 @@ static sr_err bpr_fold_in(const void *state, const sr_trainset *ts, const double
         }
     for (size_t q = 0; q < n * k; q++) bu->c[q] *= scale;
     for (uint32_t f = 0; f < k; f++) bu->x[f] = (float)x[f];
+    sr_alias_deinit(&al);
     sr_free(qa), sr_free(qb), sr_free(x);
     u->state = bu;
     return SR_OK;
@@ -728,6 +977,13 @@ static bool bpr_estimate_new(const void *state, const sr_trainset *ts, const sr_
     if (!sr_trainset_knows_item(ts, i)) return false;
     *est = s->bi[i] + sr_fmat_dot(&s->Q, i, bu->x);
     return true;
+}
+
+/* Known items score b_i + q_i . x: the recommender may scan an int8 copy of Q (model.h). */
+static void bpr_linear(const void *state, const sr_newuser *u, sr_linear *lin) {
+    const bpr_state *s = state;
+    *lin = (sr_linear){.Q = s->Q, .bias = s->bi};
+    if (u) lin->x = ((const bpr_user *)u->state)->x;
 }
 
 static void bpr_score_new(const void *state, const sr_trainset *ts, const sr_newuser *u, float *out,
@@ -771,6 +1027,7 @@ const sr_model_ops sr_model_bpr = {
     .fold_in = bpr_fold_in,
     .estimate_new = bpr_estimate_new,
     .score_new = bpr_score_new,
+    .linear = bpr_linear,
     .explain = bpr_explain,
     .user_free = bpr_user_free,
     .similar = bpr_similar,

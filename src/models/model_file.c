@@ -108,8 +108,11 @@ static sr_err get_strtab(sr_srm *r, const char *off, const char *data, uint32_t 
 }
 
 /* Checks p against the parameter table: finite values in range (or unset), and the
- * stored text is what they format to (so names and order agree). */
-static bool params_ok(const sr_model_ops *ops, const double *p, const char *text) {
+ * stored text is what they format to (so names and order agree) — or, for a file written
+ * before parameters were appended to the table (n_stored of them; the rest took their
+ * defaults), the start of it. */
+static bool params_ok(const sr_model_ops *ops, const double *p, const char *text,
+                      uint64_t n_stored) {
     for (size_t i = 0; i < ops->n_params; i++) {
         const sr_param_def *def = &ops->params[i];
         if (isnan(p[i])) {
@@ -125,7 +128,9 @@ static bool params_ok(const sr_model_ops *ops, const double *p, const char *text
     }
     char buf[4096];
     sr_params_format(ops, p, buf, sizeof buf);
-    return !strcmp(buf, text);
+    if (n_stored == ops->n_params) return !strcmp(buf, text);
+    const size_t len = strlen(text);
+    return n_stored > 0 && !strncmp(buf, text, len) && buf[len] == ',';
 }
 
 sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
@@ -147,7 +152,13 @@ sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
         goto fail;
     }
     e = sr_srm_get_str(r, "params", &f->params, d);
-    if (!e) e = sr_srm_get(r, "param_values", SR_SRM_F64, ops->n_params, &pv, NULL, d);
+    /* Parameters appended to an algorithm's table since the file was written take their
+     * defaults, which keep the behaviour the file was trained with. */
+    uint64_t n_pv = 0;
+    if (!e) e = sr_srm_get(r, "param_values", SR_SRM_F64, UINT64_MAX, &pv, &n_pv, d);
+    if (!e && n_pv > ops->n_params)
+        e = sr_diag_set(d, SR_E_CORRUPT, "%s: %llu parameter values for %s's %zu", path,
+                        (unsigned long long)n_pv, ops->name, ops->n_params);
     if (!e) e = sr_srm_get(r, "scale", SR_SRM_F64, 2, &sc, NULL, d);
     if (!e) e = sr_srm_get_f64(r, "global_mean", &f->ts.global_mean, d);
     if (!e) e = sr_srm_get_u64(r, "n_users", &nu, d);
@@ -172,9 +183,10 @@ sr_err sr_model_load(const char *path, sr_model_file **out, sr_diag *d) {
         }
     }
     if (e) goto fail;
-    memcpy(f->model.p, pv, ops->n_params * sizeof(double));
+    sr_params_defaults(ops, f->model.p);
+    memcpy(f->model.p, pv, (size_t)n_pv * sizeof(double));
     memcpy(scale, sc, sizeof scale);
-    if (!params_ok(ops, f->model.p, f->params)) {
+    if (!params_ok(ops, f->model.p, f->params, n_pv)) {
         e = sr_diag_set(d, SR_E_CORRUPT, "%s: parameters do not match %s's table", path, ops->name);
         goto fail;
     }

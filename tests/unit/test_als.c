@@ -220,9 +220,10 @@ static void fixed_point_err(const sr_trainset *ts, const double *p, const void *
     sr__als_views(st, &X, &Y, &yty);
     const uint32_t k = X.k;
     const sr_confidence conf = {
-        p[sr_params_index(&sr_model_als, "transform")] == 1 ? SR_CONF_LOG : SR_CONF_LINEAR,
-        p[sr_params_index(&sr_model_als, "alpha")], p[sr_params_index(&sr_model_als, "eps")],
-        p[sr_params_index(&sr_model_als, "cap")]};
+        .f = p[sr_params_index(&sr_model_als, "transform")] == 1 ? SR_CONF_LOG : SR_CONF_LINEAR,
+        .alpha = p[sr_params_index(&sr_model_als, "alpha")],
+        .eps = p[sr_params_index(&sr_model_als, "eps")],
+        .cap = p[sr_params_index(&sr_model_als, "cap")]};
     const double lambda = p[sr_params_index(&sr_model_als, "regularization")];
     double x[16];
     *err_users = *err_items = 0;
@@ -279,6 +280,14 @@ static void test_params(void **state) {
     assert_true(p[sr_params_index(&sr_model_als, "solver")] == 1);
     set(p, "transform=log");
     assert_true(p[sr_params_index(&sr_model_als, "transform")] == 1);
+    set(p, "transform=quantile");
+    assert_true(p[sr_params_index(&sr_model_als, "transform")] == SR_CONF_QUANTILE);
+    set(p, "transform=bm25");
+    assert_true(p[sr_params_index(&sr_model_als, "transform")] == SR_CONF_BM25);
+    assert_true(p[sr_params_index(&sr_model_als, "bm25_k1")] == 1.2);
+    assert_true(p[sr_params_index(&sr_model_als, "bm25_b")] == 0.75);
+    assert_int_equal(sr_params_set(&sr_model_als, p, "bm25_b=1.5", NULL), SR_E_USAGE);
+    set(p, "transform=log");
     assert_int_equal(sr_params_set(&sr_model_als, p, "transform=sqrt", NULL), SR_E_USAGE);
     assert_int_equal(sr_params_set(&sr_model_als, p, "factors=0", NULL), SR_E_USAGE);
     char buf[512];
@@ -289,24 +298,36 @@ static void test_params(void **state) {
 
 static void test_confidence(void **state) {
     (void)state;
-    const sr_confidence lin = {SR_CONF_LINEAR, 40, 1, 10}, lg = {SR_CONF_LOG, 2, 1, 10};
+    const sr_confidence lin = {.f = SR_CONF_LINEAR, .alpha = 40, .eps = 1, .cap = 10},
+                        lg = {.f = SR_CONF_LOG, .alpha = 2, .eps = 1, .cap = 10};
     assert_float_equal(sr_confidence_extra(&lin, 3), 120, 0);
     assert_float_equal(sr_confidence_target(3, 120), 121, 0);
     assert_float_equal(sr_confidence_extra(&lg, 3), 2.7725887, 1e-6);
     assert_float_equal(sr_confidence_extra(&lin, 0), 0, 0);
     assert_float_equal(sr_confidence_extra(&lg, -1), 0, 0);
     assert_float_equal(sr_confidence_target(0, 0), 0, 0);
-    const sr_confidence cap = {SR_CONF_CAP, 2, 1, 10}; /* 2 min(v, 10) */
+    const sr_confidence cap = {
+        .f = SR_CONF_CAP, .alpha = 2, .eps = 1, .cap = 10}; /* 2 min(v, 10) */
     assert_float_equal(sr_confidence_extra(&cap, 3), 6, 0);
     assert_float_equal(sr_confidence_extra(&cap, 37), 20, 0);
     assert_float_equal(sr_confidence_extra(&cap, 0), 0, 0);
-    const float v[3] = {1, 0, 7};
-    float *w = sr_confidence_weights(&lin, v, 3);
-    assert_non_null(w);
-    assert_float_equal(w[0], 40, 0);
-    assert_float_equal(w[1], 0, 0);
-    assert_float_equal(w[2], 280, 0);
-    sr_free(w);
+    /* Every pair of the 4 x 4 matrix, alpha 40: by user 3 1 | 2 5 | 1 1 4 | 1 2 -> 120 40 |
+     * 80 200 | 40 40 160 | 40 80; by item 3 1 | 1 2 1 | 5 1 | 4 2 -> 120 40 | 40 80 40 |
+     * 200 40 | 160 80. */
+    sr_trainset *ts = ts44();
+    float *wu, *wi;
+    assert_int_equal(sr_confidence_weights(&lin, ts, &wu, &wi), SR_OK);
+    const float by_user[9] = {120, 40, 80, 200, 40, 40, 160, 40, 80};
+    const float by_item[9] = {120, 40, 40, 80, 40, 200, 40, 160, 80};
+    for (int q = 0; q < 9; q++) {
+        assert_float_equal(wu[q], by_user[q], 0);
+        assert_float_equal(wi[q], by_item[q], 0);
+    }
+    sr_free(wu), sr_free(wi);
+    assert_int_equal(sr_confidence_weights(&lg, ts, &wu, NULL), SR_OK); /* user order only */
+    assert_float_equal(wu[0], 2.7725887, 1e-6);
+    sr_free(wu);
+    sr_trainset_free(ts);
 }
 
 /* One iteration of the exact solver against the replayed initial X (header comment). */
@@ -326,7 +347,7 @@ static void test_one_iteration_closed_form(void **state) {
     sr_rng rng;
     sr_rng_seed(&rng, 5);
     sr__mf_init_normal(x0, 4, 2, 2, &rng, 0, 0.01);
-    const sr_confidence conf = {SR_CONF_LINEAR, 2, 1, 10};
+    const sr_confidence conf = {.f = SR_CONF_LINEAR, .alpha = 2, .eps = 1, .cap = 10};
     double ref[2];
     for (uint32_t i = 0; i < 4; i++) {
         closed_form(x0, 4, 2, 2, 0.1, &conf, count_item_major, NULL, i, ref);
@@ -566,26 +587,35 @@ static void test_fold_in(void **state) {
     (void)state;
     sr_trainset *ts = random_ts(30, 25, 0.3, 6);
     double p[SR_MAX_PARAMS];
-    sr_params_defaults(&sr_model_als, p);
-    set(p, "factors=8"), set(p, "iterations=5"), set(p, "solver=cholesky");
-    void *st = fit_with(ts, p, 2, 1, 0);
-    /* Every score of the folded-in user against the trained one (25 items > 8 factors:
-     * equal scores mean equal rows). */
-    for (uint32_t u = 0; u < ts->n_users; u++) {
-        sr_newuser nu;
-        fold_user(st, ts, p, u, &nu);
-        for (uint32_t i = 0; i < ts->n_items; i++) {
-            double a, b;
-            if (!sr_model_als.estimate(st, ts, u, i, &a)) continue;
-            assert_true(sr_model_als.estimate_new(st, ts, &nu, i, &b));
-            if (fabs(a - b) > 1e-6 * (1 + fabs(a)))
-                fail_msg("user %u item %u: folded %.9g, trained %.9g", u, i, b, a);
+    double g;
+    /* Every transform: the fold-in weighs the user's values as the fit did (bm25 with the
+     * trainset's figures, quantile within the row). */
+    const char *tf[] = {"transform=linear", "transform=log", "transform=cap", "transform=bm25",
+                        "transform=quantile"};
+    for (int t = 0; t < 5; t++) {
+        sr_params_defaults(&sr_model_als, p);
+        set(p, "factors=8"), set(p, "iterations=5"), set(p, "solver=cholesky");
+        set(p, tf[t]);
+        if (t >= 3) set(p, "alpha=20"); /* f is at most a few units there */
+        void *st = fit_with(ts, p, 2, 1, 0);
+        /* Every score of the folded-in user against the trained one (25 items > 8 factors:
+         * equal scores mean equal rows). */
+        for (uint32_t u = 0; u < ts->n_users; u++) {
+            sr_newuser nu;
+            fold_user(st, ts, p, u, &nu);
+            for (uint32_t i = 0; i < ts->n_items; i++) {
+                double a, b;
+                if (!sr_model_als.estimate(st, ts, u, i, &a)) continue;
+                assert_true(sr_model_als.estimate_new(st, ts, &nu, i, &b));
+                if (fabs(a - b) > 1e-6 * (1 + fabs(a)))
+                    fail_msg("%s user %u item %u: folded %.9g, trained %.9g", tf[t], u, i, b, a);
+            }
+            sr_model_als.user_free(nu.state);
         }
-        sr_model_als.user_free(nu.state);
+        g = fold_gap(st, ts, p);
+        if (g > 1e-5) fail_msg("cholesky, %s: fold-in scores off by %g", tf[t], g);
+        sr_model_als.free(st);
     }
-    double g = fold_gap(st, ts, p);
-    if (g > 1e-5) fail_msg("cholesky: fold-in scores off by %g", g);
-    sr_model_als.free(st);
     sr_trainset_free(ts);
     /* CG (3 steps, 4 factors) on a well-posed problem: the last CG solve is close to the
      * exact one. */
@@ -593,7 +623,7 @@ static void test_fold_in(void **state) {
     sr_params_defaults(&sr_model_als, p);
     set(p, "factors=4"), set(p, "iterations=40"), set(p, "alpha=1");
     set(p, "regularization=0.1");
-    st = fit_with(ts, p, 2, 1, 0);
+    void *st = fit_with(ts, p, 2, 1, 0);
     g = fold_gap(st, ts, p);
     if (g > 1e-3) fail_msg("cg: fold-in scores off by %g", g);
     sr_model_als.free(st);

@@ -547,6 +547,11 @@ static void test_int8_scan_same_lists(void **state) {
      * order differs from the exact one near the end of the list */
     const char *rnd[] = {"n_factors=32", "n_epochs=0", "init_std_dev=0.3"};
     check_int8_same("svd", rnd, 3);
+    /* implicit models: scores not clipped, the bound decides alone */
+    const char *als[] = {"factors=16", "iterations=3"};
+    check_int8_same("als", als, 2);
+    const char *bpr[] = {"factors=16", "iterations=3"};
+    check_int8_same("bpr", bpr, 2);
 }
 
 int main(void) {
