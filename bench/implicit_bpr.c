@@ -129,6 +129,8 @@ static int cmd_bpr(uint32_t nu, uint32_t ns, uint64_t n, int threads, int iters,
     if (sr_params_set(ops, p, a, &d0)) die(d0.msg);
     snprintf(a, sizeof a, "transform=%s", transform);
     if (sr_params_set(ops, p, a, &d0)) die(d0.msg);
+    const char *reuse = getenv("NEG_REUSE"); /* samples each negative serves (by_user) */
+    if (reuse) param(ops, p, "neg_reuse", atoi(reuse));
     if (reps > 16) reps = 16;
     double auc = NAN;
     for (int r = 0; r < reps; r++) {

@@ -98,6 +98,7 @@ enum {
     P_CAP,
     P_BM25_K1,
     P_BM25_B,
+    P_NEG_REUSE,
     P_COUNT
 };
 
@@ -127,6 +128,8 @@ static const sr_param_def bpr_params[P_COUNT] = {
                    "BM25 saturation: larger lets more plays count"},
     [P_BM25_B] = {"bm25_b", SR_PARAM_REAL, 0.75, 0, 1, NULL,
                   "BM25 length normalisation, 0 (none) to 1 (full)"},
+    [P_NEG_REUSE] = {"neg_reuse", SR_PARAM_INT, 1, 1, 16, NULL,
+                     "by_user: each negative drawn serves this many consecutive samples"},
 };
 
 #define MAX_THREADS 64
@@ -209,6 +212,7 @@ typedef struct bpr_shared {
     uint32_t n_items, n_known;
     float lr, dec; /* learning rate, 1 - lr reg */
     bool bias, verify;
+    uint32_t neg_reuse; /* by_user: samples each drawn negative serves */
     /* by_user: this iteration's order of the known listeners, handed out in chunks. */
     const uint32_t *order; /* (n_order) */
     uint32_t n_order;
@@ -425,7 +429,7 @@ static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_s
     const bpr_shared *sh = jb->sh;
     const sr_trainset *ts = sh->ts;
     const double inv_n = 1.0 / ts->n_items;
-    uint32_t neg[AHEAD_SONG], pos[AHEAD_SONG];
+    uint32_t neg[AHEAD_SONG], pos[AHEAD_SONG], served = 0;
     uint64_t tn = 0;
     for (int t = 0; t < AHEAD_SONG; t++) neg[t] = draw_ahead(sh, &jb->rng);
     for (;;) {
@@ -450,7 +454,10 @@ static inline __attribute__((always_inline)) void drive_users(bpr_job *jb, bpr_s
                 if (c + AHEAD_SONG < L)
                     pos[c % AHEAD_SONG] = draw_song(sh, row, prow, L, &jb->rng, weighted);
                 uint32_t j = neg[tn % AHEAD_SONG];
-                neg[tn++ % AHEAD_SONG] = draw_ahead(sh, &jb->rng);
+                if (++served >= sh->neg_reuse) {
+                    served = 0;
+                    neg[tn++ % AHEAD_SONG] = draw_ahead(sh, &jb->rng);
+                }
                 if (!check_negative(sh, &jb->rng, row, L, inv_n, i, &j)) {
                     jb->skipped++;
                     continue;
@@ -720,6 +727,7 @@ sr_err sr__bpr_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
                      .dec = (float)(1.0 - lr * p[P_REG]),
                      .bias = p[P_ITEM_BIAS] != 0,
                      .verify = p[P_VERIFY] != 0,
+                     .neg_reuse = (uint32_t)p[P_NEG_REUSE],
                      .order = x.order,
                      .n_order = x.n_order,
                      .next = &next};

@@ -547,6 +547,12 @@ static void test_bpr_planted(void **state) {
         check_planted_users(ts, st);
         ops->free(st);
     }
+    /* each negative serving 4 samples learns the planted tastes too */
+    bpr_params_planted(p);
+    set(ops, p, "neg_reuse=4");
+    void *sr4 = fit(ops, p, ts, 2);
+    check_planted_users(ts, sr4);
+    ops->free(sr4);
     /* and with the default 64 factors and learning rate */
     sr_params_defaults(ops, p);
     set(ops, p, "iterations=300");
