@@ -67,6 +67,13 @@ static void load_part(const sr_fmat *m, uint64_t r, uint32_t f0, uint32_t n, flo
     }
 }
 
+/* The largest of n (>= 1) floats; NaNs are passed over. */
+static float max_of(const float *v, uint64_t n) {
+    float m = -INFINITY;
+    for (uint64_t i = 0; i < n; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
 void sr_fmat_row(const sr_fmat *m, uint64_t r, float *out) {
     load_part(m, r, 0, m->k, out);
 }
@@ -192,7 +199,7 @@ __attribute__((target("avx512f,avx512dq"))) static inline __m512 sum16(const __m
  * differs from the one-row kernel's, so results agree to float rounding. */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void
 scores_rows16(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
-              uint64_t lo, uint64_t hi) {
+              float *max16, uint64_t lo, uint64_t hi) {
     SCAN_PROLOGUE(m, x);
     const __m512 vadd = _mm512_set1_ps(add);
     uint64_t i = lo;
@@ -212,8 +219,12 @@ scores_rows16(const sr_fmat *m, const float *x, const float *bias, float add, fl
         s = _mm512_add_ps(s, vadd);
         if (bias) s = _mm512_add_ps(s, _mm512_loadu_ps(bias + i));
         _mm512_storeu_ps(out + i, s);
+        if (max16) max16[(i - lo) / 16] = _mm512_reduce_max_ps(s);
     }
-    if (i < hi) scores_avx512(m, x, bias, add, out, i, hi);
+    if (i < hi) {
+        scores_avx512(m, x, bias, add, out, i, hi);
+        if (max16) max16[(i - lo) / 16] = max_of(out + i, hi - i);
+    }
 }
 
 /* Blocks of 16 rows widened to f32 and transposed once (T[f] holds factor f of the 16
@@ -292,13 +303,20 @@ void sr_fmat_scores_multi(const sr_fmat *m, const float *X, size_t nx, size_t ld
 
 void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
                     uint64_t lo, uint64_t hi) {
+    sr_fmat_scores_max16(m, x, bias, add, out, NULL, lo, hi);
+}
+
+void sr_fmat_scores_max16(const sr_fmat *m, const float *x, const float *bias, float add,
+                          float *out, float *max16, uint64_t lo, uint64_t hi) {
 #ifdef SR_FMAT_X86
     if (have_avx512bw() && m->k <= 16 * SR_FMAT_MAXV) {
-        scores_rows16(m, x, bias, add, out, lo, hi);
+        scores_rows16(m, x, bias, add, out, max16, lo, hi);
         return;
     }
 #endif
     sr_fmat_scores_scalar(m, x, bias, add, out, lo, hi);
+    for (uint64_t i = lo; max16 && i < hi; i += 16)
+        max16[(i - lo) / 16] = max_of(out + i, hi - i < 16 ? hi - i : 16);
 }
 
 /* ---- the int8 copy ------------------------------------------------------------------ */

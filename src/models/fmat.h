@@ -36,6 +36,11 @@ double sr_fmat_dot2(const sr_fmat *a, uint64_t ra, const sr_fmat *b, uint64_t rb
 /* out[i] = add + (bias ? bias[i] : 0) + row_i . x for rows [lo, hi). */
 void sr_fmat_scores(const sr_fmat *m, const float *x, const float *bias, float add, float *out,
                     uint64_t lo, uint64_t hi);
+/* sr_fmat_scores, and also the highest score of each block of 16 rows from lo into
+ * max16[(i - lo) / 16] ((hi - lo + 15) / 16 of them; the last block may be short;
+ * NaN scores are passed over, -inf for a block of NaNs). */
+void sr_fmat_scores_max16(const sr_fmat *m, const float *x, const float *bias, float add,
+                          float *out, float *max16, uint64_t lo, uint64_t hi);
 /* Several vectors at once: out[x * ldo + (i - lo)] = add[x] + (bias ? bias[i] : 0) +
  * row_i . X[x] for x < nx (X: nx rows of ldx floats) and rows [lo, hi) — each vector's
  * scores start at its row of out. Each block of rows is read

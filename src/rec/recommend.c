@@ -55,6 +55,7 @@ void sr_recommender_deinit(sr_recommender *R) {
     sr_free(R->pop);
     sr_free(R->known);
     sr_fmat_quantized_free(&R->q8, R->q8_err);
+    sr_free(R->q8_err16);
     memset(R, 0, sizeof *R);
 }
 
@@ -67,7 +68,8 @@ static void release_pages(const void *p, size_t n) {
 
 void sr_recommender_set_scan(sr_recommender *R, sr_rec_scan scan, bool release_source) {
     sr_fmat_quantized_free(&R->q8, R->q8_err);
-    R->q8_err = NULL;
+    sr_free(R->q8_err16);
+    R->q8_err = R->q8_err16 = NULL;
     const sr_model *m = R->model;
     if (scan == SR_REC_SCAN_EXACT || !m->ops->linear) return;
     if (scan == SR_REC_SCAN_AUTO && R->n_items < SR_REC_INT8_MIN) return;
@@ -75,6 +77,14 @@ void sr_recommender_set_scan(sr_recommender *R, sr_rec_scan scan, bool release_s
     m->ops->linear(m->state, NULL, &lin);
     if (lin.Q.rows < R->n_items) return;
     if (!sr_fmat_quantize(&lin.Q, R->threads, &R->q8, &R->q8_err)) return; /* stays exact */
+    const size_t nb = ((size_t)R->n_items + 15) / 16;
+    if (!(R->q8_err16 = sr_calloc(nb ? nb : 1, sizeof *R->q8_err16))) {
+        sr_fmat_quantized_free(&R->q8, R->q8_err);
+        R->q8_err = NULL;
+        return;
+    }
+    for (uint32_t i = 0; i < R->n_items; i++)
+        if (R->q8_err[i] > R->q8_err16[i / 16]) R->q8_err16[i / 16] = R->q8_err[i];
     R->bias_max = 0;
     for (uint32_t i = 0; lin.bias && i < R->n_items; i++)
         if (fabsf(lin.bias[i]) > R->bias_max) R->bias_max = fabsf(lin.bias[i]);
@@ -149,10 +159,10 @@ static void unfold(const sr_recommender *R, sr_newuser *u) {
 /* Scores of items [lo, hi) into s: the model's own (NaN when impossible), or the int8
  * copy's — within each song's bound of the exact score — when lin is set. */
 static void score_range(const sr_recommender *R, const sr_newuser *u, const sr_linear *lin,
-                        float *s, uint32_t lo, uint32_t hi) {
+                        float *s, float *max16, uint32_t lo, uint32_t hi) {
     const sr_model *m = R->model;
-    if (lin) {
-        sr_fmat_scores(&R->q8, lin->x, lin->bias, lin->add, s, lo, hi);
+    if (lin) { /* with the best of each 16, for the selection's block test */
+        sr_fmat_scores_max16(&R->q8, lin->x, lin->bias, lin->add, s, max16 + lo / 16, lo, hi);
         return;
     }
     if (m->ops->score_new) {
@@ -200,23 +210,23 @@ typedef struct score_job {
     const sr_recommender *R;
     const sr_newuser *u;
     const sr_linear *lin;
-    float *s;
+    float *s, *max16;
     uint32_t lo, hi;
 } score_job;
 
 static void *score_main(void *arg) {
     score_job *j = arg;
-    score_range(j->R, j->u, j->lin, j->s, j->lo, j->hi);
+    score_range(j->R, j->u, j->lin, j->s, j->max16, j->lo, j->hi);
     return NULL;
 }
 
 /* Every item's score into s (see score_range). */
-static void score_all(const sr_recommender *R, const sr_newuser *u, const sr_linear *lin,
-                      float *s) {
+static void score_all(const sr_recommender *R, const sr_newuser *u, const sr_linear *lin, float *s,
+                      float *max16) {
     const int T = pass_threads(R);
     score_job jobs[SR_REC_MAX_THREADS];
     for (int t = 0; t < T; t++) {
-        jobs[t] = (score_job){R, u, lin, s, 0, 0};
+        jobs[t] = (score_job){R, u, lin, s, max16, 0, 0};
         pass_part(R, T, t, &jobs[t].lo, &jobs[t].hi);
     }
     run_parallel(score_main, jobs, sizeof *jobs, T);
@@ -271,6 +281,8 @@ typedef struct rank_ctx {
     const sr_recommender *R;
     float *s;             /* scores; approximate where err is set */
     const float *err;     /* (n_items) int8 bound factors, or NULL: s is exact */
+    const float *max16;   /* with err: the scan's best of each 16 songs, ... */
+    const float *err16;   /* ... and the largest bound factor among them */
     const sr_linear *lin; /* with err: the exact form, to re-score with */
     float xn, slack;      /* bound of i: err[i] xn + slack (1 + |s_i|) */
     const uint64_t *elig; /* candidates: known, not rated, not blocked (song or artist) */
@@ -347,7 +359,10 @@ static void *select_main(void *arg) {
         if (!bits) continue;
         if (tau > -INFINITY && b + 16 <= j->hi) {
             float top = -INFINITY;
-            if (c->err) {
+            if (c->max16) { /* bound_of grows with s: the block's best bounds the rest */
+                const float m = c->max16[b / 16];
+                top = m + c->slack * (1.0f + fabsf(m)) + c->err16[b / 16] * c->xn;
+            } else if (c->err) {
                 for (int l = 0; l < 16; l++) {
                     float v = s[b + l] + bound_of(c, b + (uint32_t)l);
                     top = v > top ? v : top;
@@ -561,7 +576,7 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
     sr_err e = SR_OK;
     uint32_t *items = sr_mallocarray(p->n_ratings ? p->n_ratings : 1, sizeof *items);
     float *r = sr_mallocarray(p->n_ratings ? p->n_ratings : 1, sizeof *r);
-    float *s = sr_mallocarray(N ? N : 1, sizeof *s);
+    float *s = sr_mallocarray(N ? N : 1, sizeof *s), *max16 = NULL;
     uint64_t *elig = sr_mallocarray(words, sizeof *elig);
     uint8_t *art = sr_calloc(R->n_artists ? R->n_artists : 1, 1); /* 1 rated, 2 blocked */
     cand *heap = NULL;
@@ -577,8 +592,14 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
     if ((e = fold(R, &u, d))) goto done;
     sr_linear lin = {0};
     const bool approx = R->q8.data && m->ops->linear;
-    if (approx) m->ops->linear(m->state, &u, &lin);
-    score_all(R, &u, approx ? &lin : NULL, s);
+    if (approx) {
+        m->ops->linear(m->state, &u, &lin);
+        if (!(max16 = sr_mallocarray((size_t)N / 16 + 1, sizeof *max16))) {
+            e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
+            goto done;
+        }
+    }
+    score_all(R, &u, approx ? &lin : NULL, s, max16);
 
     /* The candidates: known songs, less the rated and blocked ones and (by artist) the
      * blocked artists' and, for discovery, the rated artists'. */
@@ -616,6 +637,7 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
         double xx = 0;
         for (uint32_t f = 0; f < lin.Q.k; f++) xx += (double)lin.x[f] * lin.x[f];
         c.err = R->q8_err, c.lin = &lin, c.xn = (float)(sqrt(xx) * (1 + 1e-6));
+        c.max16 = max16, c.err16 = R->q8_err16;
         c.slack = 5e-7f * (1.0f + fabsf(lin.add) + R->bias_max);
     }
     if (implicit) {
@@ -679,7 +701,8 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
 done:
     if (e) *n_out = 0;
     unfold(R, &u);
-    sr_free(items), sr_free(r), sr_free(s), sr_free(elig), sr_free(art), sr_free(heap), sr_free(w);
+    sr_free(items), sr_free(r), sr_free(s), sr_free(max16), sr_free(elig), sr_free(art);
+    sr_free(heap), sr_free(w);
     return e;
 }
 

@@ -51,8 +51,9 @@ typedef struct sr_recommender {
     int threads;                 /* threads one request may scan a large catalog with (default 1) */
     /* The int8 scan (sr_recommender_set_scan); q8.data NULL when scans are exact. */
     sr_fmat q8;
-    float *q8_err;  /* (n_items) the copy's error bound per row (fmat.h) */
-    float bias_max; /* max |bias_i| of the linear form, for the rounding margin */
+    float *q8_err;   /* (n_items) the copy's error bound per row (fmat.h) */
+    float *q8_err16; /* (n_items / 16 rounded up) the largest of each block of 16 */
+    float bias_max;  /* max |bias_i| of the linear form, for the rounding margin */
 } sr_recommender;
 
 /* Sets R up over m (borrowed: it must outlive R). item_artist may be NULL. Scans are

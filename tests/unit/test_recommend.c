@@ -537,6 +537,71 @@ static void check_int8_same(const char *algo, const char **params, size_t np) {
     sr_trainset_free(ts);
 }
 
+/* An adversary for the int8 scan: near-tied exact scores (3 + 0.01 (i mod 997) / 997,
+ * set through the biases once the listener's vector x is known) over factor rows
+ * (1, t_i, 0, 0) whose t_i in [-20, 20] int8 rounds by up to half a step of 20/127, so
+ * the copy's order is noise of up to 20 |x_1| / 254 against gaps of 1e-5. Only songs kept by their
+ * error bound can make the exact list. */
+static void test_int8_scan_adversary(void **state) {
+    (void)state;
+    const uint32_t NI = 70000;
+    sr_trainset *ts = random_ts(300, NI, 300, 12);
+    sr_model m;
+    const char *ps[] = {"n_factors=4", "n_epochs=1"};
+    fit(&m, "svd", ts, ps, 2);
+    sr_mf_state *st = m.state;
+    sr_rng g;
+    sr_rng_seed(&g, 21);
+    for (uint32_t i = 0; i < NI; i++) {
+        float *q = st->qi + (size_t)i * st->ld;
+        q[0] = 1, q[1] = (float)(sr_rng_double(&g) * 40 - 20), q[2] = q[3] = 0;
+    }
+    /* four songs the trainset knows (the recommender would drop others) */
+    uint32_t items[4];
+    const float r[] = {5, 4, 1, 5};
+    sr_rec_rating rs[4];
+    for (int j = 0; j < 4; j++) {
+        items[j] = ts->ur_item[ts->user_ptr[0] + (uint64_t)j];
+        rs[j] = (sr_rec_rating){items[j], r[j]};
+    }
+    sr_newuser nu = {.n = 4, .items = items, .r = r};
+    assert_int_equal(m.ops->fold_in(m.state, ts, m.p, &nu, NULL), SR_OK);
+    sr_linear lin;
+    m.ops->linear(m.state, &nu, &lin);
+    /* the copy's noise, up to 20 / 254 |x_1|, is far above the gaps */
+    if (!(fabsf(lin.x[1]) > 0.002f)) fail_msg("x_1 = %g", (double)lin.x[1]);
+    for (uint32_t i = 0; i < NI; i++) {
+        const float *q = st->qi + (size_t)i * st->ld;
+        if (i == items[0] || i == items[1] || i == items[2] || i == items[3])
+            continue; /* their biases are part of the fold-in */
+        st->bi[i] =
+            (float)(3 + 0.01 * (i % 997) / 997.0 - lin.add - (q[0] * lin.x[0] + q[1] * lin.x[1]));
+    }
+    m.ops->user_free(nu.state);
+    sr_recommender A, B;
+    assert_int_equal(sr_recommender_init(&A, &m, NULL, 0, NULL), SR_OK);
+    assert_int_equal(sr_recommender_init(&B, &m, NULL, 0, NULL), SR_OK);
+    A.threads = B.threads = 2;
+    sr_recommender_set_scan(&B, SR_REC_SCAN_INT8, false);
+    sr_rec_item oa[50], ob[50];
+    size_t na, nb;
+    sr_rec_profile p = {.ratings = rs, .n_ratings = 4};
+    sr_rec_opts o = {.n = 50};
+    assert_int_equal(sr_recommend(&A, &p, &o, oa, &na, NULL, NULL), SR_OK);
+    assert_int_equal(sr_recommend(&B, &p, &o, ob, &nb, NULL, NULL), SR_OK);
+    assert_int_equal(na, 50);
+    assert_int_equal(nb, 50);
+    for (size_t t = 0; t < na; t++) {
+        if (oa[t].score < 3.0099) /* the exact list: songs of the top targets */
+            fail_msg("%zu: song %u, score %.9g", t, oa[t].item, oa[t].score);
+        assert_near(oa[t].score, ob[t].score, 2e-6);
+    }
+    sr_recommender_deinit(&A);
+    sr_recommender_deinit(&B);
+    sr_model_deinit(&m);
+    sr_trainset_free(ts);
+}
+
 static void test_int8_scan_same_lists(void **state) {
     (void)state;
     const char *svd[] = {"n_factors=24", "n_epochs=5"};
@@ -565,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_fmat_scan),
         cmocka_unit_test(test_fmat_quantize),
         cmocka_unit_test(test_int8_scan_same_lists),
+        cmocka_unit_test(test_int8_scan_adversary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
