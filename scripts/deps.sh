@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages songrec needs when any is missing. Called by the
 # Makefile before building, so a fresh Debian 12 machine needs nothing by hand.
-# Usage: scripts/deps.sh [build|test|bench|browser]
+# Usage: scripts/deps.sh [build|test|valgrind|bench|browser]
 # browser: Debian's chromium for tests/browser, and node + npm unless some node is on PATH.
 set -euo pipefail
 what=${1:-build}
@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config libarchive-dev libutf8proc-dev libxxhash-
       libsqlite3-dev)
 case "$what" in
   test) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils gzip zip) ;;
+  valgrind) pkgs+=(valgrind libcmocka-dev zstd xz-utils gzip zip) ;;
   bench) pkgs+=(clang libclang-rt-14-dev libcmocka-dev zstd xz-utils hyperfine
                 libjson-c-dev libyajl-dev libcjson-dev time wrk) ;;
   browser) pkgs=(chromium)

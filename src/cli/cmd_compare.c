@@ -231,12 +231,14 @@ int sr_cmd_compare(int argc, char **argv) {
         e = sr_cross_validate(rs, E[i].ops, p, &ev.cv, &E[i].res, &d);
         if (e == SR_E_RANGE) {
             E[i].skipped = true;
-            snprintf(E[i].reason, sizeof E[i].reason, "%s", d.msg[0] ? d.msg : sr_err_message(e));
+            snprintf(E[i].reason, sizeof E[i].reason, "%.*s", (int)sizeof E[i].reason - 1,
+                     d.msg[0] ? d.msg : sr_err_message(e));
             sr_logf(&cl.log, SR_LOG_INFO, "%s skipped: %s", E[i].ops->surprise, E[i].reason);
             e = SR_OK;
         } else if (e) {
             char msg[sizeof d.msg];
-            snprintf(msg, sizeof msg, "%s", d.msg[0] ? d.msg : sr_err_message(e));
+            snprintf(msg, sizeof msg, "%.*s", (int)sizeof msg - 1,
+                     d.msg[0] ? d.msg : sr_err_message(e));
             sr_diag_set(&d, e, "%s: %s", E[i].ops->name, msg);
             break;
         }

@@ -1,5 +1,6 @@
 /* songrec: one binary, subcommands listed in commands.def. main() only dispatches;
  * each subcommand parses its own options and returns an exit code (errors.def). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* Past a file-size limit (ulimit -f) a write fails with EFBIG and songrec exits 3 with
+     * the reason, instead of being killed by SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 1;

@@ -204,17 +204,31 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         [SEC_PAIR_VALUE] = 4,  [SEC_PAIR_FIRST] = 4,   [SEC_PAIR_LAST] = 4,  [SEC_SONG_PTR] = 8,
         [SEC_SONG_USER] = 4,   [SEC_SONG_PAIR] = 4,    [SEC_EVENT_PTR] = 8,  [SEC_EVENT_PAIR] = 4,
         [SEC_EVENT_TIME] = 4};
+    /* Sections lie one after another from the table, each at the next multiple of ALIGN,
+     * the last ending the file — where the writer puts them; so the section count (in the
+     * header, outside the checksum) cannot drop a section unnoticed. */
+    uint64_t end = toff + (uint64_t)nsec * ENTRY_SIZE;
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
         uint32_t id = sr_get32(e), el = sr_get32(e + 4);
         uint64_t off = sr_get64(e + 8), count = sr_get64(e + 16);
+        if (el == 0 || off != (end + ALIGN - 1) / ALIGN * ALIGN || off > size ||
+            count > (size - off) / el) {
+            err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table (entry %u)", path, i);
+            goto fail;
+        }
+        end = off + count * el;
         if (id == 0 || id >= SEC__END) continue; /* unknown sections of a later minor change */
-        if (el != elem[id] || off % ALIGN || off > size || count > (size - off) / el || sec[id]) {
+        if (el != elem[id] || sec[id]) {
             err = sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section %u", path, id);
             goto fail;
         }
         sec[id] = b + off;
         cnt[id] = count;
+    }
+    if (end != size) {
+        err = sr_diag_set(d, SR_E_CORRUPT, "%s: data after the last section", path);
+        goto fail;
     }
     for (int id = 1; id < SEC__REQUIRED_END; id++)
         if (!sec[id]) {

@@ -1,9 +1,14 @@
 /* Atomic file output: everything songrec writes appears whole or not at all.
  *
- * sr_afile_open creates "<path>.tmp.XXXXXX" in the target's directory; writes go
- * through a 1 MiB buffer; sr_afile_commit flushes, fsyncs, renames over path and fsyncs
- * the directory; sr_afile_abort (or any failed write followed by abort) removes the
- * temp file. The previous file under path stays intact until the rename.
+ * sr_afile_open opens an unnamed file (O_TMPFILE) in the target's directory, or
+ * "<path>.tmp.XXXXXX" where the filesystem has none, and holds an flock on it; writes go
+ * through a 1 MiB buffer; sr_afile_commit flushes, fsyncs, links the file in (as a
+ * "<path>.tmp.XXXXXX" name), renames it over path and fsyncs the directory;
+ * sr_afile_abort (or any failed write followed by abort) removes it. The previous file
+ * under path stays intact until the rename. A killed writer leaves nothing, or a temp
+ * file that the next open of the same path removes once it is unlocked and 10 s old. A
+ * path that exists and is not a regular file is refused (so `-o /dev/null` is an error,
+ * not a replaced device).
  */
 #ifndef SR_ATOMIC_H
 #define SR_ATOMIC_H

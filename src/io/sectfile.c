@@ -54,6 +54,12 @@ sr_err sr_sectfile_map(const char *path, const sr_sectfile_kind *k, bool private
     return SR_OK;
 }
 
+static bool zeros(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
 sr_err sr_sectfile_check(const unsigned char *b, uint64_t size, const char *path,
                          const sr_sectfile_kind *k, uint32_t *n_sections, uint64_t *table_off,
                          sr_diag *d) {
@@ -62,8 +68,11 @@ sr_err sr_sectfile_check(const unsigned char *b, uint64_t size, const char *path
     if (size < SR_SECTFILE_HEADER)
         return sr_diag_set(d, SR_E_TRUNCATED, "%s: truncated (%" PRIu64 " bytes, header is 64)",
                            path, size);
-    if (sr_get32(b + 12) != SR_SECTFILE_ENDIAN)
+    uint32_t mark = sr_get32(b + 12);
+    if (mark == __builtin_bswap32(SR_SECTFILE_ENDIAN))
         return sr_diag_set(d, SR_E_VERSION, "%s: written on a machine of other byte order", path);
+    if (mark != SR_SECTFILE_ENDIAN)
+        return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt header (bad endianness mark)", path);
     uint32_t version = sr_get32(b + 8);
     if (version != k->version)
         return sr_diag_set(d, SR_E_VERSION,
@@ -74,14 +83,18 @@ sr_err sr_sectfile_check(const unsigned char *b, uint64_t size, const char *path
         return sr_diag_set(d, want > size ? SR_E_TRUNCATED : SR_E_CORRUPT,
                            "%s: %s (%" PRIu64 " bytes, header says %" PRIu64 ")", path,
                            want > size ? "truncated" : "has trailing bytes", size, want);
+    /* The checksum covers what follows the header, so the header's other fields are
+     * checked for the only values a writer puts there. */
+    if (!zeros(b + 28, 4) || !zeros(b + 48, SR_SECTFILE_HEADER - 48))
+        return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt header (reserved bytes not zero)", path);
+    if (sr_get64(b + 32) != SR_SECTFILE_HEADER)
+        return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt header (section table offset)", path);
     if (XXH3_64bits(b + SR_SECTFILE_HEADER, size - SR_SECTFILE_HEADER) != sr_get64(b + 40))
         return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt (checksum mismatch)", path);
     uint32_t nsec = sr_get32(b + 24);
-    uint64_t toff = sr_get64(b + 32);
-    if (nsec > k->max_sections || toff < SR_SECTFILE_HEADER || toff > size ||
-        (uint64_t)nsec * k->entry_size > size - toff) /* no wrap-around: toff is untrusted */
+    if (nsec > k->max_sections || (uint64_t)nsec * k->entry_size > size - SR_SECTFILE_HEADER)
         return sr_diag_set(d, SR_E_CORRUPT, "%s: corrupt section table", path);
     *n_sections = nsec;
-    *table_off = toff;
+    *table_off = SR_SECTFILE_HEADER;
     return SR_OK;
 }

@@ -107,6 +107,8 @@ static void ph_items(nmf_job *j, uint32_t lo, uint32_t hi, double *num, double *
     const uint32_t k = j->s->k, ld = j->s->ld;
     for (uint32_t i = lo; i < hi; i++) {
         const uint64_t beg = ts->item_ptr[i], end = ts->item_ptr[i + 1];
+        double *ra = j->ratio + (size_t)i * ld;
+        for (uint32_t f = 0; f < k; f++) ra[f] = 1; /* an item without ratings keeps its q */
         if (beg == end) continue;
         for (uint32_t f = 0; f < k; f++) num[f] = 0, den[f] = 0;
         for (uint64_t w = beg; w < end; w++) {
@@ -115,9 +117,7 @@ static void ph_items(nmf_job *j, uint32_t lo, uint32_t hi, double *num, double *
             for (uint32_t f = 0; f < k; f++) num[f] += p[f] * r, den[f] += p[f] * e;
         }
         const float *v = j->s->qi + (size_t)i * ld;
-        double *ra = j->ratio + (size_t)i * ld;
         for (uint32_t f = 0; f < k; f++) {
-            ra[f] = 1;
             if (v[f] == 0) continue;
             double dd = den[f] + (double)(end - beg) * j->reg_qi * v[f];
             if (dd != 0) ra[f] = num[f] / dd;

@@ -4,9 +4,10 @@
  * then streams header placeholder, table, padding and data through an sr_afile while
  * hashing, and rewrites the header with the checksum at the end — the same scheme as
  * the .srd writer. Reading maps the file PROT_READ/MAP_SHARED and checks, in order:
- * magic, size >= header, endianness, version, file size, checksum, then each table
- * entry (known type, matching element size, aligned in-bounds offset, count that fits,
- * NUL-terminated unique name). Nothing behind a failed check is looked at.
+ * magic, size >= header, endianness, version, file size, the header's reserved bytes and
+ * table offset, checksum, then each table entry (known type, matching element size, the
+ * offset the writer gives it, count that fits, NUL-terminated unique name) and that the
+ * last section ends the file. Nothing behind a failed check is looked at.
  */
 #include "models/srm.h"
 
@@ -343,12 +344,17 @@ sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d) {
         err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
         goto fail;
     }
+    /* Sections lie as the writer lays them: each at the first 64-byte boundary after
+     * the one before (the first after the table), the last ending the file. The header's
+     * section count is not checksummed; this makes a damaged count an error (too few
+     * entries leave a gap before the first section, too many read data as entries). */
+    uint64_t end = toff + (uint64_t)nsec * ENTRY_SIZE;
     for (uint32_t i = 0; i < nsec; i++) {
         const unsigned char *e = b + toff + (uint64_t)i * ENTRY_SIZE;
         uint32_t t = sr_get32(e + 32), el = sr_get32(e + 36);
         uint64_t off = sr_get64(e + 40), count = sr_get64(e + 48);
         bool ok = memchr(e, 0, SR_SRM_NAME_MAX + 1) && e[0] && t > 0 && t < SR_SRM__END &&
-                  el == elem_size[t] && off % ALIGN == 0 && off <= size &&
+                  el == elem_size[t] && off == (end + ALIGN - 1) / ALIGN * ALIGN && off <= size &&
                   count <= (size - off) / el;
         for (size_t j = 0; ok && j < r->n; j++) ok = strcmp(r->secs[j].name, (const char *)e);
         if (!ok) {
@@ -357,6 +363,13 @@ sr_err sr_srm_open(const char *path, sr_srm **out, sr_diag *d) {
         }
         r->secs[r->n++] = (rsec){(const char *)e, (sr_srm_type)t, b + off, count};
         if (t == SR_SRM_F16) r->f16 = true;
+        end = off + count * el;
+    }
+    if (end != size) {
+        err = sr_diag_set(d, SR_E_CORRUPT,
+                          "%s: corrupt section table (%" PRIu64 " bytes after the last section)",
+                          path, size - end);
+        goto fail;
     }
     *out = r;
     return SR_OK;

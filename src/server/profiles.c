@@ -182,9 +182,14 @@ static sr_err map_sqlite(int rc) {
     }
 }
 
-/* The error of a failed SQLite call rc on c, in words that name the file. */
+/* The error of a failed SQLite call rc on c, in words that name the file; for an I/O
+ * error also the system's words ("disk I/O error (File too large)"), which SQLite's
+ * message leaves out. */
 static sr_err sql_fail(const sr_profiles *p, const conn *c, int rc, sr_diag *d) {
     const char *msg = c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+    int prim = rc & 0xff, os = c && c->db ? sqlite3_system_errno(c->db) : 0;
+    if (os && (prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN))
+        return sr_diag_set(d, map_sqlite(rc), "%s: %s (%s)", p->path, msg, strerror(os));
     return sr_diag_set(d, map_sqlite(rc), "%s: %s", p->path, msg);
 }
 

@@ -46,6 +46,7 @@ jv() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "
 hdr() { grep -i "^$1:" "$T/hdr" | tr -d '\r' | cut -d' ' -f2-; }
 post_json() { check "$1" "$2" POST "$3" -H 'Content-Type: application/json' --data-binary "$4"; }
 start() {
+  : > "$T/serve.out" # not the last server's address
   "$BIN" serve "$T/m.srm" --port 0 --db "$T/p.db" --threads 4 > "$T/serve.out" 2> "$T/serve.err" &
   PID=$!
   URL=

@@ -2,8 +2,9 @@
  * loaders take a path, so the input is written to a per-process file under /dev/shm.
  * The header's checksum would stop almost every mutation at the door, so when asked the
  * helper first repairs the size (bytes 16..24) and XXH3-64 checksum (bytes 40..48, over
- * everything after the 64-byte header) fields, and the mutations reach the section
- * table and structure checks behind them. The caller unlinks the path when done. */
+ * everything after the 64-byte header) fields, zeroes the reserved bytes (28..32, 48..64)
+ * and sets the table offset (32..40) to 64, and the mutations reach the section table
+ * and structure checks behind them. The caller unlinks the path when done. */
 #ifndef SR_FUZZ_FILE_INPUT_H
 #define SR_FUZZ_FILE_INPUT_H
 
@@ -26,7 +27,11 @@ static const char *fuzz_write_input(const char *tag, const uint8_t *data, size_t
     if (!copy) return NULL;
     memcpy(copy, data, size);
     if (size >= 64 && repair) {
-        uint64_t n = size, h = XXH3_64bits(copy + 64, size - 64);
+        /* and the fields only one value passes: reserved bytes zero, the table at 64 */
+        uint64_t n = size, h = XXH3_64bits(copy + 64, size - 64), toff = 64;
+        memset(copy + 28, 0, 4);
+        memcpy(copy + 32, &toff, 8);
+        memset(copy + 48, 0, 16);
         memcpy(copy + 16, &n, 8);
         memcpy(copy + 40, &h, 8);
     }
