@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 5
 DEMO_DIR ?= demo-data
 
-.PHONY: all build demo test test-build test-valgrind fuzz bench-ingest bench-scale bench-scale-small format clean
+.PHONY: all build demo test test-build test-valgrind fuzz bench-ingest bench-scale bench-scale-small bench-growth format clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench-scale: build
 
 bench-scale-small: build
 	@SCALE=0.05 NO_BUILD=1 bench/scale.sh
+
+# The growth curve: the scale run at 1/8, 1/4, 1/2 and full size, plotted (~30 minutes).
+bench-growth: build
+	@NO_BUILD=1 bench/growth.sh
 
 bench-ingest: build
 	@scripts/deps.sh bench
