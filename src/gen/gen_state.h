@@ -1,5 +1,5 @@
-/* The generator's state (struct sr_gen), shared by generate.c (catalog, users) and
- * write.c (formatting). Internal: not part of the public API.
+/* The generator's state (struct sr_gen), shared by generate.c (catalog, users,
+ * sessions) and write.c (formatting). Internal: not part of the public API.
  */
 #ifndef SR_GEN_STATE_H
 #define SR_GEN_STATE_H
@@ -24,6 +24,11 @@ typedef struct sr__gen_song {
     uint32_t name_len;
     uint32_t artist;
 } sr__gen_song;
+
+/* A pair's artist and genre, for drawing sessions (generate.c). */
+typedef struct sr__gen_tag {
+    uint32_t artist, genre;
+} sr__gen_tag;
 
 /* Per-song marks for the user being generated. */
 typedef struct sr__gen_seen {
@@ -62,6 +67,16 @@ struct sr_gen {
     size_t pair_cap;
     uint64_t *keys, *keys_tmp; /* (key_cap) */
     uint64_t key_cap;
+
+    /* Per-user session scratch: O(pairs + listens). */
+    sr__gen_tag *tag; /* (tag_cap) of each pair */
+    size_t tag_cap;
+    uint32_t *last_artist, *last_genre; /* (n_artists), (n_genres): a listen of each */
+    uint32_t *next_artist, *next_genre; /* (link_cap) per listen: the next of its kind */
+    uint64_t link_cap;
+    int64_t *sess_start; /* (sess_cap) each session's start, unix s */
+    uint64_t *sess_end;  /* (sess_cap) (its last play's offset << 32) | its end in keys */
+    size_t sess_cap;
 
     uint32_t cursor; /* next user */
     sr_gen_stats st;

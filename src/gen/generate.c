@@ -22,8 +22,28 @@
  * are added to that pair, as a listener returning to a favourite would.
  *
  * Time. Each user has an active window inside [since, until); each pair a centre in
- * the window and a spread, so a song's plays cluster; each play gets an evening-heavy
- * time of day. A user's listens are sorted by time (LSD radix sort).
+ * the window and a spread, so a song's plays cluster in time. Each play is first given
+ * a due time: around its pair's centre, at an evening-heavy time of day.
+ *
+ * Sessions. The plays are then listened to in sessions, as real ones are. A session
+ * starts with the earliest play not yet placed, at its due time, and runs for a
+ * lognormal number of plays (median 8.7 x a per-user lognormal(0, 0.25) factor, sigma
+ * 0.8: mean ~12, 3% over 40), capped by the plays left, 150-360 s apart. Each next
+ * play is, with probability p_a (per user, uniform in 0.3-0.7), the next due of
+ * another song of the previous play's artist; else, with probability 0.6, the next due
+ * of the session's genre (its first play's); else, or when the play chosen is not
+ * among the 256 due next, the earliest due (at p_a = 0.5: 0.5 / 0.3 / 0.2). So a
+ * session holds what the user was into at that time, mostly of one artist and genre:
+ * what a session-based model can learn; and a song's plays keep their time cluster.
+ * Sessions are laid out in order; one that would overlap the previous one starts 30-90
+ * min after it ends instead, and those this pushes past `until` are pulled back; only
+ * when the range cannot hold the user's listening at all are the plays spread evenly
+ * over it. A user's times therefore strictly increase (given a second of range per
+ * listen): ingest drops none as duplicates.
+ *
+ * Sessions changed times and order only: the pairs and their plays are the draws the
+ * generator made before (the centres' and spreads' normals now come cheaply from the
+ * same two draws an exact one took), so every other statistic is what it was.
  *
  * All draws come from sr_rng streams keyed by (seed, purpose, id): the catalog has one
  * stream, each user another, so sr_gen_next's output for user u does not depend on
@@ -297,11 +317,14 @@ sr_err sr_gen_new(const sr_gen_params *p, const sr_log *log, sr_gen **out, sr_di
     g->user_listens = sr_mallocarray(U, sizeof(uint64_t));
     g->seen = sr_calloc(S, sizeof *g->seen);
     g->used = sr_calloc(((size_t)S + 63) / 64, sizeof(uint64_t));
+    g->last_genre = sr_mallocarray(G32, sizeof *g->last_genre);
+    g->last_artist = sr_mallocarray(A32, sizeof *g->last_artist);
     hint_huge(g->song, (size_t)S * sizeof *g->song);
     hint_huge(g->seen, (size_t)S * sizeof *g->seen);
     e = SR_E_NOMEM;
     if (!g->genre_weight || !g->genre_lang || !g->genre_songs || !g->genre_artist_start ||
-        !g->genre_song_start || !g->artist || !g->song || !g->user_listens || !g->seen || !g->used)
+        !g->genre_song_start || !g->artist || !g->song || !g->user_listens || !g->seen ||
+        !g->used || !g->last_genre || !g->last_artist)
         goto fail;
 
     sr_rng r;
@@ -319,6 +342,14 @@ sr_err sr_gen_new(const sr_gen_params *p, const sr_log *log, sr_gen **out, sr_di
     e = apportion(uw, U, p->n_listens, p->n_listens >= U ? 1 : 0, &r, g->user_listens);
     sr_free(uw);
     if (e) goto fail;
+    for (uint32_t u = 0; u < U; u++) /* a user's plays are numbered in 32 bits */
+        if (g->user_listens[u] > UINT32_MAX) {
+            uint64_t n = g->user_listens[u];
+            sr_gen_free(g);
+            return sr_diag_set(d, SR_E_RANGE,
+                               "user %u would get %llu listens, more than %u: add users", u + 1,
+                               (unsigned long long)n, UINT32_MAX);
+        }
 
     if ((e = build_names(g, log))) goto fail;
     hint_huge(g->track_names, (size_t)g->song[S - 1].name_off + g->song[S - 1].name_len + 1);
@@ -353,6 +384,13 @@ void sr_gen_free(sr_gen *g) {
     sr_free(g->pair_spread);
     sr_free(g->keys);
     sr_free(g->keys_tmp);
+    sr_free(g->tag);
+    sr_free(g->last_artist);
+    sr_free(g->last_genre);
+    sr_free(g->next_artist);
+    sr_free(g->next_genre);
+    sr_free(g->sess_start);
+    sr_free(g->sess_end);
     sr_free(g);
 }
 
@@ -395,6 +433,15 @@ static double fast_normal(sr_rng *r) {
     double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
                (double)(x >> 48);
     return (s * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
+}
+
+/* Approximately N(0, 1) from two draws: Irwin-Hall sum of eight 16-bit uniforms (range
+ * +-4.9), the draws sr_rng_normal takes without its log, sqrt and cos. */
+static double normal_of_two(sr_rng *r) {
+    uint64_t x = sr_rng_u64(r), y = sr_rng_u64(r);
+    double s = 0;
+    for (int k = 0; k < 64; k += 16) s += (double)((x >> k) & 0xffff) + (double)((y >> k) & 0xffff);
+    return (s * (1.0 / 65536.0) - 4.0) * 1.2247448713915890; /* sqrt(12 / 8) */
 }
 
 /* Folds x back into [lo, hi]. */
@@ -463,6 +510,12 @@ static uint32_t pick_song(const sr_gen *g, const taste *t, sr_rng *r, uint32_t n
     return g->genre_song_start[genre] + sr_alias_sample(&g->genre_songs[genre], r);
 }
 
+/* Clears the library marks of the user's first n_pairs pairs, so that after a failure
+ * the same user can be drawn again, identically. */
+static void unmark(sr_gen *g, uint32_t n_pairs) {
+    for (uint32_t i = 0; i < n_pairs; i++) g->seen[g->pair_song[i]].user = 0;
+}
+
 static sr_err reserve_pairs(sr_gen *g, size_t need) {
     if (need <= g->pair_cap) return SR_OK;
     size_t cap = g->pair_cap ? g->pair_cap : 1024;
@@ -514,6 +567,217 @@ static void sort_by_time(uint64_t *a, uint64_t *tmp, size_t n) {
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
+/* ---- sessions ---- */
+
+/* Session shape (see the model atop this file). */
+#define SESSION_MEDIAN 8.7        /* plays; the mean is ~12 */
+#define SESSION_SIGMA  0.8        /* of the log length */
+#define GAP_MIN        150        /* seconds between the starts of consecutive plays ... */
+#define GAP_SPAN       211        /* ... uniform in [GAP_MIN, GAP_MIN + GAP_SPAN) */
+#define PAUSE_MIN      1801       /* a session moved off another starts this much later ... */
+#define PAUSE_SPAN     3600       /* ... plus up to this */
+#define WINDOW         256        /* the next play is one of this many due next */
+#define NONE           UINT32_MAX /* no such listen; in keys' pair field: placed */
+
+/* The listening habits of one user. */
+typedef struct habits {
+    double mu;                  /* log of the median session length */
+    uint32_t p_artist, p_genre; /* next play: same artist, else (cumulative) same genre,
+                                   in units of 2^-32 */
+    double ws, we, since, last; /* active window, time range (unix s) */
+} habits;
+
+static sr_err reserve_tags(sr_gen *g, uint32_t n_pairs) {
+    if (n_pairs <= g->tag_cap) return SR_OK;
+    size_t cap = g->tag_cap ? g->tag_cap : 1024;
+    while (cap < n_pairs) cap *= 2;
+    sr__gen_tag *t = sr_reallocarray(g->tag, cap, sizeof *t);
+    if (!t) return SR_E_NOMEM;
+    g->tag = t;
+    g->tag_cap = cap;
+    return SR_OK;
+}
+
+static sr_err reserve_links(sr_gen *g, uint64_t n_listens) {
+    if (n_listens <= g->link_cap) return SR_OK;
+    uint32_t *a = sr_reallocarray(g->next_artist, n_listens, sizeof *a);
+    if (a) g->next_artist = a;
+    uint32_t *ge = sr_reallocarray(g->next_genre, n_listens, sizeof *ge);
+    if (ge) g->next_genre = ge;
+    if (!a || !ge) return SR_E_NOMEM;
+    g->link_cap = n_listens;
+    return SR_OK;
+}
+
+static sr_err reserve_sessions(sr_gen *g, size_t need) {
+    if (need <= g->sess_cap) return SR_OK;
+    size_t cap = g->sess_cap ? g->sess_cap * 2 : 256;
+    while (cap < need) cap *= 2;
+    int64_t *s = sr_reallocarray(g->sess_start, cap, sizeof *s);
+    if (s) g->sess_start = s;
+    uint64_t *e = sr_reallocarray(g->sess_end, cap, sizeof *e);
+    if (e) g->sess_end = e;
+    if (!s || !e) return SR_E_NOMEM;
+    g->sess_cap = cap;
+    return SR_OK;
+}
+
+/* Tags each pair with its artist and genre. */
+static sr_err tag_pairs(sr_gen *g, uint32_t n_pairs) {
+    sr_err e = reserve_tags(g, n_pairs);
+    if (e) return e;
+    for (uint32_t i = 0; i < n_pairs; i++) {
+        uint32_t a = g->song[g->pair_song[i]].artist;
+        g->tag[i] = (sr__gen_tag){.artist = a, .genre = g->artist[a].genre};
+    }
+    return SR_OK;
+}
+
+/* Every play's due time, drawn as each play's time was before there were sessions:
+ * around its pair's centre inside the active window, at an evening-heavy time of day.
+ * Fills g->keys with (due << 32) | pair, sorted by due time. */
+static void draw_due(sr_gen *g, const habits *hb, uint32_t n_pairs, sr_rng *r) {
+    uint64_t *key = g->keys;
+    for (uint32_t i = 0; i < n_pairs; i++) {
+        double centre = g->pair_center[i], spread = g->pair_spread[i];
+        for (uint32_t k = 0; k < g->pair_plays[i]; k++) {
+            double x = reflect(centre + spread * fast_normal(r), hb->ws, hb->we);
+            /* 19:00 +- 4.5 h, wrapped (|z| < 3.47, so positive: truncation floors). */
+            double tod = 19 * 3600.0 + 4.5 * 3600.0 * fast_normal(r);
+            tod = tod >= 86400.0 ? tod - 86400.0 : tod;
+            double ts = (double)((int64_t)(x / 86400.0) * 86400 + (int64_t)tod);
+            ts = ts < hb->since ? hb->since : ts > hb->last ? hb->last : ts;
+            *key++ = ((uint64_t)ts << 32) | i;
+        }
+    }
+    sort_by_time(g->keys, g->keys_tmp, (size_t)(key - g->keys));
+}
+
+/* Links each of the n listens (in due order) to the next of the same artist and the
+ * next of the same genre (NONE: none). */
+static void link_due(sr_gen *g, uint32_t n_pairs, uint64_t n) {
+    uint32_t *last_artist = g->last_artist, *last_genre = g->last_genre;
+    for (uint32_t i = 0; i < n_pairs; i++) {
+        last_artist[g->tag[i].artist] = NONE;
+        last_genre[g->tag[i].genre] = NONE;
+    }
+    for (uint64_t k = n; k-- > 0;) {
+        sr__gen_tag t = g->tag[(uint32_t)g->keys[k]];
+        g->next_artist[k] = last_artist[t.artist];
+        last_artist[t.artist] = (uint32_t)k;
+        g->next_genre[k] = last_genre[t.genre];
+        last_genre[t.genre] = (uint32_t)k;
+    }
+}
+
+/* The first listen not yet placed along `next` from `from`, before `limit`, whose pair
+ * is not `skip`; NONE when there is none. Placed listens met on the way are unlinked,
+ * so each is passed over once per chain. */
+static uint32_t follow(uint32_t *next, const uint64_t *due, uint32_t from, uint64_t limit,
+                       uint32_t skip) {
+    uint32_t *link = &next[from];
+    for (uint32_t k = *link; k != NONE && k < limit; k = *link) {
+        uint32_t q = (uint32_t)due[k];
+        if (q == NONE)
+            *link = next[k];
+        else if (q != skip)
+            return k;
+        else
+            link = &next[k];
+    }
+    return NONE;
+}
+
+/* Cuts the user's n plays, in due order in g->keys, into sessions. Each starts with the
+ * earliest play not yet placed (`head`), at its due time; each next play, by a uniform
+ * 32-bit x: with x < p_artist the next due of another song of the previous play's
+ * artist, else (or with x < p_genre) the next due of the session's genre after its last
+ * play of it, else (or when that is not among the WINDOW due next from head) head.
+ * g->keys_tmp gets each session's plays in order as (offset from the session's start
+ * << 32) | pair, session after session; g->sess_start[s] its start, g->sess_end[s] =
+ * (its last play's offset << 32) | the end of its plays. Returns the number of
+ * sessions in *n_sess. */
+static sr_err fill_sessions(sr_gen *g, const habits *hb, uint64_t n, sr_rng *r, size_t *n_sess) {
+    uint64_t *due = g->keys, *out = g->keys_tmp, head = 0, j = 0;
+    size_t ns = 0;
+    while (j < n) {
+        sr_err e = reserve_sessions(g, ns + 1);
+        if (e) return e;
+        double len = ceil(exp(hb->mu + SESSION_SIGMA * fast_normal(r)));
+        uint64_t m = len < 1 ? 1 : (uint64_t)len, offset = 0;
+        if (m > n - j) m = n - j;
+
+        while ((uint32_t)due[head] == NONE) head++;
+        uint32_t at = (uint32_t)head, in_genre = at, genre = g->tag[(uint32_t)due[at]].genre;
+        int of_genre = 1; /* the play at `at` is of the session's genre */
+        g->sess_start[ns] = (int64_t)(due[at] >> 32);
+        for (uint64_t k = 1;; k++) {
+            uint32_t pair = (uint32_t)due[at];
+            out[j++] = (offset << 32) | pair;
+            due[at] |= NONE;
+            if (of_genre) in_genre = at;
+            if (k == m) break;
+            while ((uint32_t)due[head] == NONE) head++;
+            uint64_t limit = n - head > WINDOW ? head + WINDOW : n;
+            uint64_t u = sr_rng_u64(r); /* low half: the choice; high half: the gap */
+            uint32_t x = (uint32_t)u, next = NONE;
+            offset += GAP_MIN + (((u >> 32) * GAP_SPAN) >> 32);
+            if (x < hb->p_artist) /* the same artist: of_genre stays */
+                next = follow(g->next_artist, due, at, limit, pair);
+            if (next == NONE && x < hb->p_genre) {
+                next = follow(g->next_genre, due, in_genre, limit, pair);
+                of_genre |= next != NONE;
+            }
+            if (next == NONE) {
+                next = (uint32_t)head;
+                of_genre = g->tag[(uint32_t)due[head]].genre == genre;
+            }
+            at = next;
+        }
+        g->sess_end[ns++] = (offset << 32) | j;
+    }
+    *n_sess = ns;
+    return SR_OK;
+}
+
+/* Lays the sessions (in order of start) out in time and writes the listens, sorted by
+ * time, to g->keys: a session that would begin before the previous one has ended
+ * begins a pause after it instead; sessions that this pushes past the end are pulled
+ * back (each PAUSE_MIN before the next); when even that does not fit (more listening
+ * than the time range holds) the plays are spread evenly over the range in order. */
+static void place_sessions(sr_gen *g, const habits *hb, size_t ns, uint64_t n_listens, sr_rng *r) {
+    int64_t *at = g->sess_start;
+    const uint64_t *end = g->sess_end;
+    int64_t since = (int64_t)hb->since, last = (int64_t)hb->last, prev_end = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (i && at[i] <= prev_end)
+            at[i] = prev_end + PAUSE_MIN + (int64_t)sr_rng_below(r, PAUSE_SPAN);
+        prev_end = at[i] + (int64_t)(end[i] >> 32);
+    }
+    int even = 0;
+    if (prev_end > last) {
+        int64_t limit = last;
+        for (size_t i = ns; i-- > 0;) {
+            int64_t dur = (int64_t)(end[i] >> 32);
+            if (at[i] + dur <= limit) break;
+            at[i] = limit - dur;
+            limit = at[i] - PAUSE_MIN;
+        }
+        even = at[0] < since;
+    }
+    uint64_t *key = g->keys_tmp, j = 0, range = (uint64_t)(last - since) + 1;
+    for (size_t i = 0; i < ns; i++) {
+        for (; j < (uint32_t)end[i]; j++) {
+            uint64_t t =
+                even ? (uint64_t)since + (uint64_t)((unsigned __int128)j * range / n_listens)
+                     : (uint64_t)at[i] + (key[j] >> 32);
+            key[j] = (t << 32) | (uint32_t)key[j];
+        }
+    }
+    g->keys_tmp = g->keys;
+    g->keys = key;
+}
+
 sr_err sr_gen_next(sr_gen *g, sr_gen_user *h) {
     while (g->cursor < g->n_users && g->user_listens[g->cursor] == 0) g->cursor++;
     if (g->cursor >= g->n_users) return SR_E_EMPTY;
@@ -562,36 +826,44 @@ sr_err sr_gen_next(sr_gen *g, sr_gen_user *h) {
             g->pair_plays[g->seen[s].pair] += (uint32_t)plays;
             continue;
         }
-        if (reserve_pairs(g, (size_t)n_pairs + 1)) return SR_E_NOMEM;
+        if (reserve_pairs(g, (size_t)n_pairs + 1)) {
+            unmark(g, n_pairs);
+            return SR_E_NOMEM;
+        }
         g->seen[s].user = mark;
         g->seen[s].pair = n_pairs;
         g->pair_song[n_pairs] = s;
         g->pair_plays[n_pairs] = (uint32_t)plays;
+        /* Times only: a cheap normal, from the two draws an exact one would take, so
+         * the later pairs are what they have always been for this seed. */
         double centre = source != UINT32_MAX
-                            ? g->pair_center[source] + 0.02 * span * sr_rng_normal(&r)
+                            ? g->pair_center[source] + 0.02 * span * normal_of_two(&r)
                             : ws + sr_rng_double(&r) * span;
         g->pair_center[n_pairs] = reflect(centre, ws, we);
-        double spread = span * sr_rng_lognormal(&r, log(0.04), 1.0);
+        double spread = span * exp(log(0.04) + normal_of_two(&r));
         g->pair_spread[n_pairs] = (float)(spread < 1800 ? 1800 : spread > span ? span : spread);
         n_pairs++;
     }
 
-    /* Listens: (time << 32) | pair. */
-    double last = (double)g->p.until - 1;
-    uint64_t *key = g->keys;
-    for (uint32_t i = 0; i < n_pairs; i++) {
-        double centre = g->pair_center[i], spread = g->pair_spread[i];
-        for (uint32_t k = 0; k < g->pair_plays[i]; k++) {
-            double x = reflect(centre + spread * fast_normal(&r), ws, we);
-            /* Evening-heavy time of day: 19:00 +- 4.5 h, wrapped (|z| < 3.47). */
-            double tod = 19 * 3600.0 + 4.5 * 3600.0 * fast_normal(&r);
-            tod = tod >= 86400.0 ? tod - 86400.0 : tod;
-            double ts = floor(x / 86400.0) * 86400.0 + floor(tod);
-            ts = ts < since ? since : ts > last ? last : ts;
-            *key++ = ((uint64_t)ts << 32) | i;
-        }
+    /* Listens: sessions, laid out in time. */
+    habits hb = {.ws = ws, .we = we, .since = since, .last = (double)g->p.until - 1};
+    hb.mu = log(SESSION_MEDIAN) + 0.25 * fast_normal(&r);
+    double p_artist = 0.3 + 0.4 * sr_rng_double(&r), p_genre = p_artist + (1 - p_artist) * 0.6;
+    hb.p_artist = (uint32_t)(p_artist * 4294967296.0);
+    hb.p_genre = (uint32_t)(p_genre * 4294967296.0);
+    size_t n_sess;
+    sr_err e = tag_pairs(g, n_pairs);
+    if (!e) e = reserve_links(g, L);
+    if (!e) {
+        draw_due(g, &hb, n_pairs, &r);
+        link_due(g, n_pairs, L);
+        e = fill_sessions(g, &hb, L, &r, &n_sess);
     }
-    sort_by_time(g->keys, g->keys_tmp, L);
+    if (e) {
+        unmark(g, n_pairs);
+        return e;
+    }
+    place_sessions(g, &hb, n_sess, L, &r);
 
     /* Statistics. */
     sr_gen_stats *st = &g->st;

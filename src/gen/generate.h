@@ -47,8 +47,9 @@ void sr_gen_params_default(sr_gen_params *p);
 typedef struct sr_gen sr_gen;
 
 /* Builds the catalog. Returns SR_E_RANGE (with a diagnostic naming the parameter) for
- * impossible parameters, SR_E_NOMEM. Progress goes to log (may be NULL). Time and
- * memory O(n_songs + n_users). Returns new, caller frees with sr_gen_free. */
+ * impossible parameters (a user with 2^32 listens or more included), SR_E_NOMEM.
+ * Progress goes to log (may be NULL). Time and memory O(n_songs + n_users). Returns
+ * new, caller frees with sr_gen_free. */
 sr_err sr_gen_new(const sr_gen_params *p, const sr_log *log, sr_gen **out, sr_diag *d);
 void sr_gen_free(sr_gen *g);
 
@@ -74,14 +75,16 @@ typedef struct sr_gen_user {
     uint64_t n_listens;                 /* sum of plays */
     const uint32_t *song;               /* (n_pairs) song of each pair */
     const uint32_t *plays;              /* (n_pairs) plays of each pair, >= 1 */
-    const uint64_t *listens;            /* (n_listens) (timestamp << 32) | pair, sorted by time */
+    const uint64_t *listens;            /* (n_listens) (timestamp << 32) | pair, sorted by
+                                           time: listening sessions (generate.c) */
     uint32_t genres[SR_GEN_MAX_TASTES]; /* the user's taste genres (hidden truth) */
     uint32_t n_genres;
     double genre_share[SR_GEN_MAX_TASTES]; /* their mixture weights, summing to 1 */
 } sr_gen_user;
 
 /* Generates the next user with at least one listen into *h. Returns SR_OK, SR_E_EMPTY
- * when every user has been produced, SR_E_NOMEM. Time O(listens of the user). */
+ * when every user has been produced, SR_E_NOMEM (then a later call draws the same user
+ * again, identically). Time O(listens of the user). */
 sr_err sr_gen_next(sr_gen *g, sr_gen_user *h);
 
 /* Starts over at the first user (and zeroes the statistics). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI tests for `songrec generate`: help and usage errors, the three outputs (.jsonl,
-# .jsonl.zst, .csv), determinism, exact counts, stdout, and failures that must leave
-# no file behind (missing directory, a target that cannot be replaced, disk full).
+# .jsonl.zst, .csv), determinism, exact counts, stdout, listening sessions (a user's
+# times strictly increase, mostly minutes apart), and failures that must leave no file
+# behind (missing directory, a target that cannot be replaced, disk full).
 # Usage: generate.sh PATH/TO/songrec
 set -euo pipefail
 bin=${1:?usage: generate.sh PATH/TO/songrec}
@@ -45,6 +46,13 @@ head -1 "$tmp/a.jsonl" | grep -q '^{"user_id":[0-9]*,"user_name":"user_[0-9]*","
     || fail "JSONL shape: $(head -1 "$tmp/a.jsonl")"
 expect_rc 0 "$bin" generate --users 40 --songs 2k --listens 10k --seed 6 -q -o "$tmp/c.jsonl"
 ! cmp -s "$tmp/a.jsonl" "$tmp/c.jsonl" || fail "another seed, same output"
+
+# Sessions: per user, times strictly increase and most listens follow the previous one
+# within 30 minutes (0.92 here; 0.07 when each time was drawn on its own).
+sed -n 's/^{"user_id":\([0-9]*\),"user_name":"[^"]*","timestamp":\([0-9]*\),.*/\1 \2/p' "$tmp/a.jsonl" \
+    | awk '$1 == u { n++; if ($2 - t <= 1800) s++; if ($2 <= t) bad++ } { u = $1; t = $2 }
+           END { exit !(n > 9000 && s / n > 0.8 && !bad) }' \
+    || fail "listens do not come in sessions"
 
 # Decimal counts with a suffix.
 "$bin" generate --users 3 --songs 100 --listens 1.5k -q -o - | wc -l | grep -qx 1500 || fail "1.5k listens"

@@ -3,12 +3,16 @@
  * Checks: parameters are validated; same parameters give byte-identical output (plain
  * and zstd) and another seed does not; exactly n_listens listens are written; the
  * repeat-play shape is the origin's (half the pairs once, 3-12% ten or more times);
- * every JSONL line is valid JSON with the ListenBrainz fields; the CSVs have their
- * header and field counts; times are in range and sorted per user; names are unique
- * after normalisation and include non-ASCII scripts; taste is learnable (the user's
- * own genre chart beats the global chart on held-out songs); an allocation failure
- * anywhere in sr_gen_new is reported and leaks nothing; write errors (disk full, a
- * failed rename) are reported and leave no temporary file.
+ * the pairs are pinned to those drawn before listens came in sessions; listens come in
+ * sessions (lengths, gaps, same-artist neighbours), with times strictly increasing per
+ * user, also in a range too short for them and with many genres; every JSONL line is
+ * valid JSON with the ListenBrainz fields; the CSVs have their header and field counts;
+ * times are in range and sorted per user; names are unique after normalisation and
+ * include non-ASCII scripts; taste is learnable (the user's own genre chart beats the
+ * global chart on held-out songs); an allocation failure anywhere in sr_gen_new is
+ * reported and leaks nothing, and one in sr_gen_next leaves the user to be drawn again
+ * identically; write errors (disk full, a failed rename) are reported and leave no
+ * temporary file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -279,6 +283,224 @@ static void test_repeat_shape(void **state) {
     assert_int_equal(st.n_pairs_once, once);
     assert_int_equal(st.max_pair_plays, max);
     sr_gen_free(g);
+}
+
+/* FNV-1a over every user's (user, n_pairs, song and plays of each pair, in order). */
+static uint64_t pairs_hash(const sr_gen_params *p) {
+    sr_gen *g = make(p);
+    sr_gen_user h;
+    uint64_t x = 0xcbf29ce484222325ULL;
+#define MIX(v) (x = (x ^ (uint64_t)(v)) * 0x100000001b3ULL)
+    while (sr_gen_next(g, &h) == SR_OK) {
+        MIX(h.user), MIX(h.n_pairs);
+        for (uint32_t i = 0; i < h.n_pairs; i++) MIX(h.song[i]), MIX(h.plays[i]);
+    }
+#undef MIX
+    sr_gen_free(g);
+    return x;
+}
+
+/* Sessions may change when songs are played, never which or how often: these hashes
+ * were taken from the generator before it had sessions (each play's time drawn on its
+ * own), and they must not move. */
+static void test_pairs_pinned(void **state) {
+    (void)state;
+    sr_gen_params p = small_params(30000);
+    assert_int_equal(pairs_hash(&p), 0xb0be88b2eb4905f4ULL);
+    sr_gen_params_default(&p);
+    p.n_listens = 200000;
+    assert_int_equal(pairs_hash(&p), 0x67a7b84935b88bf8ULL);
+    p = small_params(10000);
+    p.n_users = 40, p.n_songs = 2000, p.seed = 5;
+    assert_int_equal(pairs_hash(&p), 0xfd6d9dad8f83d5a9ULL);
+}
+
+/* Per-user listening structure, sessions cut at pauses over 30 minutes. */
+typedef struct sess_shape {
+    uint64_t listens, sessions, singles; /* singles: listens alone in their session */
+    uint64_t adjacent, gap_in_model;     /* consecutive listens in a session; 150-360 s apart */
+    uint64_t adjacent2;                  /* ... of two songs */
+    uint64_t same_artist, pairs_drawn, pairs_same_artist; /* adjacent / random pairs of
+                                                             listens of two songs */
+    uint64_t users, users_many_genres;                    /* ... with over 32 genres */
+    double cluster; /* median over pairs of 5+ plays: interquartile range of their times
+                       over the span of the user's */
+} sess_shape;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The interquartile range of each of the user's pairs of 5+ plays over the user's
+ * span, appended to iqr[*n]. */
+static void pair_spreads(const sr_gen_user *h, double *iqr, size_t *n) {
+    uint64_t *start = calloc(h->n_pairs + 1, sizeof *start), *fill = NULL;
+    uint32_t *t = malloc(h->n_listens * sizeof *t);
+    for (uint32_t i = 0; i < h->n_pairs; i++) start[i + 1] = start[i] + h->plays[i];
+    fill = malloc((h->n_pairs + 1) * sizeof *fill);
+    memcpy(fill, start, (h->n_pairs + 1) * sizeof *fill);
+    for (uint64_t i = 0; i < h->n_listens; i++) /* in time order: each pair's sorted */
+        t[fill[(uint32_t)h->listens[i]]++] = (uint32_t)(h->listens[i] >> 32);
+    double span = (double)((h->listens[h->n_listens - 1] >> 32) - (h->listens[0] >> 32)) + 1;
+    for (uint32_t i = 0; i < h->n_pairs; i++) {
+        uint64_t m = h->plays[i], q = m / 4;
+        if (m >= 5) iqr[(*n)++] = (t[start[i] + m - 1 - q] - t[start[i] + q]) / span;
+    }
+    free(start), free(fill), free(t);
+}
+
+static void shape_of(const sr_gen_params *p, sess_shape *sh) {
+    sr_gen *g = make(p);
+    uint32_t G = sr_gen_n_genres(g);
+    uint8_t *seen_genre = calloc(G, 1);
+    uint64_t lcg = 1;
+    memset(sh, 0, sizeof *sh);
+    double *iqr = malloc(p->n_listens / 5 * sizeof *iqr);
+    size_t n_iqr = 0;
+    sr_gen_user h;
+    while (sr_gen_next(g, &h) == SR_OK) {
+        pair_spreads(&h, iqr, &n_iqr);
+        memset(seen_genre, 0, G);
+        uint32_t genres = 0;
+        for (uint32_t i = 0; i < h.n_pairs; i++) {
+            uint32_t ge = sr_gen_artist_genre(g, sr_gen_song_artist(g, h.song[i]));
+            genres += !seen_genre[ge];
+            seen_genre[ge] = 1;
+        }
+        sh->users++;
+        sh->users_many_genres += genres > 32;
+        uint64_t run = 1;
+        for (uint64_t i = 0; i < h.n_listens; i++) {
+            uint64_t t = h.listens[i] >> 32;
+            assert_true(t >= (uint64_t)p->since && t < (uint64_t)p->until);
+            uint32_t a = sr_gen_song_artist(g, h.song[(uint32_t)h.listens[i]]);
+            if (i == 0) continue;
+            uint64_t prev = h.listens[i - 1] >> 32;
+            assert_true(t > prev); /* never two listens of a user in one second */
+            if (t - prev > 1800) {
+                sh->sessions++, sh->singles += run == 1, run = 1;
+                continue;
+            }
+            run++;
+            sh->adjacent++;
+            sh->gap_in_model += t - prev >= 150 && t - prev <= 360;
+            uint32_t q = (uint32_t)h.listens[i - 1];
+            if (q == (uint32_t)h.listens[i]) continue;
+            sh->adjacent2++;
+            sh->same_artist += a == sr_gen_song_artist(g, h.song[q]);
+        }
+        sh->sessions++, sh->singles += run == 1;
+        sh->listens += h.n_listens;
+        for (int k = 0; k < 64; k++) { /* two of the user's listens at random */
+            lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t x = h.listens[(lcg >> 33) % h.n_listens];
+            lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t y = h.listens[(lcg >> 33) % h.n_listens];
+            if ((uint32_t)x == (uint32_t)y) continue;
+            sh->pairs_drawn++;
+            sh->pairs_same_artist += sr_gen_song_artist(g, h.song[(uint32_t)x]) ==
+                                     sr_gen_song_artist(g, h.song[(uint32_t)y]);
+        }
+    }
+    qsort(iqr, n_iqr, sizeof *iqr, cmp_double);
+    sh->cluster = n_iqr ? iqr[n_iqr / 2] : 0;
+    free(iqr);
+    free(seen_genre);
+    sr_gen_free(g);
+}
+
+/* The session model (generate.c): mean length ~12 (a little less where the plays run
+ * out, a little more where sessions run into each other), almost no listen alone,
+ * consecutive listens 150-360 s apart, a different next song far more often the
+ * previous one's artist's (~0.19 here: p_a averages 0.5, but the artist's next song is
+ * often not due soon) than two random songs of the user are (~0.03), and a song's plays
+ * still clustered in time (the middle half of a pair's plays over ~5% of the user's
+ * span; ~4% when each time was drawn on its own, ~40% if sessions took plays from
+ * anywhere in the history). The old generator drew each time on its own: 1.15 listens a
+ * session, 79% of listens alone. */
+static void test_sessions(void **state) {
+    (void)state;
+    sr_gen_params p;
+    sr_gen_params_default(&p);
+    p.n_users = 300;
+    p.n_songs = 20000;
+    p.n_listens = 150000;
+    sess_shape sh;
+    shape_of(&p, &sh);
+    double mean = (double)sh.listens / sh.sessions, alone = (double)sh.singles / sh.listens;
+    double in_gap = (double)sh.gap_in_model / sh.adjacent;
+    double same = (double)sh.same_artist / sh.adjacent2;
+    double chance = (double)sh.pairs_same_artist / sh.pairs_drawn;
+    print_message("sessions %llu: mean %.2f listens, alone %.3f, gaps 150-360 s %.3f, "
+                  "same artist next %.3f vs random %.3f, pair plays' IQR / span %.3f\n",
+                  (unsigned long long)sh.sessions, mean, alone, in_gap, same, chance, sh.cluster);
+    assert_true(mean >= 10 && mean <= 16);
+    assert_true(alone < 0.01);
+    assert_true(in_gap > 0.95);
+    assert_true(same > 0.15 && same > 4 * chance);
+    assert_true(sh.cluster < 0.15);
+}
+
+/* Too short a range for the sessions (a day for ~4,000 listens a user: the plays are
+ * spread evenly over it) and many genres: still in range, strictly increasing, every
+ * listen there, sessions as long. */
+static void test_sessions_edges(void **state) {
+    (void)state;
+    sr_gen_params p = small_params(200000);
+    p.n_users = 50;
+    p.since = 1330560000; /* 2012-03-01 */
+    p.until = p.since + 86400;
+    sess_shape sh;
+    shape_of(&p, &sh);
+    assert_int_equal(sh.listens, 200000);
+    assert_true(sh.sessions < 2 * sh.users); /* the heavy users' listens back to back */
+
+    p = small_params(300000);
+    p.n_users = 100;
+    p.n_songs = 20000;
+    p.n_genres = 200;
+    shape_of(&p, &sh);
+    assert_int_equal(sh.listens, 300000);
+    assert_true(sh.users_many_genres > 0);
+    assert_true((double)sh.listens / sh.sessions >= 10);
+}
+
+/* An allocation failing inside sr_gen_next: reported, and the next call draws the same
+ * user, the same way, as a generator that never failed. */
+static void test_next_alloc_failure(void **state) {
+    (void)state;
+    sr_gen_params p = small_params(20000);
+    p.n_users = 10;
+    sr_gen *clean = make(&p);
+    int failed = 0;
+    for (long k = 0; k < 40; k++) {
+        sr_gen *g = make(&p);
+        sr_gen_user a, b;
+        sr_gen_rewind(clean);
+        for (;;) {
+            sr_mem_fail_after(k);
+            sr_err e = sr_gen_next(g, &a);
+            sr_mem_fail_after(-1);
+            if (e == SR_E_NOMEM) {
+                failed++;
+                assert_int_equal(sr_gen_next(g, &a), SR_OK);
+            } else if (e == SR_E_EMPTY) {
+                break;
+            }
+            assert_int_equal(sr_gen_next(clean, &b), SR_OK);
+            assert_int_equal(a.user, b.user);
+            assert_int_equal(a.n_pairs, b.n_pairs);
+            assert_int_equal(a.n_listens, b.n_listens);
+            assert_memory_equal(a.song, b.song, a.n_pairs * sizeof *a.song);
+            assert_memory_equal(a.plays, b.plays, a.n_pairs * sizeof *a.plays);
+            assert_memory_equal(a.listens, b.listens, a.n_listens * sizeof *a.listens);
+        }
+        assert_int_equal(sr_gen_next(clean, &b), SR_E_EMPTY);
+        sr_gen_free(g);
+    }
+    assert_true(failed > 10);
+    sr_gen_free(clean);
 }
 
 static void test_jsonl_valid(void **state) {
@@ -564,6 +786,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_determinism, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_exact_count_and_times, setup_dir, teardown_dir),
         cmocka_unit_test(test_repeat_shape),
+        cmocka_unit_test(test_pairs_pinned),
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_sessions_edges),
+        cmocka_unit_test(test_next_alloc_failure),
         cmocka_unit_test_setup_teardown(test_jsonl_valid, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_csv, setup_dir, teardown_dir),
         cmocka_unit_test(test_names),
