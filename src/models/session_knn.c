@@ -24,9 +24,10 @@
  *              each song keeps its k most similar songs (ties: lower id).
  * conditional is the default: within a's list it orders like the raw count (a's list is
  * the same), but a listener's songs weigh alike whatever their popularity. The cosine
- * lifts rare songs that met once or twice, and on generated data (`songrec generate`,
- * holdout NDCG@10 on 200 users x 1,500 songs over two months: conditional 0.144, count
- * 0.164, cosine 0.072, popularity 0.148) it ranks far below the other two.
+ * lifts rare songs that met once or twice, and on generated data (`songrec generate`
+ * before its listens came in sessions, holdout NDCG@10 on 200 users x 1,500 songs over
+ * two months: conditional 0.144, count 0.164, cosine 0.072, popularity 0.148) it ranked
+ * far below the other two.
  * Scores, fold-in, explain and similar are ItemKNN's (item_knn.h): a listener's score of
  * i is sum over their songs j of w(j) sim_j(i), w(j) their count weighed by `weighting`
  * (none: the count; tfidf: its square root; bm25: K1 1.2, B 0.75 with the songs'
