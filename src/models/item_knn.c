@@ -4,7 +4,9 @@
  * algorithms", WWW 2001).
  *
  *   W          the item-by-listener play counts, weighted (implicit_weight.h: none,
- *              tfidf, or bm25 with K1 = 1.2, B = 0.75 by default)
+ *              tfidf — the default: the square root of the count times the song's idf,
+ *              best on both the generated sets of BENCHMARKS.md — or bm25 with K1 =
+ *              1.2, B = 0.75)
  *   sim(i, j)  cosine of rows i and j of W; each item keeps its k most similar items
  *              with sim > 0 (ties: the lower id), sorted by similarity, descending
  *   score(u, i) = sum over the songs j that u played of w(u, j) sim_j(i)
@@ -59,7 +61,7 @@ enum { P_K, P_WEIGHTING, P_K1, P_B, P_COUNT };
 
 static const sr_param_def knn_params[P_COUNT] = {
     [P_K] = {"k", SR_PARAM_INT, 100, 1, 100000, NULL, "neighbours kept per song"},
-    [P_WEIGHTING] = {"weighting", SR_PARAM_CHOICE, 2, 0, 2, "none|tfidf|bm25",
+    [P_WEIGHTING] = {"weighting", SR_PARAM_CHOICE, 1, 0, 2, "none|tfidf|bm25",
                      "weighting of the play counts before the cosine"},
     [P_K1] = {"bm25_k1", SR_PARAM_REAL, 1.2, 0, 1e3, NULL, "BM25 term saturation K1"},
     [P_B] = {"bm25_b", SR_PARAM_REAL, 0.75, 0, 1, NULL, "BM25 length normalisation B"},

@@ -344,7 +344,8 @@ static void test_itemknn_bm25_by_hand(void **state) {
     assert_float_equal(sr__iw_idf_of(5, 3), 0, TOL); /* ln(3/6) < 0 clamps to 0 */
 
     double p[SR_MAX_PARAMS];
-    sr_params_defaults(ops, p); /* bm25 */
+    sr_params_defaults(ops, p);
+    set(ops, p, "weighting=bm25");
     void *st = fit(ops, p, ts, 1);
     assert_float_equal(sim_of(st, ts, 0, 1), 0.9911706, 1e-6);
     assert_float_equal(sim_of(st, ts, 0, 2), 0.1295861, 1e-6);
