@@ -284,7 +284,9 @@ typedef struct rank_ctx {
     const float *max16;   /* with err: the scan's best of each 16 songs, ... */
     const float *err16;   /* ... and the largest bound factor among them */
     const sr_linear *lin; /* with err: the exact form, to re-score with */
-    float xn, slack;      /* bound of i: err[i] xn + slack (1 + |s_i|) */
+    /* bound of i: err[i] xn (the int8 rows, their sums' rounding included) + slack |s_i| +
+     * slack0 (the rounding of adding add and the bias: a few units of |s|, |add|, |b_i|) */
+    float xn, slack, slack0;
     const uint64_t *elig; /* candidates: known, not rated, not blocked (song or artist) */
     const uint8_t *art;   /* per artist: 1 rated, 2 blocked */
     bool clip;            /* rating models: predictions clipped to [lo, hi] */
@@ -304,7 +306,7 @@ static inline double rank_of(const rank_ctx *c, uint32_t i, double pred) {
 }
 
 static inline float bound_of(const rank_ctx *c, uint32_t i) {
-    return c->err ? c->err[i] * c->xn + c->slack * (1.0f + fabsf(c->s[i])) : 0.0f;
+    return c->err ? c->err[i] * c->xn + c->slack * fabsf(c->s[i]) + c->slack0 : 0.0f;
 }
 
 /* The exact score of i into s[i]. */
@@ -361,7 +363,7 @@ static void *select_main(void *arg) {
             float top = -INFINITY;
             if (c->max16) { /* bound_of grows with s: the block's best bounds the rest */
                 const float m = c->max16[b / 16];
-                top = m + c->slack * (1.0f + fabsf(m)) + c->err16[b / 16] * c->xn;
+                top = m + c->slack * fabsf(m) + c->slack0 + c->err16[b / 16] * c->xn;
             } else if (c->err) {
                 for (int l = 0; l < 16; l++) {
                     float v = s[b + l] + bound_of(c, b + (uint32_t)l);
@@ -457,27 +459,32 @@ out:
     return e;
 }
 
-/* The lowest and highest exact score among the candidates (implicit models' spread). */
+/* The lowest and highest exact score among the candidates (implicit models' spread):
+ * one pass over exact scores; over approximate ones, a pass for the bounds and another
+ * that re-scores every song that may hold either end. */
 static void score_range_of(const rank_ctx *c, double *lo, double *hi) {
     const uint32_t N = c->R->n_items;
-    double maxlo = -INFINITY, minhi = INFINITY;
+    float l = INFINITY, h = -INFINITY, maxlo = -INFINITY, minhi = INFINITY;
     for (uint32_t w = 0; w < (N + 63) / 64; w++)
         for (uint64_t bits = c->elig[w]; bits; bits &= bits - 1) {
             const uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
-            if (!isfinite(c->s[i])) continue;
-            const float e = bound_of(c, i);
-            maxlo = fmax(maxlo, (double)c->s[i] - e), minhi = fmin(minhi, (double)c->s[i] + e);
+            const float v = c->s[i], e = bound_of(c, i);
+            if (!(v - v == 0)) continue; /* not finite */
+            l = v < l ? v : l, h = v > h ? v : h;
+            maxlo = v - e > maxlo ? v - e : maxlo, minhi = v + e < minhi ? v + e : minhi;
         }
-    *lo = INFINITY, *hi = -INFINITY;
-    for (uint32_t w = 0; w < (N + 63) / 64; w++)
-        for (uint64_t bits = c->elig[w]; bits; bits &= bits - 1) {
-            const uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
-            if (!isfinite(c->s[i])) continue;
-            const float e = bound_of(c, i);
-            if (c->err && ((double)c->s[i] + e >= maxlo || (double)c->s[i] - e <= minhi))
-                rescore(c, i);
-            *lo = fmin(*lo, c->s[i]), *hi = fmax(*hi, c->s[i]);
-        }
+    if (c->err) {
+        l = INFINITY, h = -INFINITY;
+        for (uint32_t w = 0; w < (N + 63) / 64; w++)
+            for (uint64_t bits = c->elig[w]; bits; bits &= bits - 1) {
+                const uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                if (!(c->s[i] - c->s[i] == 0)) continue;
+                const float e = bound_of(c, i);
+                if (c->s[i] + e >= maxlo || c->s[i] - e <= minhi) rescore(c, i);
+                l = c->s[i] < l ? c->s[i] : l, h = c->s[i] > h ? c->s[i] : h;
+            }
+    }
+    *lo = l, *hi = h;
 }
 
 /* Explanations: w[t * n + j] = contribution of rating j to the estimate of picks[t]. */
@@ -638,13 +645,18 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
         for (uint32_t f = 0; f < lin.Q.k; f++) xx += (double)lin.x[f] * lin.x[f];
         c.err = R->q8_err, c.lin = &lin, c.xn = (float)(sqrt(xx) * (1 + 1e-6));
         c.max16 = max16, c.err16 = R->q8_err16;
-        c.slack = 5e-7f * (1.0f + fabsf(lin.add) + R->bias_max);
+        c.slack = 5e-7f, c.slack0 = 5e-7f * (fabsf(lin.add) + R->bias_max) + 1e-30f;
     }
     if (implicit) {
-        /* A linear model's scores are all finite: the spread matters only to discovery. */
-        if (!approx || o->discovery != 0) score_range_of(&c, &c.lo, &c.hi);
-        if (!(c.hi > c.lo)) c.lo = 0, c.hi = 1;
-        c.fallback = c.lo;
+        /* A linear model's scores are all finite (no fallback: -inf, which lets the
+         * selection pass over whole blocks): the spread matters only to discovery. */
+        if (!approx || o->discovery != 0) {
+            score_range_of(&c, &c.lo, &c.hi);
+            if (!(c.hi > c.lo)) c.lo = 0, c.hi = 1;
+            c.fallback = approx ? -INFINITY : c.lo;
+        } else {
+            c.lo = 0, c.hi = 1, c.fallback = -INFINITY;
+        }
     }
     c.shift = o->discovery * (c.hi - c.lo) / 2;
     /* The best cap by rank, cap growing until the artist limit leaves n songs (or nothing
