@@ -80,6 +80,14 @@ void sr__iknn_score_user(const void *state, const sr_trainset *ts, uint32_t u, f
                          uint32_t lo, uint32_t hi);
 void sr__iknn_score_users(const void *state, const sr_trainset *ts, const uint32_t *users, size_t n,
                           float *out, size_t ldo, uint32_t lo, uint32_t hi);
+
+/* The sr_model_ops entries both models take from here (their fit and load are their own). */
+#define SR_IKNN_OPS_COMMON                                                                         \
+    .estimate = sr__iknn_estimate, .free = sr__iknn_free, .ts_keep = SR_TS_BY_USER,                \
+    .save = sr__iknn_save, .fold_in = sr__iknn_fold_in, .estimate_new = sr__iknn_estimate_new,     \
+    .score_new = sr__iknn_score_new, .explain = sr__iknn_explain, .user_free = sr__iknn_user_free, \
+    .similar = sr__iknn_similar, .score_user = sr__iknn_score_user,                                \
+    .score_users = sr__iknn_score_users, .implicit = true
 void sr__iknn_save(const void *state, const sr_trainset *ts, sr_srm_writer *w);
 sr_err sr__iknn_load(sr_srm *r, const sr_trainset *ts, sr_iw w, void **state, sr_diag *d);
 sr_err sr__iknn_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *u,

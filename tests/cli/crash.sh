@@ -11,12 +11,6 @@
 set -uo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.bash"
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill -KILL "$PID" 2> /dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
 
 expect 0 "generate" -- "$BIN" generate -q --users 30 --songs 200 --listens 3000 --seed 9 -o "$T/g.jsonl"
 expect 0 "ingest" -- "$BIN" ingest -q "$T/g.jsonl" -o "$T/d.srd"

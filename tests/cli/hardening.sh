@@ -25,12 +25,6 @@
 set -uo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.bash"
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill -KILL "$PID" 2> /dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
 
 # run_py PHASE: runs the client's phase; its "ok ..." / "bad ..." lines are counted.
 run_py() {

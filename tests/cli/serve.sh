@@ -10,12 +10,6 @@
 set -uo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.bash"
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill -KILL "$PID" 2> /dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
 # call METHOD PATH [curl args...]: the status in $code, the body in $T/body, headers in $T/hdr
 call() {
   local m=$1 p=$2; shift 2
