@@ -281,7 +281,7 @@ typedef struct rank_ctx {
     const sr_recommender *R;
     float *s;             /* scores; approximate where err is set */
     const float *err;     /* (n_items) int8 bound factors, or NULL: s is exact */
-    const float *max16;   /* with err: the scan's best of each 16 songs, ... */
+    const float *max16;   /* with err (always): the scan's best of each 16 songs, ... */
     const float *err16;   /* ... and the largest bound factor among them */
     const sr_linear *lin; /* with err: the exact form, to re-score with */
     /* bound of i: err[i] xn (the int8 rows, their sums' rounding included) + slack |s_i| +
@@ -361,14 +361,9 @@ static void *select_main(void *arg) {
         if (!bits) continue;
         if (tau > -INFINITY && b + 16 <= j->hi) {
             float top = -INFINITY;
-            if (c->max16) { /* bound_of grows with s: the block's best bounds the rest */
+            if (c->err) { /* bound_of grows with s: the block's best bounds the rest */
                 const float m = c->max16[b / 16];
                 top = m + c->slack * fabsf(m) + c->slack0 + c->err16[b / 16] * c->xn;
-            } else if (c->err) {
-                for (int l = 0; l < 16; l++) {
-                    float v = s[b + l] + bound_of(c, b + (uint32_t)l);
-                    top = v > top ? v : top;
-                }
             } else {
                 for (int l = 0; l < 16; l++) top = s[b + l] > top ? s[b + l] : top;
             }
