@@ -427,9 +427,11 @@ static void *watch(void *arg) {
         for (peer *p = h->peers; p; p = p->next) {
             uint64_t d = atomic_load_explicit(&p->deadline, memory_order_relaxed);
             if (!d || now <= d || p->cut) continue;
-            shutdown(p->fd, SHUT_RDWR);
+            /* Counted first: the client may see the end, and the server's side the
+             * close, before this thread runs again. */
             p->cut = true;
             atomic_fetch_add(&h->cut, 1);
+            shutdown(p->fd, SHUT_RDWR);
         }
     }
     pthread_mutex_unlock(&h->watch_lock);
