@@ -95,7 +95,7 @@ static unsigned char *read_bytes(const char *path, size_t *n) {
 /* The dataset: 30 users, 12 artists x 4 tracks, about 500 listens over two years, a
  * third of the songs with a recording MBID, one user with a single listen. */
 static sr_dataset *make_dataset(void) {
-    sr_build_opts o = {0};
+    sr_build_opts o = {.keep_listens = true}; /* the optional event sections too */
     sr_builder *b;
     assert_int_equal(sr_builder_new(&o, &b), SR_OK);
     sr_rng rng;
@@ -142,6 +142,7 @@ static void make_model(const sr_dataset *ds, const char *algo, const char *const
         sr_ratings_from_dataset(ds, ops->implicit ? SR_TRANSFORM_RAW : SR_TRANSFORM_CAP10, &rs),
         SR_OK);
     assert_int_equal(sr_trainset_new(rs, NULL, &ts), SR_OK);
+    if (ops->needs_events) assert_int_equal(sr_trainset_add_events(ts, rs, NULL, 0), SR_OK);
     sr_ratings_free(rs);
     sr_model m;
     sr_fit_ctx c = {.seed = 5, .threads = 1};
@@ -211,6 +212,10 @@ static uint64_t dataset_answers(const sr_dataset *ds) {
         for (uint64_t q = ds->song_ptr[s]; q < ds->song_ptr[s + 1]; q++)
             h_u64(h, ds->song_user[q]), h_f64(h, ds->pair_value[ds->song_pair[q]]);
     }
+    h_u64(h, ds->n_events);
+    for (uint32_t u = 0; ds->event_ptr && u < ds->n_users; u++)
+        for (uint64_t q = ds->event_ptr[u]; q < ds->event_ptr[u + 1]; q++)
+            h_u64(h, ds->event_pair[q]), h_u64(h, ds->event_time[q]);
     uint64_t v = XXH3_64bits_digest(h);
     XXH3_freeState(h);
     return v;
@@ -436,7 +441,7 @@ static void damage_deep(target *t, sr_rng *rng) {
 
 /* ---- set-up ---- */
 
-static target targets[7];
+static target targets[8];
 static size_t n_targets;
 
 static void add_target(const char *name, bool dataset, const char *path) {
@@ -459,6 +464,7 @@ static int setup(void **state) {
     snprintf(dir, sizeof dir, "/tmp/test_corrupt_%d", (int)getpid());
     snprintf(work_path, sizeof work_path, "%s_damaged", dir);
     sr_dataset *ds = make_dataset();
+    assert_true(ds->n_events == 500);
     snprintf(path, sizeof path, "%s.srd", dir);
     sr_diag d = {{0}};
     if (sr_dataset_save(ds, path, &d)) fail_msg("save: %s", d.msg);
@@ -478,6 +484,7 @@ static int setup(void **state) {
         {"als", "als", als, SR_SRM_PREC_F16, false},
         {"item_knn", "itemknn", iknn, SR_SRM_PREC_F32, false},
         {"popularity", "popularity", NULL, SR_SRM_PREC_F32, false},
+        {"sessions", "sessions", NULL, SR_SRM_PREC_F32, false},
     };
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         snprintf(path, sizeof path, "%s_%s.srm", dir, models[i].name);
