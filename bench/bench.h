@@ -61,4 +61,44 @@ static inline void bench_user_counts(sr_rng *g, uint32_t nu, uint64_t n, uint64_
     free(w);
 }
 
+/* The generated sets' songs: Zipf popularity (weight 1 / rank) drawn with an alias
+ * table, ranks mapped to ids by a random permutation (ids carry no popularity order),
+ * and no song twice for one user. */
+typedef struct bench_songs {
+    sr_alias alias;
+    uint32_t *perm, *seen; /* (ns) rank -> id; the last user + 1 that drew the id */
+} bench_songs;
+
+/* Draws the permutation from g (a shuffle, nothing else). Exits when out of memory. */
+static inline void bench_songs_init(bench_songs *b, sr_rng *g, uint32_t ns) {
+    double *w = malloc((size_t)ns * sizeof *w);
+    b->perm = malloc((size_t)ns * sizeof *b->perm);
+    b->seen = calloc(ns, sizeof *b->seen);
+    if (!w || !b->perm || !b->seen) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (uint32_t j = 0; j < ns; j++) w[j] = 1.0 / (j + 1.0), b->perm[j] = j;
+    sr_rng_shuffle_u32(g, b->perm, ns);
+    if (sr_alias_init(&b->alias, w, ns)) {
+        fprintf(stderr, "bench: out of memory for the alias table\n");
+        exit(1);
+    }
+    free(w);
+}
+
+/* A song user u has not drawn yet (users are drawn for in increasing order). */
+static inline uint32_t bench_songs_draw(bench_songs *b, sr_rng *g, uint32_t u) {
+    uint32_t s;
+    do s = b->perm[sr_alias_sample(&b->alias, g)];
+    while (b->seen[s] == u + 1);
+    b->seen[s] = u + 1;
+    return s;
+}
+
+static inline void bench_songs_free(bench_songs *b) {
+    sr_alias_deinit(&b->alias);
+    free(b->perm), free(b->seen);
+}
+
 #endif

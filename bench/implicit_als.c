@@ -58,20 +58,14 @@ static void die(const char *what) {
 static sr_trainset *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uint64_t seed) {
     sr_rng rng;
     sr_rng_seed(&rng, seed);
-    const size_t nw = n_songs > n_users ? n_songs : n_users;
-    double *w = malloc(nw * sizeof *w);
-    uint32_t *perm = malloc((size_t)n_songs * sizeof *perm);
     uint64_t *cnt = calloc(n_users, sizeof *cnt);
-    uint32_t *seen = calloc(n_songs, sizeof *seen);
     float *ys = malloc((size_t)n_songs * sizeof *ys);
     uint32_t *user = malloc(n * sizeof *user), *item = malloc(n * sizeof *item);
     float *r = malloc(n * sizeof *r);
-    if (!w || !perm || !cnt || !seen || !ys || !user || !item || !r) die("out of memory");
+    if (!cnt || !ys || !user || !item || !r) die("out of memory");
     for (uint32_t j = 0; j < n_songs; j++) ys[j] = (float)(0.3 * sr_rng_normal(&rng));
-    for (uint32_t j = 0; j < n_songs; j++) w[j] = 1.0 / (j + 1.0), perm[j] = j;
-    sr_rng_shuffle_u32(&rng, perm, n_songs);
-    sr_alias songs;
-    if (sr_alias_init(&songs, w, n_songs)) die("alias table");
+    bench_songs songs;
+    bench_songs_init(&songs, &rng, n_songs);
     const uint64_t cap = n_songs / 4 ? n_songs / 4 : 1;
     if ((uint64_t)n_users * cap < n) die("too many pairs for the users and songs");
     bench_user_counts(&rng, n_users, n, cap, cnt);
@@ -79,10 +73,7 @@ static sr_trainset *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uin
     for (uint32_t u = 0; u < n_users; u++) {
         const double xu = 0.3 * sr_rng_normal(&rng);
         for (uint64_t k = 0; k < cnt[u]; k++) {
-            uint32_t s;
-            do s = perm[sr_alias_sample(&songs, &rng)];
-            while (seen[s] == u + 1);
-            seen[s] = u + 1;
+            const uint32_t s = bench_songs_draw(&songs, &rng, u);
             const double plays = floor(sr_rng_pareto(&rng, 1.0, 2.1 * exp(xu + ys[s])));
             user[q] = u, item[q] = s, r[q] = (float)(plays > 5000 ? 5000 : plays);
             q++;
@@ -93,8 +84,8 @@ static sr_trainset *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uin
     sr_trainset *ts;
     if (sr_trainset_new(rs, NULL, &ts)) die("sr_trainset_new");
     sr_ratings_free(rs);
-    sr_alias_deinit(&songs);
-    free(w), free(perm), free(cnt), free(seen), free(ys), free(user), free(item), free(r);
+    bench_songs_free(&songs);
+    free(cnt), free(ys), free(user), free(item), free(r);
     return ts;
 }
 

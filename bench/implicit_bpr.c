@@ -49,25 +49,17 @@ static sr_trainset *generate(uint32_t nu, uint32_t ns, uint64_t n, uint64_t seed
     sr_rng_seed(&g, seed);
     const uint64_t cap = ns / 4 ? ns / 4 : 1;
     if ((uint64_t)nu * cap < n) die("too many pairs for the users and songs");
-    double *w = malloc((size_t)ns * sizeof *w);
-    uint32_t *perm = malloc((size_t)ns * sizeof *perm), *seen = calloc(ns, sizeof *seen);
     uint64_t *cnt = malloc((size_t)nu * sizeof *cnt);
     uint32_t *user = malloc(n * sizeof *user), *item = malloc(n * sizeof *item);
     float *r = malloc(n * sizeof *r);
-    if (!w || !perm || !seen || !cnt || !user || !item || !r) die("out of memory");
-    for (uint32_t j = 0; j < ns; j++) w[j] = 1.0 / (j + 1.0), perm[j] = j;
-    sr_rng_shuffle_u32(&g, perm, ns);
-    sr_alias songs;
-    if (sr_alias_init(&songs, w, ns)) die("alias table");
+    if (!cnt || !user || !item || !r) die("out of memory");
+    bench_songs songs;
+    bench_songs_init(&songs, &g, ns);
     bench_user_counts(&g, nu, n, cap, cnt);
     uint64_t q = 0;
     for (uint32_t u = 0; u < nu; u++)
         for (uint64_t k = 0; k < cnt[u]; k++) {
-            uint32_t s;
-            do s = perm[sr_alias_sample(&songs, &g)];
-            while (seen[s] == u + 1);
-            seen[s] = u + 1;
-            user[q] = u, item[q] = s;
+            user[q] = u, item[q] = bench_songs_draw(&songs, &g, u);
             r[q++] = (float)floor(sr_rng_pareto(&g, 1.0, 1.2));
         }
     sr_ratings *rs;
@@ -75,8 +67,8 @@ static sr_trainset *generate(uint32_t nu, uint32_t ns, uint64_t n, uint64_t seed
     if (sr_ratings_new(nu, ns, n, user, item, r, 1, 1e9, &rs)) die("sr_ratings_new");
     if (sr_trainset_new(rs, NULL, &ts)) die("sr_trainset_new");
     sr_ratings_free(rs);
-    sr_alias_deinit(&songs);
-    free(w), free(perm), free(seen), free(cnt), free(user), free(item), free(r);
+    bench_songs_free(&songs);
+    free(cnt), free(user), free(item), free(r);
     return ts;
 }
 

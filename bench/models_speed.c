@@ -55,20 +55,13 @@ static int cmp_u64(const void *a, const void *b) {
 static sr_ratings *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uint64_t seed) {
     sr_rng rng;
     sr_rng_seed(&rng, seed);
-    double *w = malloc((size_t)(n_songs > n_users ? n_songs : n_users) * sizeof *w);
-    uint32_t *perm = malloc((size_t)n_songs * sizeof *perm);
     uint64_t *cnt = calloc(n_users, sizeof *cnt);
-    uint32_t *seen = calloc(n_songs, sizeof *seen);
     uint32_t *user = malloc(n * sizeof *user), *item = malloc(n * sizeof *item);
-    float *r = malloc(n * sizeof *r);
-    if (!w || !perm || !cnt || !seen || !user || !item || !r) die("out of memory");
-    float *ys = malloc((size_t)n_songs * sizeof *ys);
-    if (!ys) die("out of memory");
+    float *r = malloc(n * sizeof *r), *ys = malloc((size_t)n_songs * sizeof *ys);
+    if (!cnt || !user || !item || !r || !ys) die("out of memory");
     for (uint32_t j = 0; j < n_songs; j++) ys[j] = (float)(0.3 * sr_rng_normal(&rng));
-    for (uint32_t j = 0; j < n_songs; j++) w[j] = 1.0 / (j + 1.0), perm[j] = j;
-    sr_rng_shuffle_u32(&rng, perm, n_songs);
-    sr_alias songs;
-    if (sr_alias_init(&songs, w, n_songs)) die("alias table");
+    bench_songs songs;
+    bench_songs_init(&songs, &rng, n_songs);
     /* User activity: lognormal shares of n, capped, the excess handed round. */
     const uint64_t cap = n_songs / 4 ? n_songs / 4 : 1;
     if ((uint64_t)n_users * cap < n) die("too many ratings for the users and songs");
@@ -77,10 +70,7 @@ static sr_ratings *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uint
     for (uint32_t u = 0; u < n_users; u++) {
         const double xu = 0.3 * sr_rng_normal(&rng);
         for (uint64_t k = 0; k < cnt[u]; k++) {
-            uint32_t s;
-            do s = perm[sr_alias_sample(&songs, &rng)];
-            while (seen[s] == u + 1);
-            seen[s] = u + 1;
+            const uint32_t s = bench_songs_draw(&songs, &rng, u);
             double plays = floor(sr_rng_pareto(&rng, 1.0, exp(xu + ys[s])));
             user[q] = u, item[q] = s, r[q] = (float)(plays > 10 ? 10 : plays);
             q++;
@@ -88,8 +78,8 @@ static sr_ratings *generate(uint32_t n_users, uint32_t n_songs, uint64_t n, uint
     }
     sr_ratings *rs;
     if (sr_ratings_new(n_users, n_songs, n, user, item, r, 1, 10, &rs)) die("sr_ratings_new");
-    sr_alias_deinit(&songs);
-    free(ys), free(w), free(perm), free(cnt), free(seen), free(user), free(item), free(r);
+    bench_songs_free(&songs);
+    free(ys), free(cnt), free(user), free(item), free(r);
     return rs;
 }
 
