@@ -55,6 +55,8 @@
 #include "util/mem.h"
 #include "util/rng.h"
 
+#include "model_helpers.h"
+
 extern const sr_model_ops sr_model_popularity, sr_model_item_knn, sr_model_bpr;
 
 #define TOL 1e-6
@@ -120,20 +122,6 @@ static sr_trainset *planted(void) {
         }
     }
     return make_ts(20, 20, n, u, it, r);
-}
-
-static void set(const sr_model_ops *ops, double *p, const char *a) {
-    sr_diag d = {{0}};
-    if (sr_params_set(ops, p, a, &d)) fail_msg("%s", d.msg);
-}
-
-static void *fit(const sr_model_ops *ops, const double *p, const sr_trainset *ts, int threads) {
-    sr_fit_ctx c = {.seed = 42, .threads = threads};
-    sr_diag d = {{0}};
-    void *st = NULL;
-    if (ops->fit(ts, p, &c, &st, &d)) fail_msg("%s: %s", ops->name, d.msg);
-    assert_non_null(st);
-    return st;
 }
 
 static double est(const sr_model_ops *ops, const void *st, const sr_trainset *ts, uint32_t u,

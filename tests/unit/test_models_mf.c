@@ -33,6 +33,8 @@
 #include "util/mem.h"
 #include "util/rng.h"
 
+#include "model_helpers.h"
+
 extern const sr_model_ops sr_model_svd, sr_model_svdpp, sr_model_nmf;
 
 /* A trainset from triples. */
@@ -62,10 +64,6 @@ static sr_trainset *random_ts(uint32_t nu, uint32_t ni, double dens, uint64_t se
     sr_trainset *ts = make_ts(nu, ni, n, u, it, r, 1, 5);
     free(u), free(it), free(r);
     return ts;
-}
-
-static void set(const sr_model_ops *ops, double *p, const char *a) {
-    assert_int_equal(sr_params_set(ops, p, a, NULL), SR_OK);
 }
 
 static double train_rmse(const sr_model *m) {

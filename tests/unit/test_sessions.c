@@ -54,6 +54,8 @@
 #include "util/mem.h"
 #include "util/rng.h"
 
+#include "model_helpers.h"
+
 extern const sr_model_ops sr_model_session_knn, sr_model_item_knn;
 
 #define T0  1500000000
@@ -107,20 +109,6 @@ static sr_trainset *trainset_of(const sr_dataset *ds, sr_ratings **rs_out) {
     else
         sr_ratings_free(rs);
     return ts;
-}
-
-static void set(const sr_model_ops *ops, double *p, const char *a) {
-    sr_diag d = {{0}};
-    if (sr_params_set(ops, p, a, &d)) fail_msg("%s", d.msg);
-}
-
-static void *fit(const sr_model_ops *ops, const double *p, const sr_trainset *ts, int threads) {
-    sr_fit_ctx c = {.seed = 42, .threads = threads};
-    sr_diag d = {{0}};
-    void *st = NULL;
-    if (ops->fit(ts, p, &c, &st, &d)) fail_msg("%s: %s", ops->name, d.msg);
-    assert_non_null(st);
-    return st;
 }
 
 static void expect_events(const sr_dataset *ds, uint32_t u, size_t n, const uint32_t *pair,

@@ -44,6 +44,8 @@
 #include "util/mem.h"
 #include "util/rng.h"
 
+#include "model_helpers.h"
+
 extern const sr_model_ops sr_model_als, sr_model_bpr;
 
 /* ---- data ---- */
@@ -82,11 +84,6 @@ static sr_trainset *random_ts(uint32_t nu, uint32_t ni, double dens, uint64_t se
     sr_trainset *ts = make_ts(nu, ni, n, u, it, r);
     free(u), free(it), free(r);
     return ts;
-}
-
-static void set(const sr_model_ops *ops, double *p, const char *a) {
-    sr_diag d;
-    if (sr_params_set(ops, p, a, &d)) fail_msg("%s", d.msg);
 }
 
 static void near(double got, double want, const char *what) {
