@@ -69,9 +69,21 @@ void sr_engine_set_scan(sr_engine *e, sr_rec_scan scan) {
     sr_recommender_set_scan(&e->rec, scan, mapped);
 }
 
+void sr_engine_rating_range(const sr_engine *e, double *lo, double *hi) {
+    const sr_trainset *ts = &e->mf->ts;
+    if (e->mf->model.ops->implicit) {
+        *lo = 1;
+        *hi = ts->hi > 10 ? ts->hi : 10;
+    } else {
+        *lo = ts->lo;
+        *hi = ts->hi;
+    }
+}
+
 sr_err sr_engine_parse_rating(const sr_engine *e, const char *spec, sr_rec_rating *out,
                               sr_diag *d) {
-    const sr_trainset *ts = &e->mf->ts;
+    double lo, hi;
+    sr_engine_rating_range(e, &lo, &hi);
     const char *eq = strrchr(spec, '=');
     if (!eq) return sr_diag_set(d, SR_E_INPUT, "'%s': want \"Artist - Track=RATING\"", spec);
     char *end;
@@ -79,9 +91,9 @@ sr_err sr_engine_parse_rating(const sr_engine *e, const char *spec, sr_rec_ratin
     double r = strtod(eq + 1, &end);
     if (end == eq + 1 || *end || errno || !isfinite(r))
         return sr_diag_set(d, SR_E_INPUT, "'%s': the rating is not a number", spec);
-    if (r < ts->lo || r > ts->hi)
+    if (r < lo || r > hi)
         return sr_diag_set(d, SR_E_INPUT, "'%s': rating %g is outside the model's scale %g..%g",
-                           spec, r, ts->lo, ts->hi);
+                           spec, r, lo, hi);
     if (!e->cat) return sr_diag_set(d, SR_E_INPUT, "%s has no song catalog", e->path);
     uint32_t item;
     sr_err err = sr_catalog_find_song_text(e->cat, spec, (size_t)(eq - spec), &item);
@@ -159,14 +171,15 @@ sr_err sr_engine_history(const sr_engine *e, const char *path, const char *forma
         for (size_t j = 0; j < h.n; j++) r[j] = (sr_rec_rating){h.items[j], h.plays[j]};
         qsort(r, h.n, sizeof *r, cmp_u32f);
         /* Sum plays per song, then the model's transform. */
-        const sr_trainset *ts = &e->mf->ts;
+        double lo, hi;
+        sr_engine_rating_range(e, &lo, &hi);
         const bool cap10 = !strcmp(e->mf->meta.transform, "cap10");
         for (size_t j = 0; j < h.n;) {
             size_t k = j;
             double plays = 0;
             for (; k < h.n && r[k].item == r[j].item; k++) plays += r[k].r;
             double v = cap10 ? fmin(plays, 10) : plays;
-            v = v < ts->lo ? ts->lo : v > ts->hi ? ts->hi : v;
+            v = v < lo ? lo : v > hi ? hi : v;
             songs[m++] = (sr_history_song){r[j].item, (float)v,
                                            plays >= UINT32_MAX ? UINT32_MAX : (uint32_t)plays};
             j = k;

@@ -44,9 +44,15 @@ void sr_engine_free(sr_engine *e);
  * the file's mapping. Not while requests run. */
 void sr_engine_set_scan(sr_engine *e, sr_rec_scan scan);
 
+/* The values a listener may give a song: a rating model's scale (the data's), or for an
+ * implicit model a number of plays from 1 to the most one pair has in the data or 10,
+ * whichever is more — the page's 1..10 ratings count as that many plays, whatever the
+ * data's own counts reach. */
+void sr_engine_rating_range(const sr_engine *e, double *lo, double *hi);
+
 /* "Artist - Track=9" (the last '=' splits off the rating) into a rating of a catalog
- * song. SR_E_INPUT naming what is wrong: no '=', a rating that is not a number or is off
- * the model's scale; SR_E_NOTFOUND for a song the catalog lacks. */
+ * song. SR_E_INPUT naming what is wrong: no '=', a rating that is not a number or is out
+ * of sr_engine_rating_range; SR_E_NOTFOUND for a song the catalog lacks. */
 sr_err sr_engine_parse_rating(const sr_engine *e, const char *spec, sr_rec_rating *out, sr_diag *d);
 
 typedef struct sr_history_stats {

@@ -59,7 +59,7 @@ struct sr_api {
     const sr_engine *e;
     const sr_catalog *cat;
     sr_profiles *prof;
-    double lo, hi; /* the model's rating scale */
+    double lo, hi; /* the ratings a listener may give (sr_engine_rating_range) */
     char *tmp_dir;
     sr_log log;
     /* GET /api/about: the CLI's JSON of the data, the evaluation and a grid search
@@ -1569,8 +1569,7 @@ static sr_err api_new(const sr_api_config *cfg, sr_api **out, sr_diag *d) {
     a->e = cfg->engine;
     a->cat = cfg->engine->cat;
     a->prof = cfg->profiles;
-    a->lo = cfg->engine->mf->ts.lo;
-    a->hi = cfg->engine->mf->ts.hi;
+    sr_engine_rating_range(cfg->engine, &a->lo, &a->hi);
     if (cfg->log) a->log = *cfg->log;
     atomic_init(&a->http, NULL);
     struct stat sb;

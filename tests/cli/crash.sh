@@ -16,18 +16,7 @@ expect 0 "generate" -- "$BIN" generate -q --users 30 --songs 200 --listens 3000 
 expect 0 "ingest" -- "$BIN" ingest -q "$T/g.jsonl" -o "$T/d.srd"
 expect 0 "train" -- "$BIN" train -q "$T/d.srd" --algo svd --param n_factors=4 --param n_epochs=3 -o "$T/m.srm"
 
-start() {
-  : > "$T/serve.out"
-  "$BIN" serve "$T/m.srm" --port 0 --rate-limit 0 --db "$T/p.db" > "$T/serve.out" 2> "$T/serve.err" &
-  PID=$!
-  PORT=
-  for _ in $(seq 200); do
-    PORT=$(sed -n 's|^songrec: serving .* on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$T/serve.out")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-  done
-  [ -n "$PORT" ] && ok || bad "the server did not start: $(cat "$T/serve.err")"
-}
+start() { serve_start "$T/m.srm" --rate-limit 0 --db "$T/p.db"; }
 
 cat > "$T/burst.py" << 'PY'
 import http.client, json, os, sys, threading, time

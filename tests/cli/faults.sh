@@ -204,36 +204,15 @@ left=$(cd "$F" && ls -A | grep -vx -e d.srd -e m.srm)
 expect 0 "ingest small onto the nearly full disk" -- "${WRAP[@]}" "$BIN" ingest -q "$T/g.jsonl" -o "$F/d2.srd"
 
 # ---- the profile store on a full disk ----
-call() {
-  local m=$1 p=$2; shift 2
-  code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$URL${p#/}")
-}
-js() {
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$T/body" 2> /dev/null && ok ||
-    bad "$2 [$1]: $(head -c 300 "$T/body")"
-}
+# the server under the file size limit SERVE_LIMIT when set (SIGXFSZ ignored, as
+# songrec does itself)
 start() {
-  : > "$T/serve.out" # not to read the port of the last server
-  (
-    [ -n "$SERVE_LIMIT" ] && trap '' XFSZ && ulimit -f "$SERVE_LIMIT"
-    exec "$BIN" serve "$T/small.srm" --port 0 --db "$DB" --threads 2
-  ) > "$T/serve.out" 2> "$T/serve.err" &
-  PID=$!
-  URL=
-  for _ in $(seq 600); do
-    URL=$(sed -n 's|^songrec: serving .* on \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$T/serve.out")
-    [ -n "$URL" ] && break
-    kill -0 "$PID" 2> /dev/null || break
-    sleep 0.1
-  done
-  [ -n "$URL" ] && ok || { bad "server did not start: $(cat "$T/serve.err")"; exit 1; }
-}
-stop() {
-  kill -TERM "$PID"
-  wait "$PID"
-  local rc=$?
-  PID=
-  [ "$rc" -eq 0 ] && ok || bad "serve exited $rc after SIGTERM"
+  if [ -n "$SERVE_LIMIT" ]; then
+    SERVE_WRAP=(bash -c 'trap "" XFSZ && ulimit -f "$0" && exec "$@"' "$SERVE_LIMIT")
+  else
+    SERVE_WRAP=()
+  fi
+  serve_start "$T/small.srm" --db "$DB" --threads 2
 }
 # ratings N LEN: a PUT body of N ratings with LEN-byte track names (not in the model)
 ratings() {
@@ -276,11 +255,11 @@ if [ -n "$FILL" ]; then
   [ "$code" = 200 ] && ok || bad "PUT after the disk has room again: HTTP $code"
   want=60
 fi
-stop
+serve_stop
 start
 call GET "/api/profiles/$TOK"
 [ "$code" = 200 ] && ok || bad "GET profile after restart: HTTP $code"
 js "len(d['ratings']) == $want" "after restart, the acknowledged ratings"
-stop
+serve_stop
 
 finish

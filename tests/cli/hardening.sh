@@ -79,24 +79,7 @@ for o in --rate-limit --rate-burst --max-connections --max-per-ip; do
 done
 
 # start [OPTIONS...]: the server on a free port ($PORT, $PID).
-start() {
-  "$BIN" serve "$T/m.srm" --port 0 --db "$T/p.db" "$@" > "$T/serve.out" 2> "$T/serve.err" &
-  PID=$!
-  PORT=
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's|^songrec: serving .* on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$T/serve.out")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] && ok || { bad "server did not print its URL"; cat "$T/serve.err" >&2; finish; }
-}
-stop() {
-  kill -TERM "$PID"
-  wait "$PID"
-  local rc=$?
-  PID=
-  [ "$rc" -eq 0 ] && ok || bad "serve exited $rc after SIGTERM"
-}
+start() { serve_start "$T/m.srm" --db "$T/p.db" "$@"; }
 
 # ---- the server, with its default limits ----
 start
@@ -411,14 +394,14 @@ run_py limits
 run_py escape
 run_py headers
 run_py load
-stop
+serve_stop
 echo "    server log: $(wc -l < "$T/serve.err") lines"
 
 # ---- the limits given on the command line ----
 start --rate-limit 0 --max-connections 300 --max-per-ip 2
 run_py no_limit
-stop
+serve_stop
 start --rate-limit 0.05 --rate-burst 3
 run_py low_limit
-stop
+serve_stop
 finish

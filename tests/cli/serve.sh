@@ -10,11 +10,6 @@
 set -uo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.bash"
-# call METHOD PATH [curl args...]: the status in $code, the body in $T/body, headers in $T/hdr
-call() {
-  local m=$1 p=$2; shift 2
-  code=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$m" "$@" "$URL${p#/}")
-}
 # check CODE DESCRIPTION METHOD PATH [curl args...]: the status, and for an error the
 # JSON error shape {"error": {"status": CODE, "message": "..."}}
 check() {
@@ -30,34 +25,11 @@ check() {
   fi
   return 0
 }
-# js EXPR DESCRIPTION: EXPR (python, d = the JSON body) must be true
-js() {
-  if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$T/body" 2> "$T/pyerr"; then ok; else
-    bad "$2 [$1]: $(head -c 300 "$T/body") $(tail -1 "$T/pyerr")"; fi
-}
 # jv EXPR: prints EXPR of the JSON body
 jv() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$T/body"; }
 hdr() { grep -i "^$1:" "$T/hdr" | tr -d '\r' | cut -d' ' -f2-; }
 post_json() { check "$1" "$2" POST "$3" -H 'Content-Type: application/json' --data-binary "$4"; }
-start() {
-  : > "$T/serve.out" # not the last server's address
-  "$BIN" serve "$T/m.srm" --port 0 --db "$T/p.db" --threads 4 > "$T/serve.out" 2> "$T/serve.err" &
-  PID=$!
-  URL=
-  for _ in $(seq 100); do
-    URL=$(sed -n 's|^songrec: serving .* on \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$T/serve.out")
-    [ -n "$URL" ] && break
-    sleep 0.1
-  done
-  [ -n "$URL" ] && ok || { bad "server did not print its URL"; cat "$T/serve.err" >&2; exit 1; }
-}
-stop() {
-  kill -TERM "$PID"
-  wait "$PID"
-  local rc=$?
-  PID=
-  [ "$rc" -eq 0 ] && ok || bad "serve exited $rc after SIGTERM"
-}
+start() { serve_start "$T/m.srm" --db "$T/p.db" --threads 4; }
 
 # ---- the model: a generated history plus an artist named like an HTML injection ----
 XA='<script>alert("x")</script> & Co'
@@ -303,7 +275,7 @@ grep -q 'route="recommend"' "$T/body" && ok || bad "metrics lack the recommend r
 hdr Content-Type | grep -q '^text/plain' && ok || bad "metrics content type"
 call GET "$P"
 cp "$T/body" "$T/before.json"
-stop
+serve_stop
 start
 check 200 "profile after restart" GET "$P"
 python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a['ratings']==b['ratings'] and a['blocks']==b['blocks'] and len(a['ratings']) > 3 else 1)" "$T/before.json" "$T/body" && ok || bad "profile changed across the restart"
@@ -313,6 +285,6 @@ check 204 "delete profile" DELETE "$P"
 check 404 "deleted profile" GET "$P"
 check 404 "delete again" DELETE "$P"
 check 404 "malformed token" GET /api/profiles/xyz
-stop
+serve_stop
 
 finish

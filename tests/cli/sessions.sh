@@ -75,4 +75,35 @@ import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 assert len(r) == 6 and all(x["ndcg"] > 0.5 for x in r), r
 PY
+# The model file: trained, saved, opened and asked. A new listener who rates two songs of
+# an album gets that album's other songs first, and a song's neighbours are its album's.
+expect 0 "train sessions" -- "$BIN" train -q "$T/p.srd" --algo sessions -o "$T/s.srm"
+expect 0 "info" -- "$BIN" info "$T/s.srm"
+grep -q "sessions" "$T/out" && ok || bad "info does not name the algorithm"
+expect 0 "recommend" -- "$BIN" recommend "$T/s.srm" --rate "Artist 05 - Track 0=10" --rate "Artist 05 - Track 1=8" -n 6 --format json
+python3 - "$T/out" <<'PY' && ok || bad "sessions recommend: the album's other songs should come first"
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+assert len(items) == 6, items
+assert all(it["artist"] == "Artist 05" for it in items), [(it["artist"], it["track"]) for it in items]
+assert not {it["track"] for it in items} & {"Track 0", "Track 1"}
+PY
+expect 0 "similar" -- "$BIN" similar "$T/s.srm" "Artist 05 - Track 3" -n 5 --json
+python3 - "$T/out" <<'PY' && ok || bad "sessions similar: a song's neighbours should be its album's"
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d.get("items") or d.get("songs") or d.get("similar")
+assert items and len(items) == 5, d
+assert all(it["artist"] == "Artist 05" for it in items), items
+PY
+# Served: the page's 1-10 ratings count as plays, though no pair here has more than 3.
+serve_start "$T/s.srm" --db "$T/p.db"
+call GET /api/model
+js "d['implicit'] and d['rating_scale'] == [1.0, 10.0]" "sessions model: implicit, rated 1..10"
+call POST /api/recommend -H 'Content-Type: application/json' --data-binary '{"ratings":[{"artist":"Artist 05","track":"Track 0","rating":10},{"artist":"Artist 05","track":"Track 1","rating":7}],"n":5}'
+[ "$code" = 200 ] && ok || bad "recommend with a rating of 10: HTTP $code: $(head -c 300 "$T/body")"
+js "len(d['items']) == 5 and all(i['artist'] == 'Artist 05' for i in d['items'])" "served sessions recommend: the album first"
+call POST /api/recommend -H 'Content-Type: application/json' --data-binary '{"ratings":[{"artist":"Artist 05","track":"Track 0","rating":11}]}'
+[ "$code" = 400 ] && ok || bad "a rating of 11 plays: HTTP $code, wanted 400"
+serve_stop
 finish
