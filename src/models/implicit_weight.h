@@ -8,11 +8,14 @@
  *   none   W_iu = c_ui
  *   tfidf  W_iu = sqrt(c_ui) idf(u)
  *   bm25   W_iu = c_ui (K1 + 1) / (K1 L_i + c_ui) idf(u),  L_i = (1 - B) + B len_i / avg_len
- * with idf(u) = max(0, ln(N / (1 + n_u))) — N the items the trainset knows, n_u the
+ * with idf(u) = ln(1 + N / (1 + n_u)) — N the items the trainset knows, n_u the
  * listener's items — len_i item i's total plays and avg_len the mean of len over the known
- * items. Two departures from `implicit`, both invisible on real catalogs: N and the
- * average run over known items (`implicit`: every row, empty ones included), and idf is
- * clamped at 0 (`implicit` lets a listener of nearly every item weigh negatively).
+ * items. Two departures from `implicit`, both invisible on real catalogs (where N / n_u
+ * is in the hundreds or more, and 1 + N / (1 + n) differs from N / (1 + n) by well under
+ * 1 %): N and the average run over known items (`implicit`: every row, empty ones
+ * included), and idf is smoothed to stay positive — `implicit`'s ln(N / (1 + n)) makes a
+ * listener of nearly every item weigh zero or negatively, so on a small catalog that
+ * every listener has mostly played, every similarity would be zero.
  * sr__iw_tf is the part of W_iu that does not depend on the listener's idf.
  *
  * Sorted lists. sr__iw_has looks a song up in an ascending list (a listener's songs) by a
@@ -54,10 +57,9 @@ static inline double sr__iw_tf(const sr_iw *w, double c, double L) {
     }
 }
 
-/* idf(u) = max(0, ln(N / (1 + n))) for a listener of n items, N known items. */
+/* idf(u) = ln(1 + N / (1 + n)) > 0 for a listener of n items, N known items. */
 static inline double sr__iw_idf_of(uint64_t n, uint64_t n_known) {
-    double v = log((double)n_known / (1.0 + (double)n));
-    return v > 0 ? v : 0;
+    return log1p((double)n_known / (1.0 + (double)n));
 }
 
 /* The number of items the trainset knows (with at least one listener). */

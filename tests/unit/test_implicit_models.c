@@ -16,21 +16,21 @@
  *
  * Set B (5 songs x 4 listeners) for the BM25 weights, K1 = 1.2, B = 0.75:
  *        s0 s1 s2 s3 s4
- *   u0    1  1  .  .  .     idf(u) = max(0, ln(5 / (1 + n_u))): u0, u2, u3 (2 songs)
- *   u1    2  1  1  .  .     ln(5/3) = 0.5108256; u1 (3 songs) ln(5/4) = 0.2231436
+ *   u0    1  1  .  .  .     idf(u) = ln(1 + 5 / (1 + n_u)): u0, u2, u3 (2 songs)
+ *   u1    2  1  1  .  .     ln(8/3) = 0.9808293; u1 (3 songs) ln(9/4) = 0.8109302
  *   u2    .  .  3  1  .     len: 3 2 4 3 2, avg 2.8; L_i = 0.25 + 0.75 len_i / 2.8:
  *   u3    .  .  .  2  2     1.0535714 0.7857143 1.3214286 1.0535714 0.7857143
- *   W(s0,u0) = 1 x 2.2 / (1.2 x 1.0535714 + 1) x 0.5108256 = 0.4963227
- *   W(s0,u1) = 2 x 2.2 / (1.2 x 1.0535714 + 2) x 0.2231436 = 0.3007799
- *   W(s1,u0) = 2.2 / (1.2 x 0.7857143 + 1) x 0.5108256     = 0.5784349
- *   W(s1,u1) = 2.2 / 1.9428571 x 0.2231436                 = 0.2526773
- *   sim(0,1) = (0.4963227 x 0.5784349 + 0.3007799 x 0.2526773)
- *              / (sqrt(0.4963227^2 + 0.3007799^2) sqrt(0.5784349^2 + 0.2526773^2))
- *            = 0.9911706;  likewise sim(0,2) = 0.1295861, sim(2,3) = 0.5661697,
- *              sim(3,4) = 0.8112187
- *   tf-idf (sqrt(c) idf): sim(0,1) = 0.9900005, sim(2,3) = 0.5598206
+ *   W(s0,u0) = 1 x 2.2 / (1.2 x 1.0535714 + 1) x 0.9808293 = 0.9529824
+ *   W(s0,u1) = 2 x 2.2 / (1.2 x 1.0535714 + 2) x 0.8109302 = 1.0930701
+ *   W(s1,u0) = 2.2 / (1.2 x 0.7857143 + 1) x 0.9808293     = 1.1106449
+ *   W(s1,u1) = 2.2 / 1.9428571 x 0.8109302                 = 0.9182592
+ *   sim(0,1) = (0.9529824 x 1.1106449 + 1.0930701 x 0.9182592)
+ *              / (sqrt(0.9529824^2 + 1.0930701^2) sqrt(1.1106449^2 + 0.9182592^2))
+ *            = 0.9867610;  likewise sim(0,2) = 0.3309865, sim(1,2) = 0.2798045,
+ *              sim(2,3) = 0.5253506, sim(3,4) = 0.8112187
+ *   tf-idf (sqrt(c) idf): sim(0,1) = 0.9851756, sim(2,3) = 0.5210337
  *   u1's weights (BM25 tf, no idf): s0 1.3479212, s1 1.1323529, s2 0.8508287, so
- *   score(u1, s3) = 0.8508287 x sim_2(3) = 0.8508287 x 0.5661697 = 0.4817101.
+ *   score(u1, s3) = 0.8508287 x sim_2(3) = 0.8508287 x 0.5253506 = 0.4469834.
  *
  * BPR on a planted structure: 20 listeners x 20 songs, listeners 0-9 each play 6 of songs
  * 0-9, listeners 10-19 6 of songs 10-19 (seeded); after training every listener must
@@ -315,7 +315,7 @@ static void test_itemknn_bm25_by_hand(void **state) {
     const sr_iw bm25 = {SR_IW_BM25, 1.2, 0.75}, tfidf = {SR_IW_TFIDF, 0, 0};
     float idf[4], L[5];
     sr__iw_idf(&bm25, ts, idf);
-    const double i3 = log(5.0 / 3), i4 = log(5.0 / 4);
+    const double i3 = log(8.0 / 3), i4 = log(9.0 / 4);
     assert_float_equal(idf[0], i3, TOL);
     assert_float_equal(idf[1], i4, TOL);
     assert_float_equal(idf[2], i3, TOL);
@@ -324,24 +324,25 @@ static void test_itemknn_bm25_by_hand(void **state) {
     const double Lw[5] = {0.25 + 0.75 * 3 / 2.8, 0.25 + 0.75 * 2 / 2.8, 0.25 + 0.75 * 4 / 2.8,
                           0.25 + 0.75 * 3 / 2.8, 0.25 + 0.75 * 2 / 2.8};
     for (int i = 0; i < 5; i++) assert_float_equal(L[i], Lw[i], TOL);
-    assert_float_equal(sr__iw_tf(&bm25, 2, L[0]) * idf[1], 0.3007799, 1e-6);
-    assert_float_equal(sr__iw_tf(&bm25, 1, L[1]) * idf[0], 0.5784349, 1e-6);
+    assert_float_equal(sr__iw_tf(&bm25, 2, L[0]) * idf[1], 1.0930701, 1e-6);
+    assert_float_equal(sr__iw_tf(&bm25, 1, L[1]) * idf[0], 1.1106449, 1e-6);
     sr__iw_lnorm(&tfidf, ts, L);
     for (int i = 0; i < 5; i++) assert_true(L[i] == 1);
     assert_float_equal(sr__iw_tf(&tfidf, 9, 1), 3, TOL);
-    assert_float_equal(sr__iw_idf_of(5, 3), 0, TOL); /* ln(3/6) < 0 clamps to 0 */
+    /* a listener of every item still weighs: ln(1 + 3/6) */
+    assert_float_equal(sr__iw_idf_of(5, 3), log(1.5), TOL);
 
     double p[SR_MAX_PARAMS];
     sr_params_defaults(ops, p);
     set(ops, p, "weighting=bm25");
     void *st = fit(ops, p, ts, 1);
-    assert_float_equal(sim_of(st, ts, 0, 1), 0.9911706, 1e-6);
-    assert_float_equal(sim_of(st, ts, 0, 2), 0.1295861, 1e-6);
-    assert_float_equal(sim_of(st, ts, 2, 3), 0.5661697, 1e-6);
+    assert_float_equal(sim_of(st, ts, 0, 1), 0.9867610, 1e-6);
+    assert_float_equal(sim_of(st, ts, 0, 2), 0.3309865, 1e-6);
+    assert_float_equal(sim_of(st, ts, 2, 3), 0.5253506, 1e-6);
     assert_float_equal(sim_of(st, ts, 4, 3), 0.8112187, 1e-6);
     assert_true(isnan(sim_of(st, ts, 0, 3)));
     /* score(u1, s3) = w(s2) sim_2(3): s0's and s1's lists do not hold s3 */
-    assert_float_equal(est(ops, st, ts, 1, 3), 0.8508287 * 0.5661697, 1e-6);
+    assert_float_equal(est(ops, st, ts, 1, 3), 0.8508287 * 0.5253506, 1e-6);
     /* fold-in of u1's plays: the three terms sum to the score */
     const uint32_t items[] = {0, 1, 2};
     const float r[] = {2, 1, 1};
@@ -350,9 +351,9 @@ static void test_itemknn_bm25_by_hand(void **state) {
     double w[3], e;
     assert_true(ops->estimate_new(st, ts, &u, 1, &e));
     assert_true(ops->explain(st, ts, &u, 1, w));
-    assert_float_equal(w[0], 1.3479212 * 0.9911706, 1e-6);
+    assert_float_equal(w[0], 1.3479212 * 0.9867610, 1e-6);
     assert_float_equal(w[1], 0, TOL);
-    assert_float_equal(w[2], 0.8508287 * 0.1000892, 1e-6);
+    assert_float_equal(w[2], 0.8508287 * 0.2798045, 1e-6);
     assert_float_equal(w[0] + w[1] + w[2], e, TOL);
     assert_float_equal(e, est(ops, st, ts, 1, 1), TOL);
     ops->user_free(u.state);
@@ -360,9 +361,34 @@ static void test_itemknn_bm25_by_hand(void **state) {
 
     set(ops, p, "weighting=tfidf");
     st = fit(ops, p, ts, 1);
-    assert_float_equal(sim_of(st, ts, 0, 1), 0.9900005, 1e-6);
-    assert_float_equal(sim_of(st, ts, 3, 2), 0.5598206, 1e-6);
+    assert_float_equal(sim_of(st, ts, 0, 1), 0.9851756, 1e-6);
+    assert_float_equal(sim_of(st, ts, 3, 2), 0.5210337, 1e-6);
     ops->free(st);
+    sr_trainset_free(ts);
+}
+
+/* A family's listens: everyone played songs 0-2, the third listener song 3 too. Under
+ * tf-idf and BM25 every listener weighs (idf > 0 however many songs they played), so the
+ * songs everyone played are each other's neighbours — with `implicit`'s unsmoothed idf
+ * every weight here would be 0 and no song would have a neighbour. */
+static void test_itemknn_everyone_played(void **state) {
+    (void)state;
+    const sr_model_ops *ops = &sr_model_item_knn;
+    const uint32_t u[] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 2}, it[] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 3};
+    const float r[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    sr_trainset *ts = make_ts(3, 4, 10, u, it, r);
+    static const char *const kinds[] = {"weighting=tfidf", "weighting=bm25", "weighting=none"};
+    for (int k = 0; k < 3; k++) {
+        double p[SR_MAX_PARAMS];
+        sr_params_defaults(ops, p);
+        set(ops, p, kinds[k]);
+        void *st = fit(ops, p, ts, 1);
+        /* songs 0 and 1 have the same listeners: cosine 1 whatever the weights */
+        assert_float_equal(sim_of(st, ts, 0, 1), 1, 1e-6);
+        assert_true(sim_of(st, ts, 3, 0) > 0 && sim_of(st, ts, 3, 0) < 1);
+        assert_true(est(ops, st, ts, 0, 3) > 0);
+        ops->free(st);
+    }
     sr_trainset_free(ts);
 }
 
@@ -900,13 +926,21 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_search_helper),        cmocka_unit_test(test_popularity),
-        cmocka_unit_test(test_popularity_window),    cmocka_unit_test(test_itemknn_by_hand),
-        cmocka_unit_test(test_itemknn_bm25_by_hand), cmocka_unit_test(test_itemknn_reference),
-        cmocka_unit_test(test_itemknn_blocks),       cmocka_unit_test(test_bpr_planted),
-        cmocka_unit_test(test_bpr_kernels),          cmocka_unit_test(test_bpr_fold_in),
-        cmocka_unit_test(test_scans_and_explain),    cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_load_corrupt),         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_search_helper),
+        cmocka_unit_test(test_popularity),
+        cmocka_unit_test(test_popularity_window),
+        cmocka_unit_test(test_itemknn_by_hand),
+        cmocka_unit_test(test_itemknn_bm25_by_hand),
+        cmocka_unit_test(test_itemknn_everyone_played),
+        cmocka_unit_test(test_itemknn_reference),
+        cmocka_unit_test(test_itemknn_blocks),
+        cmocka_unit_test(test_bpr_planted),
+        cmocka_unit_test(test_bpr_kernels),
+        cmocka_unit_test(test_bpr_fold_in),
+        cmocka_unit_test(test_scans_and_explain),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_load_corrupt),
+        cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
