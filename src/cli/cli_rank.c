@@ -321,7 +321,10 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
     o.log = &cl.log;
     sr_dataset *ds = NULL;
     sr_ratings *rated = NULL, *raw = NULL;
-    sr_err e = load_both(argv[optind], &ds, &rated, &raw, &d);
+    /* The chart's folder first (made if missing, as for the other --plot options): a
+     * bad one should not cost an evaluation. */
+    sr_err e = plot_dir ? sr_cli_make_dirs(plot_dir, &d) : SR_OK;
+    if (!e) e = load_both(argv[optind], &ds, &rated, &raw, &d);
     if (!e) o.item_artist = ds->song_artist;
     for (size_t i = 0; i < n && !e; i++) {
         const sr_ratings *rs = runs[i].ops->implicit ? raw : rated;

@@ -17,7 +17,7 @@ for m in ${MODELS//,/ }; do grep -q "^$m\b" <<< "$algos" && have+=("$m"); done
 list=$(IFS=,; echo "${have[*]}")
 expect 0 "ranking table" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo "$list" --k 10 --param svd.n_factors=16
 grep -q "ndcg" "$T/out" && ok || bad "table lacks ndcg"
-expect 0 "ranking json + plot" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo "$list" --k 5 --json --plot "$T"
+expect 0 "ranking json + plot" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo "$list" --k 5 --json --plot "$T/charts/new"
 python3 - "$T/out" <<'PY' && ok || bad "ranking json: shape or bounds"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -34,7 +34,9 @@ if "popularity" in d:
     best = max(v["ndcg"] for k, v in d.items() if k != "popularity")
     assert best > d["popularity"]["ndcg"], (best, d["popularity"]["ndcg"])
 PY
-[ -s "$T/ranking.svg" ] && ok || bad "ranking.svg not written"
+[ -s "$T/charts/new/ranking.svg" ] && ok || bad "--plot did not make its missing folder and the chart"
+: > "$T/afile"
+expect 3 "--plot under a file" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo popularity --plot "$T/afile/x"
 expect 0 "last_n split" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo svd --last-n 2 --json
 [ "$(field "['split']")" = last_n ] && ok || bad "last-n split name"
 expect 0 "time split" -- "$BIN" evaluate "$T/d.srd" --task ranking --algo baseline_only --test-after 2015-01-01 --json
