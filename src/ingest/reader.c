@@ -158,7 +158,8 @@ static void tick(sr_reader *r) {
     if (r->tick && (r->member_records & 0xFFFF) == 0) r->tick(r);
 }
 
-sr_err sr_reader_skip(sr_reader *r, sr_skip why, uint64_t line, const char *detail) {
+/* A skipped record (already counted as read when it came through emit). */
+static sr_err skip(sr_reader *r, sr_skip why, uint64_t line, const char *detail) {
     sr_read_stats *st = r->stats;
     st->skipped[why]++;
     st->skipped_total++;
@@ -186,6 +187,13 @@ sr_err sr_reader_skip(sr_reader *r, sr_skip why, uint64_t line, const char *deta
     return SR_OK;
 }
 
+/* A record its reader could not make into a listen: read, and skipped. */
+sr_err sr_reader_skip(sr_reader *r, sr_skip why, uint64_t line, const char *detail) {
+    r->stats->records++;
+    r->member_records++;
+    return skip(r, why, line, detail);
+}
+
 void sr_reader_fixed(sr_reader *r, sr_fix what) {
     r->stats->fixed[what]++;
 }
@@ -202,8 +210,7 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
     l.track = trim_name(l.track, &ws);
     l.release = trim_name(l.release, &ws);
     if (!l.user.n) {
-        if (r->format && r->format->items_only)
-            return sr_reader_skip(r, SR_SKIP_EMPTY_USER, line, NULL);
+        if (r->format && r->format->items_only) return skip(r, SR_SKIP_EMPTY_USER, line, NULL);
         r->stop = true;
         return sr_diag_set(r->diag, SR_E_INPUT,
                            "%s: the records carry no user name and none could be taken from "
@@ -211,16 +218,16 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
                            r->label ? r->label : "input");
     }
     if (!l.artist.n && !(r->format && r->format->items_only))
-        return sr_reader_skip(r, SR_SKIP_EMPTY_ARTIST, line, NULL);
-    if (!l.track.n) return sr_reader_skip(r, SR_SKIP_EMPTY_TRACK, line, NULL);
+        return skip(r, SR_SKIP_EMPTY_ARTIST, line, NULL);
+    if (!l.track.n) return skip(r, SR_SKIP_EMPTY_TRACK, line, NULL);
     int fu = scan_name(l.user), fa = scan_name(l.artist), ft = scan_name(l.track),
         fr = scan_name(l.release);
     if (!l.utf8_ok && (((fu & F_HIGH) && !sr_utf8_valid(l.user.p, l.user.n)) ||
                        ((fa & F_HIGH) && !sr_utf8_valid(l.artist.p, l.artist.n)) ||
                        ((ft & F_HIGH) && !sr_utf8_valid(l.track.p, l.track.n)) ||
                        ((fr & F_HIGH) && !sr_utf8_valid(l.release.p, l.release.n))))
-        return sr_reader_skip(r, SR_SKIP_INVALID_UTF8, line, NULL);
-    if ((fu | fa | ft) & F_CONTROL) return sr_reader_skip(r, SR_SKIP_CONTROL_CHAR, line, NULL);
+        return skip(r, SR_SKIP_INVALID_UTF8, line, NULL);
+    if ((fu | fa | ft) & F_CONTROL) return skip(r, SR_SKIP_CONTROL_CHAR, line, NULL);
     if (fr & F_CONTROL) l.release = SR_STR_NULL;
     l.user = cap_field(l.user, &cut);
     l.artist = cap_field(l.artist, &cut);
@@ -228,14 +235,14 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
     l.release = cap_field(l.release, &cut);
     if (l.ts != SR_TS_NONE) {
         if (!r->now) r->now = r->opts && r->opts->now ? r->opts->now : (int64_t)time(NULL);
-        if (l.ts <= 0) return sr_reader_skip(r, SR_SKIP_BAD_TIMESTAMP, line, "zero or negative");
+        if (l.ts <= 0) return skip(r, SR_SKIP_BAD_TIMESTAMP, line, "zero or negative");
         if (r->format && r->format->listen_times && l.ts < SR_TS_MIN_LISTEN)
-            return sr_reader_skip(r, SR_SKIP_OLD_TIMESTAMP, line, NULL);
-        if (l.ts > r->now + 86400) return sr_reader_skip(r, SR_SKIP_FUTURE_TIMESTAMP, line, NULL);
+            return skip(r, SR_SKIP_OLD_TIMESTAMP, line, NULL);
+        if (l.ts > r->now + 86400) return skip(r, SR_SKIP_FUTURE_TIMESTAMP, line, NULL);
     }
     sr_value_kind kind = r->format ? r->format->kind : SR_VALUE_PLAYS;
     if (!isfinite(l.value) || (kind == SR_VALUE_PLAYS && (l.value <= 0 || l.value > 1e9)))
-        return sr_reader_skip(r, SR_SKIP_BAD_VALUE, line, NULL);
+        return skip(r, SR_SKIP_BAD_VALUE, line, NULL);
     if (l.recording_mbid.n && !sr_is_uuid(l.recording_mbid)) {
         l.recording_mbid = SR_STR_NULL;
         sr_reader_fixed(r, SR_FIX_BAD_MBID);

@@ -136,7 +136,8 @@ void sr_reader_init(sr_reader *r, const sr_format *f, sr_stream *in, const sr_re
 
 /* Validates l and hands it on. line: 1-based line (or record) number for messages. */
 sr_err sr_reader_emit(sr_reader *r, const sr_listen *l, uint64_t line);
-/* Counts a skipped record; reports it when among the first few. detail may be NULL. */
+/* Counts a record the reader could not make into a listen as read and skipped; reports
+ * it when among the first few. detail may be NULL. */
 sr_err sr_reader_skip(sr_reader *r, sr_skip why, uint64_t line, const char *detail);
 /* Counts a repaired record. */
 void sr_reader_fixed(sr_reader *r, sr_fix what);

@@ -121,4 +121,9 @@ expect 3 "stats of a missing dataset" -- "$BIN" stats "$T/nope.srd"
 expect 0 "stats --plot" -- "$BIN" stats "$T/plain.srd" --plot "$T/charts"
 [ -s "$T/charts/plays_per_pair.svg" ] && [ -s "$T/charts/ratings.svg" ] && ok || bad "charts not written"
 
+# Records a reader cannot parse are read records too: read = accepted + skipped.
+printf 'u1\tSOA\t3\nu1\tSOB\t1\nu2\tSOA\t5\nu2\tSOC\t2\nu3\tSOB\t0\nu3\tSOC\tx\nu3\tSOA\t-1\n' > "$T/t7.txt"
+expect 0 "triplets with bad counts" -- "$BIN" ingest --json --format triplets "$T/t7.txt" -o "$T/t7.srd"
+[ "$(field "['records']") $(field "['accepted']") $(field "['skipped']['bad_value']")" = "7 4 3" ] && ok || bad "read/accepted/skipped: $(cat "$T/out")"
+
 finish
