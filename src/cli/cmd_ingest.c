@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static void usage(FILE *f) {
                "  --user NAME              user for records without one\n"
                "  --columns MAP            CSV column names, e.g. user=U,artist=A,track=T,time=TS\n"
                "  --min-ms-played N        Spotify: shorter plays are skipped (default 30000)\n"
+               "  --scale LO..HI           rating data: the rating scale, e.g. 1..5 (default:\n"
+               "                           the data's own range); ratings outside are skipped\n"
                "dataset:\n"
                "  -o, --output FILE        the .srd file to write (required)\n"
                "  --song-key name|mbid     a song is artist+track (default) or recording MBID\n"
@@ -54,6 +57,22 @@ static void usage(FILE *f) {
 static void list_formats(void) {
     for (size_t i = 0; i < sr_n_formats; i++)
         printf("  %-18s %s\n", sr_formats[i]->name, sr_formats[i]->summary);
+}
+
+/* "LO..HI": two finite numbers, LO < HI (strtod alone would read "1." of "1..5"). */
+static bool parse_scale(const char *s, double *lo, double *hi) {
+    const char *dots = strstr(s, "..");
+    char head[64];
+    if (!dots || dots == s || (size_t)(dots - s) >= sizeof head) return false;
+    memcpy(head, s, (size_t)(dots - s));
+    head[dots - s] = 0;
+    char *end;
+    const double a = strtod(head, &end);
+    if (*end) return false;
+    const double b = strtod(dots + 2, &end);
+    if (end == dots + 2 || *end || !isfinite(a) || !isfinite(b) || !(a < b)) return false;
+    *lo = a, *hi = b;
+    return true;
 }
 
 static bool parse_date(const char *s, int64_t *out) {
@@ -79,6 +98,8 @@ static char *meta_json(int n, char **paths, const sr_ingest_opts *io, const sr_b
     json_object_set_new(opt, "min_user_listens", json_integer((json_int_t)bo->min_user_listens));
     json_object_set_new(opt, "keep_duplicates", json_boolean(bo->keep_duplicates));
     json_object_set_new(opt, "keep_listens", json_boolean(bo->keep_listens));
+    if (io->read.scale_lo < io->read.scale_hi)
+        json_object_set_new(opt, "scale", json_pack("[f,f]", io->read.scale_lo, io->read.scale_hi));
     json_object_set_new(m, "options", opt);
     json_t *sk = json_object();
     for (int i = 0; i < SR_SKIP__COUNT; i++)
@@ -121,6 +142,7 @@ int sr_cmd_ingest(int argc, char **argv) {
         O_TOP,
         O_KEEPDUP,
         O_KEEPLISTENS,
+        O_SCALE,
         O_STRICT,
         O_MAXERR,
         O_JSON
@@ -139,6 +161,7 @@ int sr_cmd_ingest(int argc, char **argv) {
                                          {"top-songs", required_argument, 0, O_TOP},
                                          {"keep-duplicates", no_argument, 0, O_KEEPDUP},
                                          {"keep-listens", no_argument, 0, O_KEEPLISTENS},
+                                         {"scale", required_argument, 0, O_SCALE},
                                          {"strict", no_argument, 0, O_STRICT},
                                          {"max-errors", required_argument, 0, O_MAXERR},
                                          {"json", no_argument, 0, O_JSON},
@@ -204,6 +227,9 @@ int sr_cmd_ingest(int argc, char **argv) {
             break;
         case O_KEEPLISTENS:
             bo.keep_listens = true;
+            break;
+        case O_SCALE:
+            if (!parse_scale(optarg, &io.read.scale_lo, &io.read.scale_hi)) goto bad;
             break;
         case O_STRICT:
             io.read.strict = true;
@@ -286,6 +312,14 @@ int sr_cmd_ingest(int argc, char **argv) {
     sr_builder_free(b);
     free(meta);
     if (e) return sr_cli_fail("ingest", e, &d);
+    if (io.read.scale_lo < io.read.scale_hi) {
+        if (ds->kind != SR_VALUE_RATINGS) {
+            sr_dataset_free(ds);
+            fprintf(stderr, "songrec ingest: --scale is for rating data; these are play counts\n");
+            return 1;
+        }
+        ds->scale_lo = io.read.scale_lo, ds->scale_hi = io.read.scale_hi;
+    }
     /* Store the final build counts too. */
     meta = meta_json(argc - optind, argv + optind, &io, &bo, &rs, &bs);
     if (meta) {

@@ -71,6 +71,9 @@ typedef struct sr_dataset {
                                    times: pair ascending) */
 
     char *meta_json; /* owned: how it was made (sources, filters, skip counts), JSON */
+    /* The rating scale declared at ingest (`--scale`, kept in meta_json's options and read
+     * back from it at load); scale_lo == scale_hi (0) when none: the data's range is used. */
+    double scale_lo, scale_hi;
 
     /* backing storage (private) */
     void *map;

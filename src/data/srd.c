@@ -13,6 +13,7 @@
  * to its user and a user's events must be in (time, pair) order with known times.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -184,6 +185,18 @@ static bool values_ok(const float *v, uint64_t n) {
     return true;
 }
 
+/* The rating scale ingest --scale declared, from the meta's options ("scale": [lo, hi]);
+ * none (0, 0) when absent or not two finite numbers in order. */
+static void declared_scale(sr_dataset *ds) {
+    json_t *m = json_loads(ds->meta_json, 0, NULL);
+    json_t *sc = json_object_get(json_object_get(m, "options"), "scale");
+    double lo = json_number_value(json_array_get(sc, 0));
+    double hi = json_number_value(json_array_get(sc, 1));
+    if (json_array_size(sc) == 2 && isfinite(lo) && isfinite(hi) && lo < hi)
+        ds->scale_lo = lo, ds->scale_hi = hi;
+    json_decref(m);
+}
+
 sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
     *out = NULL;
     void *map;
@@ -316,6 +329,7 @@ sr_err sr_dataset_load(const char *path, sr_dataset **out, sr_diag *d) {
         err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
         goto fail;
     }
+    declared_scale(ds);
     madvise(ds->map, ds->map_len, MADV_WILLNEED);
     *out = ds;
     return SR_OK;

@@ -243,6 +243,10 @@ sr_err sr_reader_emit(sr_reader *r, const sr_listen *in, uint64_t line) {
     sr_value_kind kind = r->format ? r->format->kind : SR_VALUE_PLAYS;
     if (!isfinite(l.value) || (kind == SR_VALUE_PLAYS && (l.value <= 0 || l.value > 1e9)))
         return skip(r, SR_SKIP_BAD_VALUE, line, NULL);
+    const sr_read_opts *o = r->opts;
+    if (kind == SR_VALUE_RATINGS && o && o->scale_lo < o->scale_hi &&
+        !(l.value >= o->scale_lo && l.value <= o->scale_hi))
+        return skip(r, SR_SKIP_BAD_VALUE, line, "outside the --scale");
     if (l.recording_mbid.n && !sr_is_uuid(l.recording_mbid)) {
         l.recording_mbid = SR_STR_NULL;
         sr_reader_fixed(r, SR_FIX_BAD_MBID);

@@ -67,13 +67,14 @@ typedef enum sr_value_kind { SR_VALUE_PLAYS = 0, SR_VALUE_RATINGS = 1 } sr_value
 
 /* Options shared by all readers (set from the ingest command line). */
 typedef struct sr_read_opts {
-    const char *user;      /* --user: user for records without one, or NULL */
-    const char *columns;   /* --columns "user=U,artist=A,track=T,time=TS,count=C,..." */
-    int64_t min_ms_played; /* Spotify: shorter plays are skipped; default 30000 */
-    int64_t now;           /* "now" for the future check (Unix s); 0 = the clock */
-    bool strict;           /* first bad record is fatal (exit code 2) */
-    uint64_t max_errors;   /* skipped records allowed before giving up; 0 = no limit */
-    unsigned report_first; /* how many bad records to report by line; default 10 */
+    const char *user;          /* --user: user for records without one, or NULL */
+    const char *columns;       /* --columns "user=U,artist=A,track=T,time=TS,count=C,..." */
+    int64_t min_ms_played;     /* Spotify: shorter plays are skipped; default 30000 */
+    int64_t now;               /* "now" for the future check (Unix s); 0 = the clock */
+    bool strict;               /* first bad record is fatal (exit code 2) */
+    uint64_t max_errors;       /* skipped records allowed before giving up; 0 = no limit */
+    unsigned report_first;     /* how many bad records to report by line; default 10 */
+    double scale_lo, scale_hi; /* --scale: ratings outside [lo, hi] are skipped; lo == hi: none */
     const sr_log *log;
 } sr_read_opts;
 

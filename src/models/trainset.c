@@ -135,6 +135,11 @@ sr_err sr_ratings_from_dataset(const sr_dataset *ds, sr_transform t, sr_ratings 
             if (p == 0 || v > hi) hi = v;
         }
     if (t == SR_TRANSFORM_CAP10 && ds->kind == SR_VALUE_PLAYS) lo = 1, hi = 10;
+    if (ds->kind == SR_VALUE_RATINGS && ds->scale_lo < ds->scale_hi) {
+        /* the declared scale (ingest --scale), which the ratings keep to */
+        lo = ds->n_pairs && lo < ds->scale_lo ? lo : ds->scale_lo;
+        hi = ds->n_pairs && hi > ds->scale_hi ? hi : ds->scale_hi;
+    }
     rs->lo = lo;
     rs->hi = hi;
     *out = rs;

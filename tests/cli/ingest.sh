@@ -126,4 +126,19 @@ printf 'u1\tSOA\t3\nu1\tSOB\t1\nu2\tSOA\t5\nu2\tSOC\t2\nu3\tSOB\t0\nu3\tSOC\tx\n
 expect 0 "triplets with bad counts" -- "$BIN" ingest --json --format triplets "$T/t7.txt" -o "$T/t7.srd"
 [ "$(field "['records']") $(field "['accepted']") $(field "['skipped']['bad_value']")" = "7 4 3" ] && ok || bad "read/accepted/skipped: $(cat "$T/out")"
 
+# A declared rating scale: kept with the dataset, the models' scale though the data's own
+# range is narrower; ratings outside it skipped; refused for play counts and when bad.
+printf 'u1 i1 2\nu1 i2 4\nu2 i1 3\nu2 i3 4\nu3 i1 6\nu3 i2 2\n' > "$T/r.txt"
+expect 0 "ingest --scale 1..5" -- "$BIN" ingest --json --format ratings --scale 1..5 "$T/r.txt" -o "$T/r.srd"
+[ "$(field "['accepted']") $(field "['skipped']['bad_value']") $(field "['options']['scale']")" = "5 1 [1.0, 5.0]" ] && ok || bad "--scale: $(cat "$T/out")"
+expect 0 "train on the declared scale" -- "$BIN" train -q "$T/r.srd" --algo baseline_only -o "$T/r.srm"
+expect 0 "info" -- "$BIN" info "$T/r.srm" --json
+[ "$(field "['scale']")" = "[1, 5]" ] && ok || bad "the model's scale is not the declared one: $(head -c 400 "$T/out")"
+expect 1 "--scale on play counts" -- "$BIN" ingest "$T/t7.txt" --format triplets --scale 1..5 -o "$T/x.srd"
+grep -q "rating data" "$T/err" && ok || bad "--scale on play counts: no reason given"
+for bad_scale in 5..1 1..1 1 a..b 1..5x; do
+  expect 1 "--scale $bad_scale" -- "$BIN" ingest "$T/r.txt" --format ratings --scale "$bad_scale" -o "$T/x.srd"
+done
+expect 0 "fractional scale" -- "$BIN" ingest -q "$T/r.txt" --format ratings --scale 0.5..6 -o "$T/x.srd"
+
 finish
