@@ -9,6 +9,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define X(name, summary) int sr_cmd_##name(int argc, char **argv);
 #include "cli/commands.def"
@@ -37,5 +38,9 @@ bool sr_cli_parse_double(const char *s, double *out);
 
 /* Writes s as a JSON string literal (with quotes) to f. */
 void sr_cli_json_string(FILE *f, const char *s, size_t n);
+
+/* Writes a song as "Artist - Track", or as its track alone when the artist is empty (a
+ * song of items-only data, named by its item id). */
+void sr_cli_song(FILE *f, sr_str artist, sr_str track);
 
 #endif

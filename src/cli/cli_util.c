@@ -1,5 +1,5 @@
 /* CLI helpers (cli.h): stderr logging with a progress bar, number parsing, JSON
- * string output. */
+ * string output, song names. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -130,4 +130,9 @@ void sr_cli_json_string(FILE *f, const char *s, size_t n) {
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+void sr_cli_song(FILE *f, sr_str artist, sr_str track) {
+    if (artist.n) fprintf(f, "%.*s - ", (int)artist.n, artist.p);
+    fprintf(f, "%.*s", (int)track.n, track.p);
 }

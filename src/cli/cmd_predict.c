@@ -2,11 +2,13 @@
  *
  *   songrec predict MODEL.srm --user NAME --song "Artist - Track" [--json]
  *
- * The song is split on its first " - " into artist and track, and matched against the
- * model's catalog through the ingest normalisation (data/normalize.h: NFKC, case fold,
- * spacing), so "the beatles - let it be" finds "The Beatles - Let It Be". For items-only
- * data (ratings triples: the artist is empty) the whole string is the item id; it is
- * also tried that way when the split finds nothing. Users match by exact name.
+ * The song is looked up in the model's catalog as recommend and similar look songs up
+ * (sr_catalog_find_song_text): each " - " from the left is tried as the split between
+ * artist and track, so either may itself contain " - ", and names match through the
+ * ingest key (data/normalize.h: NFKC, case fold, spacing; accents and punctuation
+ * count), so "the beatles - let it be" finds "The Beatles - Let It Be". For items-only
+ * data (rating triples, play-count triplets: the artist is empty) the whole string is the
+ * item id. Users match by exact name.
  *
  * The prediction is Surprise's predict(): the estimate, or the global mean when it is
  * impossible, clipped to the rating scale. An unknown user is predicted for (the models
@@ -17,45 +19,19 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "data/normalize.h"
 #include "models/model_file.h"
+#include "rec/engine.h"
 #include "util/mem.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: songrec predict MODEL.srm --user NAME --song \"Artist - Track\" [--json]\n\n"
                "Predicts the rating a user would give a song.\n\n"
                "  --user NAME            the user (exact name; unknown users get a prediction)\n"
-               "  --song \"A - T\"         artist and track (case, accents and spacing are\n"
-               "                         ignored); for items-only data, the item id\n"
+               "  --song \"A - T\"         artist and track (case and spacing are ignored,\n"
+               "                         accents and punctuation count); for items-only\n"
+               "                         data, the item id\n"
                "  --json                 one JSON object\n"
                "  -h, --help             this help\n");
-}
-
-/* Whether normalised a equals the normalised key k (k already normalised, owned). */
-static bool norm_eq(sr_str a, sr_str k, sr_normbuf *b) {
-    sr_str n;
-    if (sr_normalize(a, b, &n)) return false;
-    return n.n == k.n && !memcmp(n.p, k.p, n.n);
-}
-
-/* Copies the normalisation of s into a new string (NULL on failure). */
-static char *norm_dup(sr_str s, sr_normbuf *b, size_t *len) {
-    sr_str n;
-    if (sr_normalize(s, b, &n)) return NULL;
-    *len = n.n;
-    return sr_strndup(n.p, n.n);
-}
-
-/* The item matching artist/track keys (ka may be NULL: match empty-artist items by
- * track), or UINT32_MAX. */
-static uint32_t find_item(const sr_model_meta *m, const char *ka, size_t na, const char *kt,
-                          size_t nt, sr_normbuf *b) {
-    for (uint32_t i = 0; i < m->tracks.n; i++) {
-        sr_str art = sr_strtab_get(&m->artists, m->item_artist[i]);
-        if (ka ? !norm_eq(art, (sr_str){ka, na}, b) : art.n != 0) continue;
-        if (norm_eq(sr_strtab_get(&m->tracks, i), (sr_str){kt, nt}, b)) return i;
-    }
-    return UINT32_MAX;
 }
 
 int sr_cmd_predict(int argc, char **argv) {
@@ -103,30 +79,22 @@ int sr_cmd_predict(int argc, char **argv) {
         sr_diag_set(&d, SR_E_INPUT, "%s: the model has no catalog of songs", argv[optind]);
         return sr_cli_fail("predict", SR_E_INPUT, &d);
     }
-    /* the song */
-    sr_normbuf nb = {0};
-    uint32_t item = UINT32_MAX;
-    const char *dash = strstr(song, " - ");
-    char *ka = NULL, *kt = NULL;
-    size_t na = 0, nt = 0;
-    if (dash) {
-        ka = norm_dup((sr_str){song, (size_t)(dash - song)}, &nb, &na);
-        kt = norm_dup((sr_str){dash + 3, strlen(dash + 3)}, &nb, &nt);
-        if (ka && kt) item = find_item(&f->meta, ka, na, kt, nt, &nb);
-        sr_free(ka);
-        sr_free(kt);
-        kt = NULL;
+    /* the song, looked up as recommend and similar look songs up */
+    uint32_t *pop = NULL, item = 0;
+    sr_catalog *cat = NULL;
+    e = sr_engine_catalog(f, &pop, &cat, &d);
+    if (!e) {
+        e = cat ? sr_catalog_find_song_text(cat, song, strlen(song), &item) : SR_E_NOTFOUND;
+        if (e == SR_E_NOTFOUND)
+            e = sr_diag_set(&d, SR_E_INPUT, "unknown song '%s' (not in the model's catalog)", song);
+        else if (e)
+            sr_diag_set(&d, e, "%s", sr_err_message(e));
     }
-    if (item == UINT32_MAX) {
-        kt = norm_dup((sr_str){song, strlen(song)}, &nb, &nt);
-        if (kt) item = find_item(&f->meta, NULL, 0, kt, nt, &nb);
-        sr_free(kt);
-    }
-    sr_normbuf_free(&nb);
-    if (item == UINT32_MAX) {
+    sr_catalog_free(cat);
+    sr_free(pop);
+    if (e) {
         sr_model_file_free(f);
-        sr_diag_set(&d, SR_E_INPUT, "unknown song '%s' (not in the model's catalog)", song);
-        return sr_cli_fail("predict", SR_E_INPUT, &d);
+        return sr_cli_fail("predict", e, &d);
     }
     /* the user: an unknown name gets the id past the last, which no model knows */
     uint32_t u = ts->n_users;

@@ -9,6 +9,11 @@
  * rated or blocked is predicted; the n best are printed with their predicted rating, a
  * support figure, a "weak" flag and the rated songs that most support them
  * (rec/recommend.h). The export formats write a playlist (rec/export.h) to stdout or -o.
+ *
+ * A history that cannot be read is an error (exit 3 for a missing file, 2 when no listen
+ * in it could be read); one whose listens are all of songs the model lacks gives no
+ * ratings, and stderr says so. So does a list that is not personalised (no rating of a
+ * song the model knows) or empty (every song rated, blocked or filtered out): exit 0.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -55,19 +60,37 @@ static void print_table(const sr_engine *e, const sr_rec_item *it, size_t n) {
     const sr_catalog *c = e->cat;
     for (size_t t = 0; t < n; t++) {
         const uint32_t i = it[t].item;
-        sr_str a = sr_catalog_artist_name(c, sr_catalog_item_artist(c, i));
-        sr_str tr = sr_catalog_track_name(c, i);
-        printf("%2zu. %5.2f  %.*s - %.*s%s\n", t + 1, it[t].score, (int)a.n, a.p, (int)tr.n, tr.p,
-               it[t].weak ? "  (weak)" : "");
+        printf("%2zu. %5.2f  ", t + 1, it[t].score);
+        sr_cli_song(stdout, sr_catalog_artist_name(c, sr_catalog_item_artist(c, i)),
+                    sr_catalog_track_name(c, i));
+        printf("%s\n", it[t].weak ? "  (weak)" : "");
         for (size_t b = 0; b < it[t].n_because; b++) {
             const uint32_t j = it[t].because[b].item;
-            sr_str ba = sr_catalog_artist_name(c, sr_catalog_item_artist(c, j));
-            sr_str bt = sr_catalog_track_name(c, j);
-            printf("      %s %.*s - %.*s (%g), weight %+.3f\n", b ? "and" : "because you rated",
-                   (int)ba.n, ba.p, (int)bt.n, bt.p, it[t].because[b].rating,
-                   it[t].because[b].weight);
+            printf("      %s ", b ? "and" : "because you rated");
+            sr_cli_song(stdout, sr_catalog_artist_name(c, sr_catalog_item_artist(c, j)),
+                        sr_catalog_track_name(c, j));
+            printf(" (%g), weight %+.3f\n", it[t].because[b].rating, it[t].because[b].weight);
         }
     }
+}
+
+/* What the history gave, on stderr: how many listens were read and how many of them are
+ * of catalog songs, which become ratings; a history none of whose listens the catalog
+ * covers says so, as it adds nothing. */
+static void report_history(const char *path, const sr_history_stats *hs) {
+    if (!hs->matched) {
+        fprintf(stderr,
+                "songrec recommend: %s: none of its %llu listens is of a song in the model's "
+                "catalog, so it gives no ratings (%llu bad records skipped)\n",
+                path, (unsigned long long)hs->listens, (unsigned long long)hs->skipped);
+        return;
+    }
+    fprintf(stderr,
+            "songrec recommend: %s: %llu listens read: %llu of them of %zu songs in the "
+            "catalog (rated from their plays), %llu of songs not in it; %llu bad records "
+            "skipped\n",
+            path, (unsigned long long)hs->listens, (unsigned long long)hs->matched, hs->songs,
+            (unsigned long long)hs->unmatched, (unsigned long long)hs->skipped);
 }
 
 int sr_cmd_recommend(int argc, char **argv) {
@@ -175,11 +198,7 @@ int sr_cmd_recommend(int argc, char **argv) {
     if (history) {
         sr_history_stats hs;
         if ((err = sr_engine_history(e, history, hformat, &hist, &nh, &hs, &d))) goto fail;
-        fprintf(stderr,
-                "songrec recommend: %s: %llu listens, %llu of %zu catalog songs, %llu not in "
-                "the catalog, %llu bad records skipped\n",
-                history, (unsigned long long)hs.listens, (unsigned long long)hs.matched, hs.songs,
-                (unsigned long long)hs.unmatched, (unsigned long long)hs.skipped);
+        report_history(history, &hs);
     }
     r = sr_mallocarray(nh + a.n_rates + 1, sizeof *r);
     bs = sr_mallocarray(a.n_block_songs + 1, sizeof *bs);
@@ -213,6 +232,15 @@ int sr_cmd_recommend(int argc, char **argv) {
     if (st.unknown)
         fprintf(stderr, "songrec recommend: %zu rated songs are not known to the model\n",
                 st.unknown);
+    if (!st.used)
+        fprintf(stderr, "songrec recommend: no rating of a song the model knows: the list is "
+                        "not personalised\n");
+    if (!n)
+        fprintf(stderr, "songrec recommend: no songs left to recommend: %s\n",
+                st.candidate ? "none of the candidates could be ranked"
+                : a.n_block_songs || a.n_block_artists || ro.exclude_rated_artists
+                    ? "every song the model knows is rated, blocked or by an excluded artist"
+                    : "every song the model knows is rated");
     if (table) {
         if (!out_path) {
             print_table(e, items, n);

@@ -6,7 +6,8 @@
  *
  * Similarity is the model's own (cosine of factor vectors for the factor models, the
  * item similarity of an item-based k-NN) or the cosine of the songs' listener sets in
- * the training data (rec/recommend.h); a model with neither says so (exit 1).
+ * the training data (rec/recommend.h); a model with neither says so (exit 1). A song or
+ * artist the model relates to no other gets an empty list and a note on stderr (exit 0).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -47,6 +48,11 @@ static int similar_artists(const char *model, const char *name, size_t n, bool j
     if (!err && sr_catalog_find_artist(e->cat, name, strlen(name), &a))
         err = sr_diag_set(&d, SR_E_INPUT, "'%s': no such artist in the model's catalog", name);
     if (!err) err = sr_rec_similar_artists(&e->rec, a, n, ids, sims, &got, &d);
+    if (!err && !got)
+        fprintf(stderr,
+                "songrec similar: no similar artists: the model relates '%s' to no other "
+                "artist\n",
+                name);
     if (!err) {
         if (json) {
             sr_str an = sr_catalog_artist_name(e->cat, a);
@@ -124,6 +130,11 @@ int sr_cmd_similar(int argc, char **argv) {
     if (!err && sr_catalog_find_song_text(e->cat, song, strlen(song), &item))
         err = sr_diag_set(&d, SR_E_INPUT, "'%s': no such song in the model's catalog", song);
     if (!err) err = sr_rec_similar(&e->rec, item, (size_t)n, ids, sims, &got, &d);
+    if (!err && !got)
+        fprintf(stderr,
+                "songrec similar: no similar songs: the model relates '%s' to no other "
+                "song it knows\n",
+                song);
     if (!err) {
         if (json) {
             printf("{\"song\": ");
@@ -137,10 +148,11 @@ int sr_cmd_similar(int argc, char **argv) {
             printf("]}\n");
         } else {
             for (size_t t = 0; t < got; t++) {
-                sr_str a = sr_catalog_artist_name(e->cat, sr_catalog_item_artist(e->cat, ids[t]));
-                sr_str tr = sr_catalog_track_name(e->cat, ids[t]);
-                printf("%2zu. %6.3f  %.*s - %.*s\n", t + 1, sims[t], (int)a.n, a.p, (int)tr.n,
-                       tr.p);
+                printf("%2zu. %6.3f  ", t + 1, sims[t]);
+                sr_cli_song(stdout,
+                            sr_catalog_artist_name(e->cat, sr_catalog_item_artist(e->cat, ids[t])),
+                            sr_catalog_track_name(e->cat, ids[t]));
+                putchar('\n');
             }
         }
     }

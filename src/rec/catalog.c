@@ -768,8 +768,9 @@ out:
 static inline uint32_t ent_ids(const sr_catalog *c, uint32_t ent, const uint32_t **w) {
     uint32_t i = ent & ~SONG_BIT;
     const uint32_t *off = ent & SONG_BIT ? c->tw_off : c->aw_off;
-    *w = (ent & SONG_BIT ? c->tw : c->aw) + off[i];
-    return off[i + 1] - off[i];
+    const uint32_t *base = ent & SONG_BIT ? c->tw : c->aw, n = off[i + 1] - off[i];
+    *w = n ? base + off[i] : base; /* no words at all (items-only data): base may be NULL */
+    return n;
 }
 
 static int seq_cmp(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb) {
@@ -1434,12 +1435,21 @@ sr_err sr_catalog_find_artist(const sr_catalog *c, const char *name, size_t len,
     return SR_OK;
 }
 
+/* A song's artist as query_key, except that an empty name (or only white space) is the
+ * empty key: the artist of items-only data (rating triples, play-count triplets, where a
+ * song is its item id), which build_keys keys like any other, so that its songs are found
+ * by their track alone. */
+static sr_err artist_key(const char *s, size_t n, sr_normbuf *b, sr_str *key) {
+    if (!sr_utf8_valid(s, n)) return SR_E_NOTFOUND;
+    return sr_normalize((sr_str){s, n}, b, key);
+}
+
 static sr_err find_song(const sr_catalog *c, lookup *l, const char *artist, size_t artist_len,
                         const char *track, size_t track_len, uint32_t *item) {
     sr_str akey, tkey;
     uint32_t best;
     sr_err e;
-    if ((e = query_key(artist, artist_len, &l->qa, &akey))) return e;
+    if ((e = artist_key(artist, artist_len, &l->qa, &akey))) return e;
     if ((e = query_key(track, track_len, &l->qt, &tkey))) return e;
     if ((e = lookup_key(c, l, akey, &tkey, &best))) return e;
     if (best == NONE) return SR_E_NOTFOUND;
@@ -1468,6 +1478,8 @@ sr_err sr_catalog_find_song_text(const sr_catalog *c, const char *text, size_t l
             sep = 5;
         if (sep) e = find_song(c, &l, text, i, text + i + sep, len - i - sep, item);
     }
+    /* No split names a song: the whole text may be the track of a song without artist. */
+    if (e == SR_E_NOTFOUND) e = find_song(c, &l, "", 0, text, len, item);
     lookup_free(&l);
     return e;
 }

@@ -99,13 +99,16 @@ size_t sr_catalog_artist_songs(const sr_catalog *c, uint32_t artist, size_t offs
 /* Exact lookups with ingest's key (data/normalize.h), so "  BJÖRK " finds "Björk" but
  * "Bjork" does not. Each returns SR_OK and the id, SR_E_NOTFOUND (also for text that
  * is empty or not valid UTF-8), or SR_E_NOMEM. When several share a key, the most
- * popular wins (ties: the lower id). */
+ * popular wins (ties: the lower id). A song's artist alone may be empty (or only white
+ * space): it then names the songs without an artist, those of items-only data (rating
+ * triples, play-count triplets), by their track, which is the item id. */
 sr_err sr_catalog_find_artist(const sr_catalog *c, const char *name, size_t len, uint32_t *artist);
 sr_err sr_catalog_find_song(const sr_catalog *c, const char *artist, size_t artist_len,
                             const char *track, size_t track_len, uint32_t *item);
 /* "Artist - Track" (or with an en dash, " – "): tries each separator from the left,
  * as the split between artist and track, and returns the first that finds a song, so
- * an artist or a track may itself contain " - ". */
+ * an artist or a track may itself contain " - ". When none does, the whole text is
+ * tried as the track of a song without an artist (an item id of items-only data). */
 sr_err sr_catalog_find_song_text(const sr_catalog *c, const char *text, size_t len, uint32_t *item);
 
 /* Search as a user types: the best hits of the kinds in the mask (SR_CATALOG_ARTIST,

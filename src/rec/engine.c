@@ -20,6 +20,30 @@ void sr_engine_free(sr_engine *e) {
     sr_free(e);
 }
 
+sr_err sr_engine_catalog(const sr_model_file *mf, uint32_t **item_pop, sr_catalog **cat,
+                         sr_diag *d) {
+    *item_pop = NULL;
+    *cat = NULL;
+    const sr_trainset *ts = &mf->ts;
+    const sr_model_meta *m = &mf->meta;
+    uint32_t *pop = sr_mallocarray(ts->n_items ? ts->n_items : 1, sizeof *pop);
+    if (!pop) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < ts->n_items; i++) {
+        uint64_t c = ts->item_ptr[i + 1] - ts->item_ptr[i];
+        pop[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    }
+    if (m->tracks.n) {
+        sr_catalog_src src = {m->artists, m->item_artist, m->tracks, pop};
+        sr_err err = sr_catalog_build(&src, cat, d);
+        if (err) {
+            sr_free(pop);
+            return err;
+        }
+    }
+    *item_pop = pop;
+    return SR_OK;
+}
+
 sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d) {
     *out = NULL;
     sr_engine *e = sr_calloc(1, sizeof *e);
@@ -27,22 +51,8 @@ sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d) {
     e->path = path;
     sr_err err = sr_model_load(path, &e->mf, d);
     if (err) goto fail;
-    const sr_trainset *ts = &e->mf->ts;
     const sr_model_meta *m = &e->mf->meta;
-    e->item_pop = sr_mallocarray(ts->n_items ? ts->n_items : 1, sizeof *e->item_pop);
-    if (!e->item_pop) {
-        err = sr_diag_set(d, SR_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < ts->n_items; i++) {
-        uint64_t c = ts->item_ptr[i + 1] - ts->item_ptr[i];
-        e->item_pop[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
-    }
-    if (m->tracks.n) {
-        sr_catalog_src src = {m->artists, m->item_artist, m->tracks, e->item_pop};
-        err = sr_catalog_build(&src, &e->cat, d);
-        if (err) goto fail;
-    }
+    if ((err = sr_engine_catalog(e->mf, &e->item_pop, &e->cat, d))) goto fail;
     err = sr_recommender_init(&e->rec, &e->mf->model, m->tracks.n ? m->item_artist : NULL,
                               m->artists.n, d);
     if (err) goto fail;
@@ -137,6 +147,34 @@ static sr_err hist_accept(void *user, const sr_listen *l, sr_value_kind kind) {
     return SR_OK;
 }
 
+/* Keeps the first problem the readers report (a bad record, or a file that cannot be
+ * opened or recognised), which is what to say when no listen could be read. */
+typedef struct first_problem {
+    char text[1024];
+} first_problem;
+
+static void keep_first(void *user, sr_log_level level, const char *text) {
+    first_problem *fp = user;
+    if (level <= SR_LOG_WARN && !fp->text[0]) snprintf(fp->text, sizeof fp->text, "%s", text);
+}
+
+/* The error for a history of which no listen was read: nothing in it (SR_E_EMPTY), a file
+ * that could not be opened (SR_E_IO), or only bad records, e.g. another format than the
+ * one given (SR_E_INPUT). The words name the file once, as the readers do, so that the
+ * server can replace its spooled upload's name. */
+static sr_err no_listens(const char *path, const sr_read_stats *rs, const first_problem *fp,
+                         sr_diag *d) {
+    if (!rs->skipped_total) return sr_diag_set(d, SR_E_EMPTY, "%s: no listens found", path);
+    if (!rs->files && rs->skipped[SR_SKIP_UNREADABLE])
+        return sr_diag_set(d, SR_E_IO, "%s", fp->text[0] ? fp->text : path);
+    const unsigned long long n = (unsigned long long)rs->skipped_total;
+    if (!fp->text[0])
+        return sr_diag_set(d, SR_E_INPUT, "%s: no listen could be read (%llu bad record%s skipped)",
+                           path, n, n == 1 ? "" : "s");
+    return sr_diag_set(d, SR_E_INPUT, "%s; no listen could be read (%llu bad record%s skipped)",
+                       fp->text, n, n == 1 ? "" : "s");
+}
+
 static int cmp_u32f(const void *a, const void *b) {
     const sr_rec_rating *x = a, *y = b;
     return x->item < y->item ? -1 : x->item > y->item;
@@ -151,14 +189,16 @@ sr_err sr_engine_history(const sr_engine *e, const char *path, const char *forma
     hist h = {.e = e, .st = st};
     /* One listener's history: formats without a user name (Spotify, Last.fm, a user-less
      * CSV) need none, so every record without one is theirs. */
-    sr_ingest_opts o = {.read = {.user = "listener", .min_ms_played = 30000, .report_first = 0},
-                        .format = format};
+    first_problem fp = {{0}};
+    const sr_log log = {.message = keep_first, .user = &fp};
+    sr_ingest_opts o = {
+        .read = {.user = "listener", .min_ms_played = 30000, .report_first = 1, .log = &log},
+        .format = format};
     sr_read_stats rs = {0};
     char *paths[1] = {(char *)path};
     sr_err err = sr_ingest_paths(paths, 1, &o, hist_accept, &h, &rs, d);
     st->skipped = rs.skipped_total;
-    if (!err && rs.records == 0 && rs.skipped_total == 0)
-        err = sr_diag_set(d, SR_E_EMPTY, "%s: no listens found", path);
+    if (!err && st->listens == 0) err = no_listens(path, &rs, &fp, d);
     sr_rec_rating *r = NULL;
     sr_history_song *songs = NULL;
     if (!err && h.n) {

@@ -35,6 +35,13 @@ typedef struct sr_engine {
     const char *path;   /* borrowed: sr_engine_open's path, which must outlive the engine */
 } sr_engine;
 
+/* The catalog of a loaded model file as an engine has it (NULL in *cat when the model has
+ * none), a song's popularity being its raters in the trainset: *item_pop (n_items),
+ * which the catalog borrows. The caller frees the catalog, then *item_pop (sr_free). For
+ * a command that needs only the lookups (predict), without a recommender. */
+sr_err sr_engine_catalog(const sr_model_file *mf, uint32_t **item_pop, sr_catalog **cat,
+                         sr_diag *d);
+
 /* Maps the model file at path and builds the catalog; returns a new engine in *out. */
 sr_err sr_engine_open(const char *path, sr_engine **out, sr_diag *d);
 void sr_engine_free(sr_engine *e);
@@ -71,7 +78,12 @@ typedef struct sr_history_song {
 } sr_history_song;
 
 /* Reads the history at path (format detected, or `format`) into the catalog songs it
- * played, ascending by item: a new array in *out (free with sr_free), *n of them. */
+ * played, ascending by item: a new array in *out (free with sr_free), *n of them; none
+ * when no listen it holds is of a catalog song (st says how many were read). A history of
+ * which no listen could be read is an error, with words that name path once: SR_E_IO for
+ * a file that cannot be opened, SR_E_INPUT when every record was bad (another format
+ * than the one given, a file of no known format), with the first problem and how many
+ * records were skipped, SR_E_EMPTY when it holds no records at all. */
 sr_err sr_engine_history(const sr_engine *e, const char *path, const char *format,
                          sr_history_song **out, size_t *n, sr_history_stats *st, sr_diag *d);
 

@@ -3,7 +3,9 @@
 # small generated dataset and SVD / item-based k-NN / baseline models; ratings by
 # "Artist - Track=R" in another capitalisation, a listening history, blocks, discovery
 # options, every output format (JSPF and JSON parsed back), and the errors (unknown
-# song, rating off the scale, bad options, a model without similarity).
+# song, rating off the scale, bad options, a model without similarity); histories that
+# give nothing (missing, unreadable, no catalog song), nothing left to recommend or
+# similar, and songs of items-only data named by their item id.
 # Usage: tests/cli/recommend.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
@@ -144,4 +146,53 @@ assert sims == sorted(sims, reverse=True)
 PY
 expect 2 "similar unknown artist" -- "$BIN" similar "$T/svd.srm" --artist "Nobody At All 123"
 expect 2 "similar unknown song" -- "$BIN" similar "$T/svd.srm" "Nobody - Nothing"
+
+# histories that give nothing: a missing file is an I/O error naming it; a file of
+# which no listen can be read (no known format, the wrong --history-format) is refused
+# with the reader's first problem; one whose listens are all of songs the model lacks
+# says so, and that the list is not personalised
+expect 3 "history missing" -- "$BIN" recommend "$T/svd.srm" --history "$T/nope.jsonl" -n 3
+grep -q "nope.jsonl: No such file" "$T/err" && ok || bad "missing history: $(cat "$T/err")"
+[ ! -s "$T/out" ] && ok || bad "missing history still recommended"
+expect 2 "history not a history" -- "$BIN" recommend "$T/svd.srm" --history "$T/svd.srm" -n 3
+grep -q "svd.srm: cannot tell the format.*no listen could be read (1 bad record skipped)" "$T/err" && ok || bad "binary history: $(cat "$T/err")"
+[ ! -s "$T/out" ] && ok || bad "binary history still recommended"
+expect 2 "history wrong format" -- "$BIN" recommend "$T/svd.srm" --history "$T/one.jsonl" --history-format spotify -n 3
+grep -q "one.jsonl: .*no listen could be read" "$T/err" && ok || bad "wrong-format history: $(cat "$T/err")"
+printf 'user_name,artist_name,track_name,listened_at\nx,Nobody 123,Nothing,1500000000\nx,Nobody 123,Else,1500000100\n' > "$T/none.csv"
+expect 0 "history of unknown songs" -- "$BIN" recommend "$T/svd.srm" --history "$T/none.csv" -n 3
+grep -q "none.csv: none of its 2 listens is of a song in the model's catalog" "$T/err" && ok || bad "unknown-songs history: $(cat "$T/err")"
+grep -q "not personalised" "$T/err" && ok || bad "unpersonalised list not said"
+expect 0 "history summary" -- "$BIN" recommend "$T/svd.srm" --history "$T/one.jsonl" -n 3
+nl=$(wc -l < "$T/one.jsonl")
+grep -q "one.jsonl: $nl listens read: $nl of them of [0-9]* songs in the catalog" "$T/err" && ok || bad "history summary: $(cat "$T/err")"
+
+# nothing left to recommend, nothing similar: a note on stderr, exit 0
+printf 'user_name,artist_name,track_name,listened_at\nu1,Solo,Only,1500000000\nu2,Solo,Only,1500000300\n' > "$T/solo.csv"
+expect 0 "ingest one song" -- "$BIN" ingest -q "$T/solo.csv" -o "$T/solo.srd"
+expect 0 "train one song" -- "$BIN" train -q "$T/solo.srd" --algo svd --param n_factors=4 -o "$T/solo.srm"
+expect 0 "recommend all rated" -- "$BIN" recommend "$T/solo.srm" --rate "solo - only=5"
+grep -q "no songs left to recommend" "$T/err" && ok || bad "all rated: no note"
+expect 0 "similar none" -- "$BIN" similar "$T/solo.srm" "Solo - Only"
+grep -q "no similar songs" "$T/err" && ok || bad "no similar songs: no note"
+expect 0 "similar artists none" -- "$BIN" similar "$T/solo.srm" --artist Solo
+grep -q "no similar artists" "$T/err" && ok || bad "no similar artists: no note"
+
+# items-only data (play-count triplets, rating triples): a song is named by its item id
+printf 'u1\tSOA\t3\nu1\tSOB\t1\nu2\tSOA\t5\nu2\tSOC\t2\nu3\tSOB\t2\nu3\tSOC\t4\n' > "$T/trip.txt"
+expect 0 "ingest triplets" -- "$BIN" ingest -q "$T/trip.txt" --format triplets -o "$T/trip.srd"
+expect 0 "train als on triplets" -- "$BIN" train -q "$T/trip.srd" --algo als --param factors=4 -o "$T/trip.srm"
+expect 0 "recommend by item id" -- "$BIN" recommend "$T/trip.srm" --rate "soa=3" --format json
+python3 -c "
+import json,sys
+t=sorted(i['track'] for i in json.load(open(sys.argv[1]))['items']); sys.exit(0 if t==['SOB','SOC'] else 1)" "$T/out" && ok || bad "items-only recommend: $(cat "$T/out")"
+expect 0 "recommend items-only table" -- "$BIN" recommend "$T/trip.srm" --rate "SOA=3" --block-song SOB
+grep -q '^ 1\. .*  SOC' "$T/out" && ! grep -q ' - SO' "$T/out" && ok || bad "items-only table: $(cat "$T/out")"
+expect 0 "similar by item id" -- "$BIN" similar "$T/trip.srm" SOA --json
+[ "$(field "['song']['track']")" = SOA ] && ok || bad "items-only similar: $(cat "$T/out")"
+printf 'u1 i1 5\nu1 i2 3\nu2 i1 4\nu2 i3 2\nu3 i2 4\nu3 i3 5\n' > "$T/rat.txt"
+expect 0 "ingest ratings" -- "$BIN" ingest -q "$T/rat.txt" --format ratings -o "$T/rat.srd"
+expect 0 "train svd on ratings" -- "$BIN" train -q "$T/rat.srd" --algo svd --param n_factors=4 -o "$T/rat.srm"
+expect 0 "recommend by rating item" -- "$BIN" recommend "$T/rat.srm" --rate "I1=4" --format json
+[ "$(field "['items'].__len__()")" = 2 ] && ok || bad "ratings items-only recommend: $(cat "$T/out")"
 finish

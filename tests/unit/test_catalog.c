@@ -1,8 +1,9 @@
 /* The catalog (rec/catalog.h): exact lookups with ingest's key (case, NFKC forms, white
- * space; accents kept), "Artist - Track" splitting, search classes and ranking on small
- * hand-built catalogs whose expected hits are worked out in comments, paging, kinds,
- * bad queries and bad input, allocation failures, and search against a brute-force
- * reference on a random ASCII catalog large enough to take several rounds. */
+ * space; accents kept), "Artist - Track" splitting, songs without an artist (items-only
+ * data) found by their track, search classes and ranking on small hand-built catalogs
+ * whose expected hits are worked out in comments, paging, kinds, bad queries and bad
+ * input, allocation failures, and search against a brute-force reference on a random
+ * ASCII catalog large enough to take several rounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,6 +203,44 @@ static void test_song_text(void **state) {
     assert_int_equal(find_text(c, "Radiohead Creep"), UINT32_MAX);
     assert_int_equal(find_text(c, " - "), UINT32_MAX);
     assert_int_equal(find_text(c, ""), UINT32_MAX);
+    sr_catalog_free(c);
+    fixture_deinit(&f);
+}
+
+/* Items-only data (rating triples, play-count triplets): the songs' artist is empty and
+ * the track is the item id. They are found by an empty artist and the track, and by the
+ * track's text alone, after the "Artist - Track" splits. */
+static void test_songs_without_an_artist_by_track(void **state) {
+    (void)state;
+    const char *const artists[] = {"", "Radiohead", "Live"};
+    const char *const songs[] = {"0|i1", "0|SOA", "1|Creep", "0|Live - 1999", "0|Creep"};
+    const uint32_t pop[] = {3, 2, 9, 1, 1};
+    fixture f;
+    fixture_init(&f, artists, 3, songs, 5, pop);
+    sr_catalog *c = build(&f);
+    assert_int_equal(find_song(c, "", "i1"), 0);
+    assert_int_equal(find_song(c, " \t ", "I1"), 0); /* white space only is empty */
+    assert_int_equal(find_song(c, "", "soa"), 1);
+    assert_int_equal(find_song(c, "", "Creep"), 4); /* not Radiohead's */
+    assert_int_equal(find_song(c, "", "Live - 1999"), 3);
+    assert_int_equal(find_song(c, "", "i2"), UINT32_MAX);
+    assert_int_equal(find_song(c, "", ""), UINT32_MAX);
+    assert_int_equal(find_song(c, "Radiohead", "i1"), UINT32_MAX);
+    assert_int_equal(find_text(c, "i1"), 0);
+    assert_int_equal(find_text(c, "  SOA "), 1);
+    assert_int_equal(find_text(c, " - i1"), 0);
+    assert_int_equal(find_text(c, "Radiohead - Creep"), 2); /* a split wins */
+    assert_int_equal(find_text(c, "Creep"), 4);
+    /* The split ("Live", "1999") finds nothing (Live has no songs): the whole text. */
+    assert_int_equal(find_text(c, "Live - 1999"), 3);
+    assert_int_equal(find_text(c, "i2"), UINT32_MAX);
+    assert_int_equal(find_artist(c, ""), UINT32_MAX); /* an artist is never empty */
+    sr_catalog_free(c);
+    fixture_deinit(&f);
+    /* A catalog without an empty artist finds no song by its track alone. */
+    c = catalog1(&f);
+    assert_int_equal(find_song(c, "", "Creep"), UINT32_MAX);
+    assert_int_equal(find_text(c, "Creep"), UINT32_MAX);
     sr_catalog_free(c);
     fixture_deinit(&f);
 }
@@ -1023,6 +1062,7 @@ int main(void) {
         cmocka_unit_test(test_exact_lookups),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_song_text),
+        cmocka_unit_test(test_songs_without_an_artist_by_track),
         cmocka_unit_test(test_prefix_and_words),
         cmocka_unit_test(test_accents_and_punctuation),
         cmocka_unit_test(test_ranking),
