@@ -206,11 +206,11 @@ sr_err sr_cli_open_out(const char *path, FILE **f, bool *close_it, sr_diag *d) {
     return SR_OK;
 }
 
-bool sr_cli_refuse_implicit(const char *cmd, const sr_model_ops *ops) {
+bool sr_cli_refuse_implicit(const char *cmd, const sr_model_ops *ops, const char *advice) {
     if (!ops->implicit) return false;
     fprintf(stderr,
             "songrec %s: %s is an implicit-feedback model: it ranks songs, it does not predict "
-            "ratings; use --task ranking\n",
-            cmd, ops->name);
+            "ratings; %s\n",
+            cmd, ops->name, advice ? advice : "use --task ranking");
     return true;
 }

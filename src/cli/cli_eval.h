@@ -84,9 +84,10 @@ sr_err sr_cli_open_out(const char *path, FILE **f, bool *close_it, sr_diag *d);
 /* The measure's name in capitals ("RMSE") into buf. */
 void sr_cli_measure_label(sr_metric m, char *buf, size_t cap);
 
-/* For the rating-only commands: true (after saying why on stderr) when ops is an
- * implicit-feedback model, which ranks songs and predicts no ratings. */
-bool sr_cli_refuse_implicit(const char *cmd, const sr_model_ops *ops);
+/* For the rating-only commands (and train --cv, whose figures are RMSE and MAE): true
+ * (after saying why on stderr, ending with advice, NULL: "use --task ranking") when ops
+ * is an implicit-feedback model, which ranks songs and predicts no ratings. */
+bool sr_cli_refuse_implicit(const char *cmd, const sr_model_ops *ops, const char *advice);
 /* Whether the arguments ask for --task ranking (evaluate and gridsearch hand those to
  * cli_rank.c). */
 bool sr_cli_ranking_task(int argc, char **argv);

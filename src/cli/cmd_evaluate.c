@@ -79,7 +79,7 @@ int sr_cmd_evaluate(int argc, char **argv) {
     double p[SR_MAX_PARAMS];
     int rc = sr_cli_model_params("evaluate", algo, params, n_params, &ops, p);
     if (rc) return rc;
-    if (sr_cli_refuse_implicit("evaluate", ops)) return 1;
+    if (sr_cli_refuse_implicit("evaluate", ops, NULL)) return 1;
     sr_diag d = {{0}};
 
     bool json = ev.json, *measure = ev.measure;

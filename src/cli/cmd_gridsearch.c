@@ -9,7 +9,10 @@
  * DIR/gridsearch_rmse.svg and DIR/gridsearch_mae.svg: for a grid over one or two
  * parameters a line chart over a numeric parameter, one line per value of the other
  * (the origin's two grid-search charts), else one bar per configuration; the best
- * configuration is labelled in both.
+ * configuration is labelled in both. A configuration whose fit failed — it diverged, or
+ * the model refused the combination (eval/search.h) — is listed after the ranked ones
+ * with the reason instead of figures, and is never the best; when all fail, the command
+ * fails with the first one's reason.
  */
 #include <getopt.h>
 #include <math.h>
@@ -99,12 +102,19 @@ static void print_table(const gs *g) {
     printf("  %7s  %7s\n", "fit s", "test s");
     for (size_t q = 0; q < r->n; q++) {
         const sr_search_row *R = &r->rows[r->rank[q]];
-        printf("%5zu", q + 1);
+        if (R->err)
+            printf("%5s", "-");
+        else
+            printf("%5zu", q + 1);
         for (size_t a = 0; a < sp->n_axes; a++) {
             char v[64];
             int pi = sp->axes[a].param;
             sr_search_format_value(g->ops, (size_t)pi, R->p[pi], v, sizeof v);
             printf("  %-*s", width[a], v);
+        }
+        if (R->err) { /* the reason instead of the figures */
+            printf("  failed: %s\n", R->why);
+            continue;
         }
         for (int m = 0; m < SR_METRIC__COUNT; m++) {
             if (!g->ev->measure[m]) continue;
@@ -127,7 +137,8 @@ static void json_value(const gs *g, int pi, double v) {
         fputs(buf, stdout);
 }
 
-/* Row j as a JSON object, with "rank" first when rank > 0. */
+/* Row j as a JSON object, with "rank" first when rank > 0; a failed row has its error
+ * instead of the figures. */
 static void json_row(const gs *g, size_t j, size_t rank) {
     const sr_search_row *R = &g->res->rows[j];
     if (rank)
@@ -143,6 +154,12 @@ static void json_row(const gs *g, size_t j, size_t rank) {
     sr_params_format(g->ops, R->p, all, sizeof all);
     printf("}, \"all_params\": ");
     sr_cli_json_string(stdout, all, strlen(all));
+    if (R->err) {
+        printf(", \"error\": ");
+        sr_cli_json_string(stdout, R->why, strlen(R->why));
+        printf("}");
+        return;
+    }
     for (int m = 0; m < SR_METRIC__COUNT; m++) {
         if (!g->ev->measure[m] && m != (int)g->res->refit) continue;
         printf(", \"%s\": {\"mean\": %.6f, \"std\": %.6f}", sr_metric_name((sr_metric)m),
@@ -153,15 +170,24 @@ static void json_row(const gs *g, size_t j, size_t rank) {
            R->fit_mean, R->fit_std, R->test_mean, R->test_std);
 }
 
+/* "results" holds the ranked configurations, each with its figures, "failed" the
+ * configurations whose fit failed, each with its error (so that a reader of results
+ * needs to know nothing of failures). */
 static void print_json(const gs *g, uint64_t n_ratings) {
     const sr_search_result *r = g->res;
+    const size_t n_ok = r->n - r->n_failed;
     printf("{\"algo\": \"%s\", \"search\": \"%s\", \"refit\": \"%s\", \"ratings\": %llu, "
            "\"splits\": %u, \"configs\": %zu, \"results\": [",
            g->ops->name, g->random ? "random" : "grid", sr_metric_name(r->refit),
            (unsigned long long)n_ratings, r->n_folds, r->n);
-    for (size_t q = 0; q < r->n; q++) {
+    for (size_t q = 0; q < n_ok; q++) {
         printf("%s", q ? ", " : "");
         json_row(g, r->rank[q], q + 1);
+    }
+    printf("], \"failed\": [");
+    for (size_t q = n_ok; q < r->n; q++) {
+        printf("%s", q > n_ok ? ", " : "");
+        json_row(g, r->rank[q], 0);
     }
     printf("], \"best\": ");
     json_row(g, r->best, 0);
@@ -170,6 +196,16 @@ static void print_json(const gs *g, uint64_t n_ratings) {
     printf(", \"best_params\": ");
     sr_cli_json_string(stdout, best, strlen(best));
     printf("}\n");
+}
+
+/* s as one CSV field: quoted, inner quotes doubled. */
+static void csv_field(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }
 
 static sr_err write_csv(const gs *g, const char *path, sr_diag *d) {
@@ -183,20 +219,27 @@ static sr_err write_csv(const gs *g, const char *path, sr_diag *d) {
         fprintf(f, ",%s", g->ops->params[g->space->axes[a].param].name);
     for (int m = 0; m < SR_METRIC__COUNT; m++)
         fprintf(f, ",%s_mean,%s_std", sr_metric_name((sr_metric)m), sr_metric_name((sr_metric)m));
-    fprintf(f, ",fit_mean,fit_std,test_mean,test_std,params\n");
+    fprintf(f, ",fit_mean,fit_std,test_mean,test_std,params,status,error\n");
     for (size_t q = 0; q < r->n; q++) {
         const sr_search_row *R = &r->rows[r->rank[q]];
-        fprintf(f, "%zu", q + 1);
+        if (!R->err) fprintf(f, "%zu", q + 1); /* a failed row: no rank, no figures */
         for (size_t a = 0; a < g->space->n_axes; a++) {
             char v[64];
             int pi = g->space->axes[a].param;
             sr_search_format_value(g->ops, (size_t)pi, R->p[pi], v, sizeof v);
             fprintf(f, ",%s", v);
         }
-        for (int m = 0; m < SR_METRIC__COUNT; m++) fprintf(f, ",%.6f,%.6f", R->mean[m], R->std[m]);
         char all[1024];
         sr_params_format(g->ops, R->p, all, sizeof all);
-        fprintf(f, ",%.4f,%.4f,%.4f,%.4f,\"%s\"\n", R->fit_mean, R->fit_std, R->test_mean,
+        if (R->err) {
+            for (int m = 0; m < SR_METRIC__COUNT + 2; m++) fprintf(f, ",,");
+            fprintf(f, ",\"%s\",failed,", all);
+            csv_field(f, R->why);
+            fputc('\n', f);
+            continue;
+        }
+        for (int m = 0; m < SR_METRIC__COUNT; m++) fprintf(f, ",%.6f,%.6f", R->mean[m], R->std[m]);
+        fprintf(f, ",%.4f,%.4f,%.4f,%.4f,\"%s\",ok,\n", R->fit_mean, R->fit_std, R->test_mean,
                 R->test_std, all);
     }
     bool bad = ferror(f) != 0;
@@ -318,8 +361,11 @@ static sr_err plot_measure(const gs *g, sr_metric m, const char *dir, sr_diag *d
             char lab[1100];
             axis_params_fmt(g, j, " ", true, lab, sizeof lab);
             if (!(cats[q] = sr_strdup(lab))) goto fail;
-            vals[q] = r->rows[j].mean[m];
-            snprintf(lab, sizeof lab, j == r->best ? "%.4f best" : "%.4f", vals[q]);
+            vals[q] = r->rows[j].mean[m]; /* NaN for a failed one: no bar */
+            if (r->rows[j].err)
+                snprintf(lab, sizeof lab, "failed");
+            else
+                snprintf(lab, sizeof lab, j == r->best ? "%.4f best" : "%.4f", vals[q]);
             if (!(labels[q] = sr_strdup(lab))) goto fail;
         }
         series[0] =
@@ -436,7 +482,7 @@ int sr_cmd_gridsearch(int argc, char **argv) {
     double base[SR_MAX_PARAMS];
     int rc = sr_cli_model_params("gridsearch", algo, params, n_params, &ops, base);
     if (rc) return rc;
-    if (sr_cli_refuse_implicit("gridsearch", ops)) return 1;
+    if (sr_cli_refuse_implicit("gridsearch", ops, NULL)) return 1;
     ev.measure[refit] = true;
     sr_diag d = {{0}};
     sr_search_space sp;
@@ -477,6 +523,10 @@ int sr_cmd_gridsearch(int argc, char **argv) {
                (unsigned long long)n_ratings, name);
         print_table(&g);
         printf("\nbest %s: %.4f with %s\n", name, res.rows[res.best].mean[refit], best);
+        if (res.n_failed)
+            printf("%zu of %zu configuration(s) failed (diverged, or parameters the model "
+                   "refuses) and are not ranked.\n",
+                   res.n_failed, n_configs);
     }
     if (plot && (e = sr_cli_make_dirs(plot, &d))) goto fail; /* first: --csv may go there */
     if (csv && (e = write_csv(&g, csv, &d))) goto fail;

@@ -34,7 +34,8 @@ static void usage(FILE *f) {
             "  --threads N            worker threads (default 1)\n"
             "  --precision P          factor arrays as f32 (default) or f16 (half the size)\n"
             "  --cv K                 first cross-validate (K folds, RMSE and MAE) and keep the\n"
-            "                         figures in the model file (info, the server's /api/model)\n"
+            "                         figures in the model file (info, the server's /api/model);\n"
+            "                         rating models only\n"
             "  -o, --output FILE      the model file to write\n"
             "  -q, --quiet            no progress\n"
             "  -h, --help             this help\n");
@@ -126,6 +127,12 @@ int sr_cmd_train(int argc, char **argv) {
     double p[SR_MAX_PARAMS];
     int rc = sr_cli_model_params("train", algo, params, n_params, &ops, p);
     if (rc) return rc;
+    /* --cv's figures are RMSE and MAE, which an implicit model's scores have none of:
+     * refused as evaluate refuses it, before any work. */
+    if (cv && sr_cli_refuse_implicit("train", ops,
+                                     "--cv measures rating accuracy: use songrec evaluate "
+                                     "--task ranking, or train without --cv"))
+        return 1;
     if (!transform_set && ops->implicit) transform = SR_TRANSFORM_RAW;
     sr_diag d = {{0}};
 

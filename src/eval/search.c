@@ -253,6 +253,23 @@ static void fwd_message(void *user, sr_log_level level, const char *text) {
     if (l && l->message) l->message(l->user, level, text);
 }
 
+/* Whether a configuration's error is the configuration's own (its fit diverged, or the
+ * model refuses its parameters: usage and bad-input kinds), so that the search records it
+ * and goes on, rather than a fault that stops it (I/O, memory, internal). */
+static bool config_failure(sr_err e) {
+    const int code = sr_err_exit_code(e);
+    return code == 1 || code == 2;
+}
+
+/* Marks row R failed with error e and words d; false when out of memory for them. */
+static bool mark_failed(sr_search_row *R, sr_err e, const sr_diag *d) {
+    R->err = e;
+    R->why = sr_strdup(d->msg[0] ? d->msg : sr_err_message(e));
+    for (int m = 0; m < SR_METRIC__COUNT; m++) R->mean[m] = R->std[m] = NAN;
+    R->fit_mean = R->fit_std = R->test_mean = R->test_std = NAN;
+    return R->why != NULL;
+}
+
 static void *worker(void *arg) {
     work *W = arg;
     for (;;) {
@@ -261,8 +278,14 @@ static void *worker(void *arg) {
         if (j >= W->n) return NULL;
         sr_cv_result res;
         sr_diag d = {{0}};
+        sr_search_row *R = &W->rows[j];
+        memcpy(R->p, W->configs + j * SR_MAX_PARAMS, sizeof R->p);
         sr_err e =
             sr_cross_validate(W->rs, W->ops, W->configs + j * SR_MAX_PARAMS, &W->inner, &res, &d);
+        if (e && config_failure(e) && !mark_failed(R, e, &d))
+            e = sr_diag_set(&d, SR_E_NOMEM, "out of memory");
+        else if (e && config_failure(e))
+            e = SR_OK; /* recorded; the search goes on */
         if (e) {
             int expected = 0;
             if (atomic_compare_exchange_strong(&W->err, &expected, e) &&
@@ -270,13 +293,13 @@ static void *worker(void *arg) {
                 W->diag = d;
             return NULL;
         }
-        sr_search_row *R = &W->rows[j];
-        memcpy(R->p, W->configs + j * SR_MAX_PARAMS, sizeof R->p);
-        memcpy(R->mean, res.mean, sizeof R->mean);
-        memcpy(R->std, res.std, sizeof R->std);
-        R->fit_mean = res.fit_mean, R->fit_std = res.fit_std;
-        R->test_mean = res.test_mean, R->test_std = res.test_std;
-        sr_cv_result_deinit(&res);
+        if (!R->err) {
+            memcpy(R->mean, res.mean, sizeof R->mean);
+            memcpy(R->std, res.std, sizeof R->std);
+            R->fit_mean = res.fit_mean, R->fit_std = res.fit_std;
+            R->test_mean = res.test_mean, R->test_std = res.test_std;
+            sr_cv_result_deinit(&res);
+        }
         size_t done = atomic_fetch_add(&W->done, 1) + 1;
         pthread_mutex_lock(&W->progress_lock);
         sr_progress(W->log, "search", done, W->n);
@@ -285,7 +308,8 @@ static void *worker(void *arg) {
 }
 
 typedef struct rank_key {
-    int nan;    /* NaN sorts last */
+    int failed; /* failed configurations sort last, */
+    int nan;    /* then NaN measures */
     double key; /* the measure, negated when higher is better */
     size_t i;
 } rank_key;
@@ -293,6 +317,7 @@ typedef struct rank_key {
 /* Ties keep configuration order (indices compared last). */
 static int cmp_rank(const void *a, const void *b) {
     const rank_key *x = a, *y = b;
+    if (x->failed != y->failed) return x->failed - y->failed;
     if (x->nan != y->nan) return x->nan - y->nan;
     if (!x->nan && x->key != y->key) return x->key < y->key ? -1 : 1;
     return x->i < y->i ? -1 : x->i > y->i;
@@ -349,6 +374,16 @@ sr_err sr_search_run(const sr_ratings *rs, const sr_model_ops *ops, const double
         sr_search_result_deinit(out);
         return e;
     }
+    for (size_t j = 0; j < n; j++) out->n_failed += out->rows[j].err != SR_OK;
+    if (out->n_failed == n) { /* nothing to choose from: the first one's error */
+        e = out->rows[0].err;
+        if (n == 1)
+            sr_diag_set(d, e, "%s", out->rows[0].why);
+        else
+            sr_diag_set(d, e, "all %zu configurations failed; the first: %s", n, out->rows[0].why);
+        sr_search_result_deinit(out);
+        return e;
+    }
     rank_key *keys = sr_mallocarray(n, sizeof *keys);
     if (!keys) {
         sr_search_result_deinit(out);
@@ -356,7 +391,8 @@ sr_err sr_search_run(const sr_ratings *rs, const sr_model_ops *ops, const double
     }
     for (size_t j = 0; j < n; j++) {
         double x = out->rows[j].mean[refit];
-        keys[j] = (rank_key){isnan(x), sr_metric_higher_is_better(refit) ? -x : x, j};
+        keys[j] = (rank_key){out->rows[j].err != SR_OK, isnan(x),
+                             sr_metric_higher_is_better(refit) ? -x : x, j};
     }
     qsort(keys, n, sizeof *keys, cmp_rank);
     for (size_t j = 0; j < n; j++) out->rank[j] = keys[j].i;
@@ -366,6 +402,7 @@ sr_err sr_search_run(const sr_ratings *rs, const sr_model_ops *ops, const double
 }
 
 void sr_search_result_deinit(sr_search_result *r) {
+    for (size_t j = 0; r->rows && j < r->n; j++) sr_free(r->rows[j].why);
     sr_free(r->rows);
     sr_free(r->rank);
     memset(r, 0, sizeof *r);

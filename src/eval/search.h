@@ -21,6 +21,10 @@
  * refit measure: lower is better for rmse/mse/mae, higher for fcp. Configurations run
  * in parallel over the threads (each one's folds through sr_cross_validate), which
  * never changes a number: cross-validation results do not depend on the thread count.
+ * A configuration whose fit fails for its parameters — it diverged (SR_E_DIVERGED,
+ * model.h), or the model refuses the combination: an error of the usage or bad-input
+ * kind — is recorded as failed with its words and the search goes on; it is never
+ * ranked, let alone chosen. Other errors (I/O, memory, internal) stop the search.
  *
  * Ownership: expand returns a new array (caller frees with sr_free); a result owns its
  * rows (sr_search_result_deinit).
@@ -72,15 +76,19 @@ sr_err sr_search_expand(const sr_search_space *s, const double *base, size_t n_r
 
 typedef struct sr_search_row {
     double p[SR_MAX_PARAMS];
-    double mean[SR_METRIC__COUNT], std[SR_METRIC__COUNT];
+    double mean[SR_METRIC__COUNT], std[SR_METRIC__COUNT]; /* NaN when failed */
     double fit_mean, fit_std, test_mean, test_std;
+    sr_err err; /* SR_OK, or why the configuration failed (see above) */
+    char *why;  /* owned: the failure's words, NULL when it did not fail */
 } sr_search_row;
 
 typedef struct sr_search_result {
     size_t n;
     sr_search_row *rows; /* (n) owned, in configuration order */
-    size_t *rank;        /* (n) owned: rank[0] is the best row's index, and so on */
-    size_t best;         /* == rank[0] */
+    size_t *rank;        /* (n) owned: rank[0] is the best row's index, and so on; the
+                            n_failed failed rows come last, in configuration order */
+    size_t best;         /* == rank[0], never a failed row */
+    size_t n_failed;     /* < n */
     sr_metric refit;
     unsigned n_folds;
 } sr_search_result;
@@ -89,8 +97,10 @@ typedef struct sr_search_result {
 bool sr_metric_higher_is_better(sr_metric m);
 
 /* Cross-validates configs (n, SR_MAX_PARAMS) with o (splits, seed, threads, log) and
- * ranks them by refit (ties: the earlier configuration). The first failing fit's error
- * is returned with its words; nothing is left allocated then. */
+ * ranks them by refit (ties: the earlier configuration); failed configurations are kept
+ * as failed rows (see above). When every configuration failed, or a fit failed in a way
+ * that stops the search, that error is returned with its words (all failed: the first
+ * configuration's); nothing is left allocated then. */
 sr_err sr_search_run(const sr_ratings *rs, const sr_model_ops *ops, const double *configs, size_t n,
                      const sr_cv_opts *o, sr_metric refit, sr_search_result *out, sr_diag *d);
 void sr_search_result_deinit(sr_search_result *r);

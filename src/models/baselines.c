@@ -17,11 +17,19 @@
  *     The order is sequential by nature, so this solver runs on one thread.
  *
  * Both start from zero biases. Users and items with no rating keep a zero bias.
+ *
+ * sgd blows up when learning_rate is too large for the data (each step overshoots:
+ * roughly learning_rate (1 + reg) beyond 2, less where a user or song has many ratings):
+ * the biases overflow to infinity and NaN, and every estimate with them. The biases are checked
+ * after the last epoch, and a non-finite one fails the fit with SR_E_DIVERGED (model.h) rather than
+ * leaving a model that would predict the global mean everywhere without saying so.
  */
 #include "models/baselines.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "models/model.h"
 
 sr_baseline_opts sr_baseline_defaults(int method) {
     sr_baseline_opts o = {.method = method == 1 ? 1 : 0,
@@ -79,6 +87,8 @@ sr_err sr_baselines_compute(const sr_trainset *ts, const sr_baseline_opts *o, do
         baselines_als(ts, o, bu, bi);
     else
         baselines_sgd(ts, o, bu, bi);
+    if (!sr_all_finite_f64(bu, ts->n_users) || !sr_all_finite_f64(bi, ts->n_items))
+        return SR_E_DIVERGED;
     return SR_OK;
 }
 

@@ -87,7 +87,7 @@ void sr__mf_state_free(void *state) {
     sr_free(s);
 }
 
-void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
+bool sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
     s->P = (sr_fmat){s->pu, ts->n_users, s->k, s->ld, SR_FMAT_F32, NULL};
     s->Q = (sr_fmat){s->qi, ts->n_items, s->k, s->ld, SR_FMAT_F32, NULL};
     s->Y = (sr_fmat){s->yj, s->yj ? ts->n_items : 0, s->k, s->ld, SR_FMAT_F32, NULL};
@@ -112,6 +112,21 @@ void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts) {
     const double vp = nb ? sp / ((double)nb * s->k) : 0;
     s->fold_reg_b = s->biased && vb > 0 && s2 > 0 ? s2 / vb : 0;
     s->fold_reg_p = vp > 0 && s2 > 0 ? s2 / vp : 0;
+    return isfinite(se) && isfinite(s->fold_reg_b) && isfinite(s->fold_reg_p);
+}
+
+bool sr__mf_finite(const sr_mf_state *s, const sr_trainset *ts) {
+    const size_t nu = ts->n_users, ni = ts->n_items;
+    return sr_all_finite_f32(s->bu, nu) && sr_all_finite_f32(s->bi, ni) &&
+           sr_all_finite_f32(s->pu, nu * s->ld) && sr_all_finite_f32(s->qi, ni * s->ld) &&
+           (!s->yj || sr_all_finite_f32(s->yj, ni * s->ld));
+}
+
+sr_err sr__mf_finish(sr_mf_state *s, const sr_trainset *ts, const char *algo, const char *advice,
+                     sr_diag *d) {
+    if (!sr__mf_finite(s, ts)) return sr_fit_diverged(d, algo, "factors", advice);
+    if (!sr__mf_set_views(s, ts)) return sr_fit_diverged(d, algo, "estimates", advice);
+    return SR_OK;
 }
 
 bool sr__mf_estimate(const void *state, const sr_trainset *ts, uint32_t u, uint32_t i,
@@ -362,7 +377,10 @@ sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b,
     }
     m_solve(u, rhs, w);
     uint32_t o = s->biased ? 1 : 0;
-    u->add = s->biased ? (float)(mu + rhs[0]) : 0.0f;
+    /* With no ratings b_u and p_u are 0. Unbiased, that alone would estimate 0 for every
+     * song: an empty profile is a listener the model has not seen, whom predict gives
+     * the global mean, so the fold-in does too (biased: mu + b_i, as predict). */
+    u->add = s->biased ? (float)(mu + rhs[0]) : n ? 0.0f : (float)mu;
     for (uint32_t f = 0; f < k; f++) u->z[f] = (float)(u->z[f] + rhs[o + f]);
     sr_free(rhs), sr_free(tmp);
     nu->state = u;

@@ -70,8 +70,18 @@ typedef struct sr_mf_state {
 } sr_mf_state;
 
 /* Points P, Q (and Y when yj) at the fitted matrices and measures the fold-in priors;
- * fits call it last. */
-void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts);
+ * false when the residuals it measures them on are not finite (estimates that overflow). */
+bool sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts);
+
+/* Whether every learnt value of a fit's state is finite: bu, bi and the rows of pu, qi
+ * (and yj) — padding included, which is zero. */
+bool sr__mf_finite(const sr_mf_state *s, const sr_trainset *ts);
+
+/* A fit's last step: sr__mf_finite, then sr__mf_set_views. A non-finite parameter or
+ * estimate fails with sr_fit_diverged's error (model.h) — algo names the model, advice
+ * what to lower — and the caller frees s. */
+sr_err sr__mf_finish(sr_mf_state *s, const sr_trainset *ts, const char *algo, const char *advice,
+                     sr_diag *d);
 
 /* Fold-in for SVD and SVD++: the listener's b_u and p_u are the maximum a posteriori
  * estimate under the fitted model's own distributions — the ridge regression
@@ -85,7 +95,8 @@ void sr__mf_set_views(sr_mf_state *s, const sr_trainset *ts);
  * against retraining, BENCHMARKS.md.) reg_b and reg_p are the fallback when the model
  * has no measured priors. Solved exactly by a Cholesky factorisation of the (k+1)-square
  * normal equations, which the state keeps so that explain can split an estimate into one
- * term per rating. */
+ * term per rating. An empty profile gets what predict gives an unknown user: mu + b_i
+ * (biased) or mu (unbiased). */
 sr_err sr__mf_fold_in(const sr_mf_state *s, const sr_trainset *ts, double reg_b, double reg_p,
                       sr_newuser *u, sr_diag *d);
 bool sr__mf_estimate_new(const void *state, const sr_trainset *ts, const sr_newuser *u, uint32_t i,
@@ -106,7 +117,8 @@ void sr__mf_score_users(const void *state, const sr_trainset *ts, const uint32_t
 /* ops->similar: the cosine of q_i and every q_j (NaN where either is all zero). */
 bool sr__mf_similar(const void *state, const sr_trainset *ts, uint32_t i, float *out);
 /* A folded-in user of an MF model: est = add + b_i + q_i . z (add = mu + b_u when biased,
- * else 0, b_i dropped when unbiased). NMF's fold-in fills it too (L, y NULL). */
+ * else 0 — or mu for an empty profile, z then 0 — b_i dropped when unbiased). NMF's
+ * fold-in fills it too (L, y NULL). */
 typedef struct sr_mf_user {
     uint32_t m; /* unknowns: k (+1 when biased) */
     size_t n;   /* ratings */

@@ -173,8 +173,23 @@ typedef struct sr_model {
 sr_err sr_model_fit(sr_model *m, const sr_model_ops *ops, const double *p, const sr_trainset *ts,
                     const sr_fit_ctx *c, sr_diag *d);
 /* The prediction Surprise's predict() returns: estimate, or the global mean when the
- * estimate is impossible, clipped to the rating scale. */
+ * estimate is impossible, clipped to the rating scale. A non-finite estimate is treated
+ * as impossible too, as a last resort only: fits whose parameters became non-finite
+ * fail (sr_fit_diverged), so a fitted model has none. */
 double sr_model_predict(const sr_model *m, uint32_t u, uint32_t i);
+
+/* Divergence. A model fitted by gradient steps (SVD, SVD++, biased NMF, SGD baselines)
+ * blows up when a learning rate or the initial spread is too large for the data: its
+ * parameters overflow to infinity and then NaN, and every estimate with them. Such a fit
+ * is not a model — the estimates would fall back to the global mean unnoticed — so each
+ * of those fits checks its learnt arrays last (sr_all_finite_*) and fails with
+ * sr_fit_diverged's error: SR_E_DIVERGED (exit 2, the parameters' fault rather than an
+ * internal one), worded "ALGO diverged: WHAT became non-finite (try ADVICE)". Grid and
+ * random search record such a configuration as failed and go on (eval/search.h). */
+#define SR_E_DIVERGED SR_E_RANGE
+bool sr_all_finite_f32(const float *x, size_t n);
+bool sr_all_finite_f64(const double *x, size_t n);
+sr_err sr_fit_diverged(sr_diag *d, const char *algo, const char *what, const char *advice);
 void sr_model_deinit(sr_model *m);
 
 #endif

@@ -285,18 +285,19 @@ static sr_err nmf_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *
         run_phase(&j, PH_APPLY, threads, ts->n_items, ts->item_ptr);
         sr_progress(c->log, "NMF", (uint64_t)e + 1, (uint64_t)n_epochs);
     }
+    /* Biased, the biases' SGD steps blow up under a large lr_bu or lr_bi, and the factors
+     * with them. */
+    err = sr__mf_finish(s, ts, "NMF", "smaller lr_bu and lr_bi, or biased=false", d);
 done:
     sr_free(j.perm);
     sr_free(j.est);
     sr_free(j.ratio);
     sr_free(j.scratch);
     sr_free(pos);
-    if (err) {
+    if (err)
         sr__mf_state_free(s);
-    } else {
-        sr__mf_set_views(s, ts);
+    else
         *state = s;
-    }
     return err;
 }
 
@@ -308,7 +309,11 @@ static sr_err nmf_load(sr_srm *r, const sr_trainset *ts, const double *p, void *
 /* Fold-in: the training steps for one user with q (and b_i) fixed — n_epochs rounds of
  * the multiplicative update of p_u (and, biased, the SGD steps of b_u over the ratings in
  * item order) from a uniform start drawn with a fixed seed, so the result is
- * deterministic. */
+ * deterministic. A factor that none of the ratings carries (every rated song's q_if is 0)
+ * is 0, where the update would tend with any regularisation: nothing the listener did
+ * speaks for it. An empty profile is a listener the model has not seen and gets what
+ * predict gives one, as SVD's fold-in does: p_u = 0, b_u = 0 and, unbiased, the global
+ * mean (est = mu; biased, mu + b_i) — not the random start, which no update moves. */
 static sr_err nmf_fold_in(const void *state, const sr_trainset *ts, const double *p, sr_newuser *nu,
                           sr_diag *d) {
     const nmf_state *s = state;
@@ -324,11 +329,17 @@ static sr_err nmf_fold_in(const void *state, const sr_trainset *ts, const double
         return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     }
     double *den = num + k;
+    const double mu = ts->global_mean;
+    if (n == 0) { /* z is zero from sr__mf_user_new */
+        u->add = (float)mu;
+        sr_free(num), sr_free(q), sr_free(est);
+        nu->state = u;
+        return SR_OK;
+    }
     for (size_t j = 0; j < n; j++) sr_fmat_row(&s->Q, nu->items[j], q + j * k);
     sr_rng rng;
     sr_rng_seed(&rng, 0);
     sr__mf_init_uniform(u->z, 1, k, k, &rng, p[P_INIT_LOW], p[P_INIT_HIGH]);
-    const double mu = ts->global_mean;
     double bu = 0;
     for (int e = 0; e < (int)p[P_N_EPOCHS]; e++) {
         for (size_t j = 0; j < n; j++) {
@@ -347,6 +358,10 @@ static sr_err nmf_fold_in(const void *state, const sr_trainset *ts, const double
                 num[f] += q[j * k + f] * (double)nu->r[j], den[f] += q[j * k + f] * est[j];
         for (uint32_t f = 0; f < k; f++) {
             if (u->z[f] == 0) continue;
+            if (num[f] == 0) { /* the update's limit, also where reg_pu 0 leaves dd 0 */
+                u->z[f] = 0;
+                continue;
+            }
             double dd = den[f] + (double)n * p[P_REG_PU] * u->z[f];
             if (dd != 0) u->z[f] = (float)(u->z[f] * (num[f] / dd));
         }

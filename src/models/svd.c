@@ -20,7 +20,9 @@
  * update; see user_regs), else a portable loop that agrees to float rounding. With
  * threads == 1 the order is Surprise's and a seed gives the same model on a given
  * kernel; threads > 1 uses a blocked DSGD schedule (fit_blocked): reproducible for a
- * (seed, threads), not the same model as threads == 1.
+ * (seed, threads), not the same model as threads == 1. Too large a learning rate or
+ * initial spread makes the steps overshoot until the parameters overflow: such a fit
+ * fails with SR_E_DIVERGED (sr__mf_finish) instead of returning a model of NaNs.
  *
  * State: bu (n_users), bi (n_items), pu (n_users, ld), qi (n_items, ld) — row-major,
  * ld = k rounded up to 16, 64-byte aligned, padding zero; owned.
@@ -474,7 +476,11 @@ sr_err sr__svd_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
             return sr_diag_set(d, err, "SVD: out of memory for the parallel schedule");
         }
     }
-    sr__mf_set_views(s, ts);
+    sr_err err = sr__mf_finish(s, ts, "SVD", "a smaller lr_all or init_std_dev", d);
+    if (err) {
+        sr__mf_state_free(s);
+        return err;
+    }
     *state = s;
     return SR_OK;
 }

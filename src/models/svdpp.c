@@ -24,6 +24,8 @@
  * ignored, and so is ctx->threads (single-threaded, in Surprise's order). After
  * fitting, z_u = p_u + |I_u|^-1/2 sum y_j is stored per user so estimate is O(k), and y
  * is kept for fold-in (a new listener's z = p + n^-1/2 sum y_j over their rated songs).
+ * A fit whose parameters overflow (too large a learning rate or initial spread) fails
+ * with SR_E_DIVERGED (sr__mf_finish).
  *
  * State (sr_mf_state, always biased): bu (n_users), bi (n_items), pu (n_users, ld) holding
  * the z_u above, qi and yj (n_items, ld); row-major, 64-byte aligned, owned.
@@ -181,7 +183,11 @@ static sr_err svdpp_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx
     s->yj = yj; /* kept for fold-in */
     sr_free(S);
     sr_free(B);
-    sr__mf_set_views(s, ts);
+    sr_err err = sr__mf_finish(s, ts, "SVDpp", "a smaller lr_all or init_std_dev", d);
+    if (err) {
+        sr__mf_state_free(s);
+        return err;
+    }
     *state = s;
     return SR_OK;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CLI tests for the rating-model commands: `evaluate` of every model on generated play
-# counts, `gridsearch` (table, best line, --csv, --json, --plot, --random), `compare`
-# (leaderboard, --json, --plot) on play counts and on u.data-style explicit ratings,
-# and the exit codes of bad usage (1) and a missing file (3).
+# counts, `gridsearch` (table, best line, --csv, --json, --plot, --random), diverged fits
+# (evaluate fails, gridsearch lists them as failed), `compare` (leaderboard, --json,
+# --plot) on play counts and on u.data-style explicit ratings, and the exit codes of bad
+# usage (1) and a missing file (3).
 # Usage: models.sh PATH/TO/songrec   (run from tests/)
 set -euo pipefail
 bin=${1:?usage: models.sh PATH/TO/songrec}
@@ -94,6 +95,51 @@ expect_rc 0 "$bin" gridsearch "$T/r.srd" --algo knn_basic --grid k=5,20,40 \
     --grid name=msd,cosine --cv 3 --refit-measure mae --plot "$T/kplot"
 grep -Eq '^best MAE: [0-9.]+ with k=[0-9]+,name=(msd|cosine)$' "$T/out" || fail "choice grid: $(cat "$T/out")"
 svg_ok "$T/kplot/gridsearch_mae.svg"
+
+# Diverged fits (too large a learning rate or initial spread): evaluate fails with words
+# (exit 2) instead of the mean predictor's figures; gridsearch and random search list a
+# diverged configuration as failed — table, CSV, JSON — never as the best, and fail when
+# every configuration does.
+expect_rc 2 "$bin" evaluate "$T/g.srd" --algo svd --param lr_all=1 --cv 3 --measures rmse,mae,fcp
+grep -q 'SVD diverged: factors became non-finite (try a smaller lr_all' "$T/err" ||
+    fail "diverged evaluate: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "diverged evaluate printed figures: $(cat "$T/out")"
+expect_rc 2 "$bin" evaluate "$T/g.srd" --algo baseline_only --param method=sgd \
+    --param learning_rate=1 --param reg=1000 --cv 3
+dv=(gridsearch "$T/g.srd" --algo svd --grid lr_all=0.005,1 --grid init_std_dev=0.1,3 --cv 3)
+expect_rc 0 "$bin" "${dv[@]}" --csv "$T/dv.csv" --plot "$T/dvplot"
+grep -Eq '^best RMSE: [0-9.]+ with lr_all=0.005,init_std_dev=0.1$' "$T/out" ||
+    fail "diverged grid best: $(cat "$T/out")"
+grep -q '^ *1  0.005 ' "$T/out" || fail "diverged grid rank 1: $(cat "$T/out")"
+[ "$(grep -c '^ *-  .*failed: SVD diverged' "$T/out")" -eq 3 ] || fail "diverged rows: $(cat "$T/out")"
+grep -q '^3 of 4 configuration(s) failed' "$T/out" || fail "diverged count: $(cat "$T/out")"
+python3 - "$T/dv.csv" <<'PY' || fail "diverged grid CSV: $(cat "$T/dv.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["status"] for r in rows] == ["ok", "failed", "failed", "failed"], rows
+assert rows[0]["rank"] == "1" and rows[0]["lr_all"] == "0.005" and rows[0]["error"] == ""
+for r in rows[1:]:
+    assert r["rank"] == "" and r["rmse_mean"] == "" and "SVD diverged" in r["error"], r
+PY
+svg_ok "$T/dvplot/gridsearch_rmse.svg"
+expect_rc 0 "$bin" "${dv[@]}" --json
+python3 - "$T/out" <<'PY' || fail "diverged grid JSON: $(cat "$T/out")"
+import json, math, sys
+j = json.load(open(sys.argv[1]))
+assert j["configs"] == 4 and len(j["results"]) == 1 and len(j["failed"]) == 3, j
+ok = j["results"][0]
+assert ok["rank"] == 1 and math.isfinite(ok["rmse"]["mean"]) and "error" not in ok, ok
+for b in j["failed"]:
+    assert "rank" not in b and "rmse" not in b and "SVD diverged" in b["error"], b
+assert sorted(b["params"]["lr_all"] for b in j["failed"]) == [0.005, 1, 1], j["failed"]
+assert j["best"]["params"] == {"lr_all": 0.005, "init_std_dev": 0.1}, j["best"]
+PY
+expect_rc 0 "$bin" gridsearch "$T/g.srd" --algo svd --grid lr_all=log:0.001:2 --random 6 --cv 3 --seed 1
+grep -q 'failed: SVD diverged' "$T/out" || fail "random search kept no diverged row: $(cat "$T/out")"
+grep -Eq '^best RMSE: [0-9.]+ with lr_all=0\.0' "$T/out" || fail "random search best: $(cat "$T/out")"
+expect_rc 2 "$bin" gridsearch "$T/g.srd" --algo svd --grid lr_all=0.5,1 --cv 3
+grep -q 'all 2 configurations failed; the first: SVD diverged' "$T/err" ||
+    fail "all diverged: $(cat "$T/err")"
 
 # compare: leaderboard sorted by RMSE, plot, JSON.
 expect_rc 0 "$bin" compare "$T/g.srd" --cv 3 --plot "$T/cplot" --csv "$T/c.csv"

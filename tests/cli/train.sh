@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of `songrec train`, `info` and `predict` through the binary: a small
-# generated dataset, SVD at f32 and f16 (half the size), info --json, a prediction found
-# through another capitalisation, an unknown user, and the exit codes of an unknown song
-# (2), a corrupt model (2) and a missing one (3).
+# generated dataset, SVD at f32 and f16 (half the size), info --json, --cv (refused for
+# implicit models), a diverged fit refused, a prediction found through another
+# capitalisation, an unknown user, and the exit codes of an unknown song (2), a corrupt
+# model (2) and a missing one (3).
 # Usage: tests/cli/train.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
@@ -26,6 +27,25 @@ expect 0 "info cv" -- "$BIN" info --json "$T/mcv.srm"
 [ "$(field "['evaluation']['folds']")" = 3 ] && ok || bad "info json evaluation folds"
 python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['evaluation']; sys.exit(0 if 0 < e['mae'] <= e['rmse'] < 10 else 1)" "$T/out" && ok || bad "evaluation figures"
 expect 1 "train bad cv" -- "$BIN" train -q "$T/d.srd" --algo svd --cv 1 -o "$T/x.srm"
+# --cv measures RMSE and MAE, which an implicit model has none of: refused as evaluate
+# refuses it (usage, exit 1), before anything is read (a missing dataset is not reached)
+expect 1 "train --cv implicit" -- "$BIN" train -q "$T/d.srd" --algo als --cv 3 -o "$T/alscv.srm"
+grep -q "als is an implicit-feedback model: it ranks songs, it does not predict ratings" "$T/err" &&
+  [ ! -e "$T/alscv.srm" ] && ok || bad "train --cv als: $(cat "$T/err")"
+expect 1 "train --cv implicit, no data read" -- "$BIN" train -q "$T/none.srd" --algo bpr --cv 3 -o "$T/x.srm"
+expect 0 "train als without --cv" -- "$BIN" train -q "$T/d.srd" --algo als -o "$T/als.srm"
+# a fit that diverged is refused with words (exit 2), and no model is written
+expect 2 "train diverged svd" -- "$BIN" train -q "$T/d.srd" --algo svd --param init_std_dev=3 -o "$T/div.srm"
+grep -q "SVD diverged: factors became non-finite" "$T/err" && [ ! -e "$T/div.srm" ] && ok ||
+  bad "diverged train: $(cat "$T/err")"
+# NMF and an empty profile (a listener the model has not seen): the global mean for every
+# song, as predict gives an unknown user, not the fold-in's random start
+expect 0 "train nmf" -- "$BIN" train -q "$T/d.srd" --algo nmf -o "$T/nmf.srm"
+expect 0 "info nmf" -- "$BIN" info --json "$T/nmf.srm"
+mu=$(field "['global_mean']")
+expect 0 "recommend nmf, empty profile" -- "$BIN" recommend "$T/nmf.srm" -n 5 --format json
+python3 -c "import json,sys; s=[i['score'] for i in json.load(open(sys.argv[1]))['items']]; sys.exit(0 if len(s) == 5 and all(abs(x - float(sys.argv[2])) < 1e-3 for x in s) else 1)" "$T/out" "$mu" &&
+  ok || bad "nmf empty profile scores, global mean $mu: $(cat "$T/out")"
 expect 0 "train knn_basic" -- "$BIN" train -q "$T/d.srd" --algo KNNBasic -o "$T/knn.srm"
 
 expect 0 "info" -- "$BIN" info "$T/m32.srm"
@@ -73,5 +93,24 @@ head -c 1000 "$T/m32.srm" > "$T/short.srm"
 expect 2 "truncated model" -- "$BIN" predict "$T/short.srm" --user "$user" --song "$song"
 expect 2 "not a model" -- "$BIN" info "$T/d.srd"
 expect 3 "missing model" -- "$BIN" info "$T/none.srm"
+
+# predict looks songs up as recommend does: every " - " is tried as the split, the ingest
+# key ignores case and spacing but not accents (and --help says so), and items-only data
+# is named by item id
+printf 'user_name,artist_name,track_name,listened_at\nu1,Simon - Garfunkel,Mrs Robinson,1500000000\nu2,Simon - Garfunkel,Mrs Robinson,1500000300\nu1,Björk,Jóga - Live,1500000100\nu2,Plain,Song,1500000500\n' > "$T/dash.csv"
+expect 0 "ingest dashes" -- "$BIN" ingest -q "$T/dash.csv" -o "$T/dash.srd"
+expect 0 "train dashes" -- "$BIN" train -q "$T/dash.srd" --algo svd --param n_factors=4 -o "$T/dash.srm"
+expect 0 "predict artist with a dash" -- "$BIN" predict "$T/dash.srm" --user u1 --song "Simon - Garfunkel - Mrs Robinson" --json
+[ "$(field "['artist']")/$(field "['track']")" = "Simon - Garfunkel/Mrs Robinson" ] && ok || bad "dashed artist: $(cat "$T/out")"
+expect 0 "predict track with a dash" -- "$BIN" predict "$T/dash.srm" --user u1 --song "  BJÖRK -  jóga - live" --json
+[ "$(field "['track']")" = "Jóga - Live" ] && ok || bad "dashed track: $(cat "$T/out")"
+expect 2 "predict accents count" -- "$BIN" predict "$T/dash.srm" --user u1 --song "Bjork - Joga - Live"
+expect 0 "predict help" -- "$BIN" predict --help
+grep -q "accents and punctuation count" "$T/out" && ! grep -q "accents .*ignored" "$T/out" && ok || bad "predict --help on accents"
+printf 'u1 i1 5\nu1 i2 3\nu2 i1 4\n' > "$T/rat.txt"
+expect 0 "ingest ratings" -- "$BIN" ingest -q "$T/rat.txt" --format ratings -o "$T/rat.srd"
+expect 0 "train ratings" -- "$BIN" train -q "$T/rat.srd" --algo svd --param n_factors=4 -o "$T/rat.srm"
+expect 0 "predict item id" -- "$BIN" predict "$T/rat.srm" --user u2 --song " I2 " --json
+[ "$(field "['track']")" = i2 ] && ok || bad "items-only predict: $(cat "$T/out")"
 
 finish

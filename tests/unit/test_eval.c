@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "eval/cv.h"
+#include "eval/search.h"
 #include "util/mem.h"
 
 /* users 0..2, items 0..2:
@@ -235,6 +236,104 @@ static void test_cross_validate(void **state) {
     sr_ratings_free(rs);
 }
 
+static void test_finite_checks(void **state) {
+    (void)state;
+    float f[40] = {0};
+    double g[40] = {0};
+    for (int k = 0; k < 40; k++) f[k] = (float)(k - 20) * 1e37f, g[k] = (k - 20) * 1e306;
+    assert_true(sr_all_finite_f32(f, 40));
+    assert_true(sr_all_finite_f64(g, 40));
+    assert_true(sr_all_finite_f32(f, 0));
+    f[33] = INFINITY, g[7] = -INFINITY;
+    assert_false(sr_all_finite_f32(f, 40));
+    assert_false(sr_all_finite_f64(g, 40));
+    assert_true(sr_all_finite_f32(f, 33)); /* only the first n are read */
+    f[33] = 0, g[7] = NAN;
+    assert_true(sr_all_finite_f32(f, 40));
+    assert_false(sr_all_finite_f64(g, 40));
+    sr_diag d = {{0}};
+    assert_int_equal(sr_fit_diverged(&d, "SVD", "factors", "a smaller lr_all"), SR_E_DIVERGED);
+    assert_string_equal(d.msg, "SVD diverged: factors became non-finite (try a smaller lr_all)");
+    /* A usage-or-input kind of exit code (2), not an internal error (5). */
+    assert_int_equal(sr_err_exit_code(SR_E_DIVERGED), 2);
+}
+
+/* The mean model, except that a bias above 5 "diverges" and one below -5 runs out of
+ * memory: a configuration's own failure and one that stops a search. */
+static sr_err fragile_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, void **st,
+                          sr_diag *d) {
+    if (p[0] > 5) return sr_fit_diverged(d, "Fragile", "factors", "a smaller bias");
+    if (p[0] < -5) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    return mean_fit(ts, p, c, st, d);
+}
+static const sr_model_ops fragile_ops = {.name = "fragile",
+                                         .surprise = "Fragile",
+                                         .summary = "test",
+                                         .params = mean_params,
+                                         .n_params = 3,
+                                         .fit = fragile_fit,
+                                         .estimate = mean_est,
+                                         .free = mean_free};
+
+/* Runs a search of fragile_ops over the biases b[0..n) (2 folds, `threads`). */
+static sr_err search_biases(const sr_ratings *rs, const double *b, size_t n, unsigned threads,
+                            sr_search_result *out, sr_diag *d) {
+    double c[8 * SR_MAX_PARAMS] = {0};
+    for (size_t j = 0; j < n; j++) c[j * SR_MAX_PARAMS] = b[j], c[j * SR_MAX_PARAMS + 2] = 1;
+    sr_cv_opts o = {.split = {.kind = SR_SPLIT_KFOLD, .n_splits = 2, .seed = 1},
+                    .threads = threads};
+    return sr_search_run(rs, &fragile_ops, c, n, &o, SR_METRIC_RMSE, out, d);
+}
+
+static void test_search_failed_configs(void **state) {
+    (void)state;
+    enum { N = 200 };
+    uint32_t u[N], i[N];
+    float r[N];
+    for (int k = 0; k < N; k++)
+        u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(10, 20, N, u, i, r, 1, 5, &rs), SR_OK);
+    for (unsigned threads = 1; threads <= 4; threads += 3) {
+        /* Two of four diverge: recorded, not ranked, never the best; the others ranked
+         * (bias 0 beats 1 on ratings of mean 3.5). */
+        const double b[] = {1, 7, 0, 8};
+        sr_search_result res;
+        sr_diag d = {{0}};
+        assert_int_equal(search_biases(rs, b, 4, threads, &res, &d), SR_OK);
+        assert_int_equal(res.n, 4);
+        assert_int_equal(res.n_failed, 2);
+        assert_int_equal(res.best, 2);
+        const size_t want[] = {2, 0, 1, 3}; /* failed ones last, in configuration order */
+        for (size_t q = 0; q < 4; q++) assert_int_equal(res.rank[q], want[q]);
+        for (size_t j = 0; j < 4; j++) {
+            const sr_search_row *R = &res.rows[j];
+            assert_true(R->p[0] == b[j]);
+            if (b[j] > 5) {
+                assert_int_equal(R->err, SR_E_DIVERGED);
+                assert_non_null(strstr(R->why, "Fragile diverged"));
+                assert_true(isnan(R->mean[SR_METRIC_RMSE]) && isnan(R->fit_mean));
+            } else {
+                assert_int_equal(R->err, SR_OK);
+                assert_null(R->why);
+                assert_true(R->mean[SR_METRIC_RMSE] > 0 && R->mean[SR_METRIC_RMSE] < 2);
+            }
+        }
+        sr_search_result_deinit(&res);
+        /* All diverge: an error, with the first configuration's words. */
+        const double all[] = {9, 6};
+        assert_int_equal(search_biases(rs, all, 2, threads, &res, &d), SR_E_DIVERGED);
+        assert_non_null(strstr(d.msg, "all 2 configurations failed"));
+        assert_non_null(strstr(d.msg, "Fragile diverged"));
+        assert_null(res.rows);
+        /* Running out of memory is not the configuration's fault: it stops the search. */
+        const double oom[] = {0, -7, 1};
+        assert_int_equal(search_biases(rs, oom, 3, threads, &res, &d), SR_E_NOMEM);
+        assert_null(res.rows);
+    }
+    sr_ratings_free(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trainset),
@@ -243,6 +342,8 @@ int main(void) {
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_predict_clips_and_defaults),
         cmocka_unit_test(test_cross_validate),
+        cmocka_unit_test(test_finite_checks),
+        cmocka_unit_test(test_search_failed_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -476,6 +476,143 @@ static void test_nmf(void **state) {
     sr_trainset_free(ts);
 }
 
+/* A fit whose parameters blow up under too large a learning rate or initial spread fails
+ * with SR_E_DIVERGED and words, leaving no state — on every kernel and schedule — rather
+ * than a model whose estimates fall back to the global mean unnoticed. The same models
+ * with their defaults fit. Covers every rating model with learnt float parameters and a
+ * user-chosen step: SVD (biased, unbiased), SVD++, biased NMF and the SGD baselines
+ * (BaselineOnly, and KNNBaseline's). */
+static void test_diverged_fits_fail(void **state) {
+    (void)state;
+    sr_trainset *ts = random_ts(40, 30, 0.3, 8);
+    static const struct {
+        const char *algo, *set[3], *words;
+    } cases[] = {
+        {"svd", {"lr_all=1"}, "SVD diverged: factors became non-finite (try a smaller lr_all"},
+        {"svd", {"init_std_dev=3"}, "SVD diverged"},
+        {"svd", {"biased=false", "lr_all=1"}, "SVD diverged"},
+        {"svdpp", {"lr_all=1"}, "SVDpp diverged: factors became non-finite"},
+        {"nmf", {"biased=true", "lr_bu=10", "lr_bi=10"}, "NMF diverged"},
+        {"baseline_only", {"method=sgd", "learning_rate=1", "reg=1000"}, NULL},
+        {"knn_baseline", {"bsl_method=sgd", "bsl_learning_rate=100"}, NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const sr_model_ops *ops = sr_model_find(cases[k].algo);
+        assert_non_null(ops);
+        double p[SR_MAX_PARAMS];
+        sr_params_defaults(ops, p);
+        sr_model m;
+        for (int threads = 1; threads <= 3; threads += 2) {
+            sr_fit_ctx c = {.seed = 3, .threads = threads};
+            assert_int_equal(sr_model_fit(&m, ops, p, ts, &c, NULL), SR_OK);
+            assert_true(isfinite(train_rmse(&m)));
+            sr_model_deinit(&m);
+        }
+        for (int j = 0; j < 3 && cases[k].set[j]; j++) set(ops, p, cases[k].set[j]);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            sr_fit_ctx c = {.seed = 3, .threads = threads};
+            sr_diag d = {{0}};
+            assert_int_equal(sr_model_fit(&m, ops, p, ts, &c, &d), SR_E_DIVERGED);
+            assert_null(m.state);
+            if (cases[k].words) assert_non_null(strstr(d.msg, cases[k].words));
+        }
+        if (ops == &sr_model_svd) { /* the portable kernel too */
+            sr_fit_ctx c = {.seed = 3, .threads = 1};
+            void *st = &st;
+            assert_int_equal(sr__svd_fit(ts, p, &c, 1, &st, NULL), SR_E_DIVERGED);
+            assert_null(st);
+        }
+    }
+    sr_trainset_free(ts);
+}
+
+/* An empty profile — a listener the model has not seen — gets from fold-in what predict
+ * gives a user the trainset does not know: mu + b_i when biased, the global mean when
+ * unbiased (where the estimate is impossible). NMF kept its random start (no update moves
+ * it without ratings), scoring songs up to 10 on a 1..10 scale. */
+static void test_fold_in_empty_profile(void **state) {
+    (void)state;
+    sr_trainset *ts = random_ts(40, 30, 0.3, 8);
+    static const struct {
+        const char *algo, *set;
+    } cases[] = {{"nmf", "biased=false"},
+                 {"nmf", "biased=true"},
+                 {"svd", "biased=false"},
+                 {"svd", "biased=true"},
+                 {"svdpp", "n_factors=5"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const sr_model_ops *ops = sr_model_find(cases[k].algo);
+        double p[SR_MAX_PARAMS];
+        sr_params_defaults(ops, p);
+        set(ops, p, cases[k].set);
+        sr_model m;
+        sr_fit_ctx c = {.seed = 3, .threads = 1};
+        assert_int_equal(sr_model_fit(&m, ops, p, ts, &c, NULL), SR_OK);
+        sr_newuser nu = {0};
+        sr_diag d = {{0}};
+        assert_int_equal(ops->fold_in(m.state, ts, m.p, &nu, &d), SR_OK);
+        float out[30];
+        ops->score_new(m.state, ts, &nu, out, 0, 30);
+        for (uint32_t i = 0; i < 30; i++) {
+            if (!sr_trainset_knows_item(ts, i)) continue;
+            double want, got;
+            if (!ops->estimate(m.state, ts, 1000, i, &want)) want = ts->global_mean;
+            assert_true(ops->estimate_new(m.state, ts, &nu, i, &got));
+            assert_float_equal(got, want, 1e-5);
+            assert_float_equal(out[i], want, 1e-5);
+        }
+        ops->user_free(nu.state);
+        sr_model_deinit(&m);
+    }
+    sr_trainset_free(ts);
+}
+
+/* NMF fold-in edges, on a hand-made 2-factor model: song 0 carries only factor 0 and
+ * song 1 only factor 1 (mu = 3). One rating of song 0 (4) with reg_pu 0: p_0 goes to 4
+ * after one step (4 / (p_0 . 1) times p_0), and p_1, which no rating carries, to 0 — it
+ * kept its random start, whose product with song 1 was a score out of nothing. */
+static void test_nmf_fold_in_edges(void **state) {
+    (void)state;
+    const uint32_t u[] = {0, 1}, it[] = {0, 1};
+    const float r[] = {4, 2};
+    sr_trainset *ts = make_ts(2, 2, 2, u, it, r, 1, 5);
+    float bu[2] = {0}, bi[2] = {0};
+    sr_mf_state s = {.k = 2, .ld = 16, .bu = bu, .bi = bi};
+    s.pu = sr__mf_alloc(2, 16), s.qi = sr__mf_alloc(2, 16);
+    assert_true(s.pu && s.qi);
+    s.qi[0] = 1, s.qi[16 + 1] = 1;
+    s.pu[0] = 4, s.pu[16 + 1] = 2;
+    sr__mf_set_views(&s, ts);
+    double p[SR_MAX_PARAMS];
+    sr_params_defaults(&sr_model_nmf, p);
+    set(&sr_model_nmf, p, "n_factors=2");
+    set(&sr_model_nmf, p, "reg_pu=0");
+    const uint32_t items[] = {0};
+    const float rated[] = {4};
+    sr_newuser nu = {.n = 1, .items = items, .r = rated};
+    sr_diag d = {{0}};
+    assert_int_equal(sr_model_nmf.fold_in(&s, ts, p, &nu, &d), SR_OK);
+    const sr_mf_user *fu = nu.state;
+    assert_float_equal(fu->z[0], 4, 1e-5);
+    assert_true(fu->z[1] == 0);
+    double e;
+    assert_true(sr_model_nmf.estimate_new(&s, ts, &nu, 0, &e));
+    assert_float_equal(e, 4, 1e-5);
+    assert_true(sr_model_nmf.estimate_new(&s, ts, &nu, 1, &e));
+    assert_true(e == 0);
+    sr_model_nmf.user_free(nu.state);
+    /* No ratings: the global mean for both songs. */
+    nu = (sr_newuser){0};
+    assert_int_equal(sr_model_nmf.fold_in(&s, ts, p, &nu, &d), SR_OK);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_true(sr_model_nmf.estimate_new(&s, ts, &nu, i, &e));
+        assert_float_equal(e, 3, 1e-6);
+    }
+    sr_model_nmf.user_free(nu.state);
+    sr__mf_free(s.pu), sr__mf_free(s.qi);
+    sr_trainset_free(ts);
+}
+
 /* Every allocation failure of a fit returns SR_E_NOMEM and leaks nothing (ASan). */
 static void test_nomem(void **state) {
     (void)state;
@@ -510,6 +647,9 @@ int main(void) {
         cmocka_unit_test(test_svdpp_reference),
         cmocka_unit_test(test_svdpp_trains),
         cmocka_unit_test(test_nmf),
+        cmocka_unit_test(test_diverged_fits_fail),
+        cmocka_unit_test(test_fold_in_empty_profile),
+        cmocka_unit_test(test_nmf_fold_in_edges),
         cmocka_unit_test(test_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
