@@ -109,6 +109,7 @@ int sr_cmd_predict(int argc, char **argv) {
     double est;
     bool possible = f->model.ops->estimate(f->model.state, ts, u, item, &est);
     double pred = sr_model_predict(&f->model, u, item);
+    const bool implicit = f->model.ops->implicit;
     sr_str artist = sr_strtab_get(&f->meta.artists, f->meta.item_artist[item]);
     sr_str track = sr_strtab_get(&f->meta.tracks, item);
     if (json) {
@@ -118,17 +119,22 @@ int sr_cmd_predict(int argc, char **argv) {
         sr_cli_json_string(stdout, artist.p, artist.n);
         printf(", \"track\": ");
         sr_cli_json_string(stdout, track.p, track.n);
-        printf(", \"item\": %u, \"prediction\": %.6f, \"scale\": [%g, %g], \"user_known\": %s, "
-               "\"item_known\": %s, \"impossible\": %s}\n",
-               item, pred, ts->lo, ts->hi, uk ? "true" : "false", ik ? "true" : "false",
-               possible ? "false" : "true");
+        printf(", \"item\": %u, \"prediction\": %.6f, \"scale\": [%g, %g], \"implicit\": %s, "
+               "\"user_known\": %s, \"item_known\": %s, \"impossible\": %s}\n",
+               item, pred, ts->lo, ts->hi, implicit ? "true" : "false", uk ? "true" : "false",
+               ik ? "true" : "false", possible ? "false" : "true");
     } else {
-        if (artist.n)
-            printf("%s on \"%.*s - %.*s\": %.4f (scale %g..%g)\n", user, (int)artist.n, artist.p,
-                   (int)track.n, track.p, pred, ts->lo, ts->hi);
+        /* An implicit model's estimate ranks songs; it is on no rating scale. */
+        char what[96];
+        if (implicit)
+            snprintf(what, sizeof what, "score %.4f (it ranks songs: not a rating)", pred);
         else
-            printf("%s on \"%.*s\": %.4f (scale %g..%g)\n", user, (int)track.n, track.p, pred,
-                   ts->lo, ts->hi);
+            snprintf(what, sizeof what, "%.4f (scale %g..%g)", pred, ts->lo, ts->hi);
+        if (artist.n)
+            printf("%s on \"%.*s - %.*s\": %s\n", user, (int)artist.n, artist.p, (int)track.n,
+                   track.p, what);
+        else
+            printf("%s on \"%.*s\": %s\n", user, (int)track.n, track.p, what);
         if (!uk)
             printf("note: user '%s' is unknown to the model: predicted as for a new user%s\n", user,
                    possible ? "" : " (the global mean)");

@@ -77,20 +77,24 @@ static void print_table(const sr_engine *e, const sr_rec_item *it, size_t n) {
 /* What the history gave, on stderr: how many listens were read and how many of them are
  * of catalog songs, which become ratings; a history none of whose listens the catalog
  * covers says so, as it adds nothing. */
+static const char *plural(unsigned long long n) {
+    return n == 1 ? "" : "s";
+}
+
 static void report_history(const char *path, const sr_history_stats *hs) {
+    const unsigned long long listens = hs->listens, skipped = hs->skipped;
     if (!hs->matched) {
         fprintf(stderr,
-                "songrec recommend: %s: none of its %llu listens is of a song in the model's "
-                "catalog, so it gives no ratings (%llu bad records skipped)\n",
-                path, (unsigned long long)hs->listens, (unsigned long long)hs->skipped);
+                "songrec recommend: %s: none of its %llu listen%s is of a song in the model's "
+                "catalog, so it gives no ratings (%llu bad record%s skipped)\n",
+                path, listens, plural(listens), skipped, plural(skipped));
         return;
     }
     fprintf(stderr,
-            "songrec recommend: %s: %llu listens read: %llu of them of %zu songs in the "
-            "catalog (rated from their plays), %llu of songs not in it; %llu bad records "
-            "skipped\n",
-            path, (unsigned long long)hs->listens, (unsigned long long)hs->matched, hs->songs,
-            (unsigned long long)hs->unmatched, (unsigned long long)hs->skipped);
+            "songrec recommend: %s: %llu listen%s read: %llu of %zu song%s in the catalog "
+            "(rated from their plays), %llu of songs not in it; %llu bad record%s skipped\n",
+            path, listens, plural(listens), (unsigned long long)hs->matched, hs->songs,
+            plural(hs->songs), (unsigned long long)hs->unmatched, skipped, plural(skipped));
 }
 
 int sr_cmd_recommend(int argc, char **argv) {

@@ -77,7 +77,9 @@ static sr_err bo_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c
     sr_err e = sr_baselines_compute(ts, &o, s->bu, s->bi);
     if (e) {
         bo_free(s);
-        return sr_diag_set(d, e, "BaselineOnly: bad baseline options");
+        return e == SR_E_DIVERGED ? sr_fit_diverged(d, "BaselineOnly", "biases",
+                                                    "a smaller learning_rate, or method=als")
+                                  : sr_diag_set(d, e, "BaselineOnly: bad baseline options");
     }
     *state = s;
     return SR_OK;

@@ -260,7 +260,11 @@ sr_err sr__knn_fit(const sr_trainset *ts, const double *p, const sr_fit_ctx *c, 
         const sr_baseline_opts bo = bsl_opts(p);
         e = sr_baselines_compute(ts, &bo, m->bu, m->bi);
         if (e) {
-            sr_diag_set(d, e, "baselines: %s", sr_err_message(e));
+            if (e == SR_E_DIVERGED)
+                sr_fit_diverged(d, "k-NN", "baselines",
+                                "a smaller bsl_learning_rate, or bsl_method=als");
+            else
+                sr_diag_set(d, e, "baselines: %s", sr_err_message(e));
             goto fail;
         }
     }

@@ -1414,13 +1414,13 @@ static void h_history(void *ctx, const sr_http_req *req, sr_http_res *res) {
     e = sr_engine_history(a->e, path, format, &r, &n, &st, &d);
     unlink(path);
     hist_store hs = {0};
-    if (e == SR_E_NOMEM || e == SR_E_NOSPC || e == SR_E_INTERNAL)
+    /* The server's own trouble (memory, space, reading back its spooled copy) is a 5xx;
+     * an upload of which no listen could be read (sr_engine_history refuses those) a
+     * 400 that says why. */
+    if (e == SR_E_NOMEM || e == SR_E_NOSPC || e == SR_E_INTERNAL || e == SR_E_IO)
         fail(a, req, res, e, &d);
     else if (e)
         history_error(res, d.msg[0] ? d.msg : sr_err_message(e), path);
-    else if (st.listens == 0)
-        sr_http_error(res, 400, "no listens in the upload (%llu records skipped as malformed)",
-                      (unsigned long long)st.skipped);
     else if ((e = store_history(a, token, r, n, &hs, &d)))
         fail(a, req, res, e, &d);
     else

@@ -165,7 +165,7 @@ grep -q "none.csv: none of its 2 listens is of a song in the model's catalog" "$
 grep -q "not personalised" "$T/err" && ok || bad "unpersonalised list not said"
 expect 0 "history summary" -- "$BIN" recommend "$T/svd.srm" --history "$T/one.jsonl" -n 3
 nl=$(wc -l < "$T/one.jsonl")
-grep -q "one.jsonl: $nl listens read: $nl of them of [0-9]* songs in the catalog" "$T/err" && ok || bad "history summary: $(cat "$T/err")"
+grep -q "one.jsonl: $nl listens read: $nl of [0-9]* songs in the catalog" "$T/err" && ok || bad "history summary: $(cat "$T/err")"
 
 # nothing left to recommend, nothing similar: a note on stderr, exit 0
 printf 'user_name,artist_name,track_name,listened_at\nu1,Solo,Only,1500000000\nu2,Solo,Only,1500000300\n' > "$T/solo.csv"

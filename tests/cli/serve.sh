@@ -261,6 +261,7 @@ check 200 "profile after history" GET "$P"
 js "sum(r['source'] == 'history' for r in d['ratings']) == $NADD and all(r['plays'] >= 1 for r in d['ratings'] if r['source'] == 'history')" "history ratings stored with plays"
 check 400 "history empty" POST "$P/history" --data-binary ''
 check 400 "history garbage" POST "$P/history" --data-binary 'this is not a listening history'
+js "'upload' in d['error']['message'] and '/tmp' not in d['error']['message']" "history garbage: says why, without the spool path"
 check 400 "history bad format" POST "$P/history?format=mp3" --data-binary "@$T/h.jsonl"
 head -c $((33 << 20)) /dev/zero > "$T/huge"
 check 413 "history over 32 MiB" POST "$P/history" --data-binary "@$T/huge"

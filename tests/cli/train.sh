@@ -67,6 +67,11 @@ for line in open(sys.argv[1]):
         print(*(x.replace(' ','\x01') for x in (d['user_name'], a, t))); break" "$T/g.jsonl")
 user=${user//$'\x01'/ }; artist=${artist//$'\x01'/ }; track=${track//$'\x01'/ }
 song="$artist - $track"
+# an implicit model's estimate is a ranking score, not a rating on the data's scale
+expect 0 "predict implicit" -- "$BIN" predict "$T/als.srm" --user "$user" --song "$song"
+grep -q "score .* (it ranks songs: not a rating)" "$T/out" && ! grep -q "(scale" "$T/out" && ok || bad "predict on ALS: $(cat "$T/out")"
+expect 0 "predict implicit json" -- "$BIN" predict "$T/als.srm" --user "$user" --song "$song" --json
+[ "$(field "['implicit']")" = True ] && ok || bad "predict --json on ALS: implicit"
 # upper case, extra spaces around the dash: the same song after normalisation
 weird="${artist^^}  -  ${track^^}"
 [ "$weird" != "$song" ] && ok || bad "test song has no letters to re-case"

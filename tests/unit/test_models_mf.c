@@ -493,8 +493,12 @@ static void test_diverged_fits_fail(void **state) {
         {"svd", {"biased=false", "lr_all=1"}, "SVD diverged"},
         {"svdpp", {"lr_all=1"}, "SVDpp diverged: factors became non-finite"},
         {"nmf", {"biased=true", "lr_bu=10", "lr_bi=10"}, "NMF diverged"},
-        {"baseline_only", {"method=sgd", "learning_rate=1", "reg=1000"}, NULL},
-        {"knn_baseline", {"bsl_method=sgd", "bsl_learning_rate=100"}, NULL},
+        {"baseline_only",
+         {"method=sgd", "learning_rate=1", "reg=1000"},
+         "BaselineOnly diverged: biases became non-finite (try a smaller learning_rate"},
+        {"knn_baseline",
+         {"bsl_method=sgd", "bsl_learning_rate=100"},
+         "k-NN diverged: baselines became non-finite"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const sr_model_ops *ops = sr_model_find(cases[k].algo);
