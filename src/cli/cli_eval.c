@@ -1,8 +1,10 @@
 /* Shared options and loading of the rating-model commands (cli_eval.h). */
 #include "cli/cli_eval.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -15,6 +17,7 @@ const char sr_cli_eval_help[] =
     "  --cv K                 K-fold cross-validation (default 5)\n"
     "  --split KIND           kfold (default), repeated, shuffle, loo, time\n"
     "  --test-after DATE      time split: test on pairs first heard on or after DATE\n"
+    "                         (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS UTC, or Unix seconds)\n"
     "  --repeats N            repeated k-fold: repetitions (default 2)\n"
     "  --test-size X          shuffle split: test fraction (< 1) or count (default 0.2)\n"
     "  --measures LIST        rmse,mae (default); also mse, fcp\n"
@@ -27,16 +30,86 @@ void sr_cli_eval_init(sr_cli_eval *e) {
     memset(e, 0, sizeof *e);
     e->cv.split =
         (sr_split_opts){.kind = SR_SPLIT_KFOLD, .n_splits = 5, .n_repeats = 2, .test_size = 0.2};
+    e->cv.split.time_cut = SR_SPLIT_NO_CUT;
     e->cv.threads = 2;
     e->measure[SR_METRIC_RMSE] = e->measure[SR_METRIC_MAE] = true;
     e->transform = -1;
 }
 
+/* Says in e->why what was wrong with an option's value; returns -1 (a bad value). */
+__attribute__((format(printf, 2, 3))) static int bad(sr_cli_eval *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->why, sizeof e->why, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Whether s is n decimal digits and nothing else. */
+static bool all_digits(const char *s, size_t n) {
+    if (strlen(s) != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return false;
+    return true;
+}
+
+bool sr_cli_parse_cut(const char *arg, int64_t *t, char *why, size_t cap) {
+    int64_t v, as_date;
+    if (sr_time_parse_epoch(sr_str_c(arg), &v)) {
+        if (v >= 100000000) { /* 1973-03-03 on: a Unix time, as other tools write it */
+            *t = v;
+            return true;
+        }
+        /* A year, a compact date or a slip: said, not read as a moment of 1970. */
+        char date[64] = "", when[21] = "before 1970";
+        if (v >= 0) sr_time_format_iso(v, when);
+        const bool year = all_digits(arg, 4), compact = all_digits(arg, 8);
+        if (year)
+            snprintf(date, sizeof date, "%s-01-01", arg);
+        else if (compact)
+            snprintf(date, sizeof date, "%.4s-%.2s-%.2s", arg, arg + 4, arg + 6);
+        const bool is_date = date[0] && sr_time_parse(sr_str_c(date), &as_date);
+        if (is_date && year)
+            snprintf(why, cap,
+                     "--test-after %s: a bare number is read as Unix seconds (%s), not as a "
+                     "year; for the start of %s write %s",
+                     arg, when, arg, date);
+        else if (is_date)
+            snprintf(why, cap,
+                     "--test-after %s: a bare number is read as Unix seconds (%s), not as a "
+                     "date; write %s",
+                     arg, when, date);
+        else
+            snprintf(why, cap,
+                     "--test-after %s: a bare number is read as Unix seconds (%s), before any "
+                     "listening data; write a date (YYYY-MM-DD) or a full Unix time",
+                     arg, when);
+        return false;
+    }
+    if (sr_time_parse(sr_str_c(arg), t)) return true;
+    snprintf(why, cap,
+             "--test-after %s: not a date; write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC, or "
+             "with an offset such as +02:00) or Unix seconds",
+             arg);
+    return false;
+}
+
+int sr_cli_eval_bad(const char *cmd, const sr_cli_eval *e, const char *arg) {
+    if (e->why[0])
+        fprintf(stderr, "songrec %s: %s\n", cmd, e->why);
+    else
+        fprintf(stderr, "songrec %s: bad value '%s'\n", cmd, arg ? arg : "");
+    return 1;
+}
+
 int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
     uint64_t v;
+    e->why[0] = 0;
     switch (c) {
     case SR_CLI_O_CV:
-        if (!sr_cli_parse_u64(arg, &v) || v < 2 || v > 1000) return -1;
+        if (!sr_cli_parse_u64(arg, &v) || v < 2 || v > 1000)
+            return bad(e, "--cv %s: the number of folds must be a whole number from 2 to 1000",
+                       arg);
         e->cv.split.n_splits = (unsigned)v;
         return 1;
     case SR_CLI_O_SPLIT:
@@ -51,46 +124,59 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
         else if (!strcmp(arg, "time"))
             e->cv.split.kind = SR_SPLIT_TIME;
         else
-            return -1;
+            return bad(e, "--split %s: the split is kfold, repeated, shuffle, loo or time", arg);
         return 1;
     case SR_CLI_O_TEST_AFTER:
-        if (!sr_time_parse(sr_str_c(arg), &e->cv.split.time_cut)) return -1;
+        if (!sr_cli_parse_cut(arg, &e->cv.split.time_cut, e->why, sizeof e->why)) return -1;
         e->cv.split.kind = SR_SPLIT_TIME;
         return 1;
     case SR_CLI_O_REPEATS:
-        if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 1000) return -1;
+        if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 1000)
+            return bad(e, "--repeats %s: the repetitions must be a whole number from 1 to 1000",
+                       arg);
         e->cv.split.n_repeats = (unsigned)v;
         return 1;
     case SR_CLI_O_TEST_SIZE:
-        if (!sr_cli_parse_double(arg, &e->cv.split.test_size) || e->cv.split.test_size <= 0)
-            return -1;
+        if (!sr_cli_parse_double(arg, &e->cv.split.test_size) || !(e->cv.split.test_size > 0))
+            return bad(e,
+                       "--test-size %s: the test part is a fraction of the ratings (0 to 1, "
+                       "e.g. 0.2) or a count (1 or more)",
+                       arg);
         return 1;
     case SR_CLI_O_MEASURES: {
         bool m[SR_METRIC__COUNT] = {0}, any = false;
         char buf[128];
         snprintf(buf, sizeof buf, "%s", arg);
         char *save = NULL;
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        bool unknown = false;
+        for (char *t = strtok_r(buf, ",", &save); t && !unknown; t = strtok_r(NULL, ",", &save)) {
             int k = sr_metric_find(t);
-            if (k < 0) return -1;
-            m[k] = any = true;
+            if (k < 0)
+                unknown = true;
+            else
+                m[k] = any = true;
         }
-        if (!any) return -1;
+        if (!any || unknown)
+            return bad(e, "--measures %s: the measures are rmse, mse, mae and fcp, comma-separated",
+                       arg);
         memcpy(e->measure, m, sizeof m);
         return 1;
     }
     case SR_CLI_O_TRANSFORM: {
         sr_transform t;
-        if (!sr_cli_parse_transform(arg, &t)) return -1;
+        if (!sr_cli_parse_transform(arg, &t))
+            return bad(e, "--transform %s: the transform is cap10 or raw", arg);
         e->transform = t;
         return 1;
     }
     case SR_CLI_O_SEED:
-        if (!sr_cli_parse_u64(arg, &e->cv.seed)) return -1;
+        if (!sr_cli_parse_u64(arg, &e->cv.seed))
+            return bad(e, "--seed %s: the seed must be a whole number, 0 or more", arg);
         e->cv.split.seed = e->cv.seed;
         return 1;
     case SR_CLI_O_THREADS:
-        if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 64) return -1;
+        if (!sr_cli_parse_u64(arg, &v) || v < 1 || v > 64)
+            return bad(e, "--threads %s: the threads must be a whole number from 1 to 64", arg);
         e->cv.threads = (unsigned)v;
         return 1;
     case SR_CLI_O_JSON:

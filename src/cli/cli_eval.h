@@ -18,6 +18,7 @@ typedef struct sr_cli_eval {
     bool measure[SR_METRIC__COUNT];
     int transform; /* an sr_transform, or -1: cap10 for play counts, raw for ratings */
     bool json;
+    char why[256]; /* after a bad value: the option, the value and what it takes */
 } sr_cli_eval;
 
 enum {
@@ -48,11 +49,23 @@ enum {
 /* The help lines of the shared options. */
 extern const char sr_cli_eval_help[];
 
-/* Defaults: 5-fold KFold, rmse and mae, seed 0, 2 threads, transform by dataset kind. */
+/* Defaults: 5-fold KFold, rmse and mae, seed 0, 2 threads, transform by dataset kind,
+ * no time cut (SR_SPLIT_NO_CUT: --split time then needs --test-after). */
 void sr_cli_eval_init(sr_cli_eval *e);
 /* Applies option code c with argument arg: 1 when applied, 0 when c is not a shared
- * option, -1 for a bad value. */
+ * option, -1 for a bad value (e->why then says which option takes what, e.g. "--cv 1:
+ * the number of folds must be a whole number from 2 to 1000"). */
 int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg);
+/* Prints "songrec CMD: " and e->why (or "bad value 'ARG'" when it is empty) to stderr;
+ * returns 1, the usage exit code. */
+int sr_cli_eval_bad(const char *cmd, const sr_cli_eval *e, const char *arg);
+
+/* Parses the DATE of a --test-after option (sr_time_parse's forms: YYYY-MM-DD,
+ * YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], Unix seconds). A bare number below 10^8 (before
+ * 1973-03-03) is refused: it reads as Unix seconds, yet is most likely a year ("2015")
+ * or a compact date ("20150101"). False with words in why ("--test-after 2015: ...")
+ * when it is not a date. */
+bool sr_cli_parse_cut(const char *arg, int64_t *t, char *why, size_t cap);
 
 /* Prints every registered model with its parameters (name, default or choices, help). */
 void sr_cli_list_algos(FILE *f);

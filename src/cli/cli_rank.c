@@ -14,6 +14,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ static void usage(FILE *f) {
         "  --holdout F            holdout: share of each listener's pairs tested (0.2)\n"
         "  --last-n N             last_n: each listener's N latest pairs are tested (1)\n"
         "  --test-after DATE      time: pairs first heard on or after DATE are tested\n"
+        "                         (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS UTC, or Unix seconds)\n"
         "  --min-pairs N          listeners with fewer pairs are not tested\n"
         "  --max-users N          evaluate a seeded sample of N test listeners\n"
         "  --seed S, --threads N  the split's and the models' seed; worker threads\n"
@@ -81,52 +83,94 @@ enum {
         "help", no_argument, 0, 'h'                                                                \
     }
 
+/* Says in why what was wrong with an option's value; returns -1 (a bad value). */
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 /* Applies one of the shared options to o: 1 when c was one, 0 when not, -1 for a bad
- * value. */
-static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set) {
+ * value (why then names the option and what it takes). */
+static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set, char *why,
+                       size_t cap) {
     uint64_t u;
     switch (c) {
     case O_TASK:
-        return !strcmp(arg, "ranking") ? 1 : -1;
+        return !strcmp(arg, "ranking")
+                   ? 1
+                   : bad(why, cap, "--task %s: with --task ranking given, the task is ranking",
+                         arg);
     case O_K:
-        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > SR_RANK_MAX_K) return -1;
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > SR_RANK_MAX_K)
+            return bad(why, cap, "--k %s: the list length must be a whole number from 1 to %d", arg,
+                       SR_RANK_MAX_K);
         o->k = (unsigned)u;
         return 1;
     case O_SPLIT: {
         int sp = sr_rank_split_find(arg);
-        if (sp < 0) return -1;
+        if (sp < 0) return bad(why, cap, "--split %s: the split is holdout, last_n or time", arg);
         o->split = (sr_rank_split)sp;
         *split_set = true;
         return 1;
     }
     case O_HOLDOUT:
-        return sr_cli_parse_double(arg, &o->holdout) && o->holdout > 0 && o->holdout < 1 ? 1 : -1;
+        if (!sr_cli_parse_double(arg, &o->holdout) || !(o->holdout > 0 && o->holdout < 1))
+            return bad(why, cap,
+                       "--holdout %s: the share of each listener's pairs tested must be between "
+                       "0 and 1, both excluded (e.g. 0.2)",
+                       arg);
+        return 1;
     case O_LASTN:
-        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1000000) return -1;
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1000000)
+            return bad(why, cap,
+                       "--last-n %s: the pairs tested per listener must be a whole number from 1 "
+                       "to 1000000",
+                       arg);
         o->last_n = (unsigned)u;
         if (!*split_set) o->split = SR_RANK_LAST_N;
         return 1;
     case O_AFTER:
-        if (!sr_time_parse(sr_str_c(arg), &o->time_cut)) return -1;
+        if (!sr_cli_parse_cut(arg, &o->time_cut, why, cap)) return -1;
         if (!*split_set) o->split = SR_RANK_TIME;
         return 1;
     case O_MINP:
-        if (!sr_cli_parse_u64(arg, &u) || u > 1000000) return -1;
+        if (!sr_cli_parse_u64(arg, &u) || u > 1000000)
+            return bad(why, cap, "--min-pairs %s: must be a whole number from 0 to 1000000", arg);
         o->min_pairs = (unsigned)u;
         return 1;
     case O_MAXU:
-        if (!sr_cli_parse_u64(arg, &u) || u > UINT32_MAX) return -1;
+        if (!sr_cli_parse_u64(arg, &u) || u > UINT32_MAX)
+            return bad(why, cap, "--max-users %s: must be a whole number from 0 (all) to %u", arg,
+                       UINT32_MAX);
         o->max_users = (uint32_t)u;
         return 1;
     case O_SEED:
-        return sr_cli_parse_u64(arg, &o->seed) ? 1 : -1;
+        if (!sr_cli_parse_u64(arg, &o->seed))
+            return bad(why, cap, "--seed %s: the seed must be a whole number, 0 or more", arg);
+        return 1;
     case O_THREADS:
-        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1024) return -1;
+        if (!sr_cli_parse_u64(arg, &u) || u < 1 || u > 1024)
+            return bad(why, cap, "--threads %s: the threads must be a whole number from 1 to 1024",
+                       arg);
         o->threads = (unsigned)u;
         return 1;
     default:
         return 0;
     }
+}
+
+/* A time split without its date is a usage slip: said before the data is read. True
+ * (after saying so) when o is one. */
+static bool refuse_cutless(const char *cmd, const sr_rank_opts *o) {
+    if (o->split != SR_RANK_TIME || o->time_cut != SR_RANK_NO_CUT) return false;
+    fprintf(stderr,
+            "songrec %s: --split time needs --test-after DATE (pairs first heard on or after "
+            "DATE are tested, the earlier ones train)\n",
+            cmd);
+    return true;
 }
 
 /* The dataset's pairs as the origin's ratings (rated) and as raw play counts (raw), the
@@ -139,6 +183,17 @@ static sr_err load_both(const char *path, sr_dataset **ds, sr_ratings **rated, s
         *ds, (*ds)->kind == SR_VALUE_PLAYS ? SR_TRANSFORM_CAP10 : SR_TRANSFORM_RAW, rated);
     if (!e) e = sr_ratings_from_dataset(*ds, SR_TRANSFORM_RAW, raw);
     return e ? sr_diag_set(d, e, "%s: %s", path, sr_err_message(e)) : SR_OK;
+}
+
+/* The split is every model's and every configuration's: one that cannot be made (a cut
+ * outside the data, too few pairs) is said once, before any fit, rather than as the
+ * first model's failure or each configuration's in turn. */
+static sr_err check_split(const sr_ratings *rs, const sr_rank_opts *o, sr_diag *d) {
+    uint8_t *mask = sr_malloc(rs->n ? rs->n : 1);
+    if (!mask) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
+    sr_err e = sr_rank_split_mask(rs, o, mask, d);
+    sr_free(mask);
+    return e;
 }
 
 bool sr_cli_ranking_task(int argc, char **argv) {
@@ -242,19 +297,25 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
     const char *params[SR_MAX_PARAMS * MAX_ALGOS], *plot_dir = NULL;
     size_t n_params = 0;
     bool json = false, split_set = false;
+    char why[256] = "";
     int c, rc = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rank_option(c, optarg, &o, &split_set);
+        int r = rank_option(c, optarg, &o, &split_set, why, sizeof why);
         bool ok = r > 0;
         if (r == 0) switch (c) {
             case O_ALGO:
                 sr_free(algos);
                 ok = (algos = sr_strdup(optarg)) != NULL;
+                if (!ok) snprintf(why, sizeof why, "out of memory");
                 break;
             case O_PARAM:
                 ok = n_params < sizeof params / sizeof params[0];
-                if (ok) params[n_params++] = optarg;
+                if (ok)
+                    params[n_params++] = optarg;
+                else
+                    snprintf(why, sizeof why, "--param %s: at most %zu --param options", optarg,
+                             n_params);
                 break;
             case O_JSON:
                 ok = json = true;
@@ -271,8 +332,12 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
                 ok = false;
             }
         if (!ok) {
-            if (c != '?') fprintf(stderr, "songrec evaluate: bad value '%s'\n", optarg);
-            usage(stderr);
+            if (c == '?') /* getopt said what */
+                usage(stderr);
+            else if (why[0])
+                fprintf(stderr, "songrec evaluate: %s\n", why);
+            else
+                fprintf(stderr, "songrec evaluate: bad value '%s'\n", optarg);
             goto out;
         }
     }
@@ -281,6 +346,7 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
         usage(stderr);
         goto out;
     }
+    if (refuse_cutless("evaluate", &o)) goto out;
     /* The models and their parameters ("algo.name=value" goes to algo). */
     rank_run runs[MAX_ALGOS];
     size_t n = 0;
@@ -326,6 +392,7 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
     sr_err e = plot_dir ? sr_cli_make_dirs(plot_dir, &d) : SR_OK;
     if (!e) e = load_both(argv[optind], &ds, &rated, &raw, &d);
     if (!e) o.item_artist = ds->song_artist;
+    if (!e) e = check_split(rated, &o, &d);
     for (size_t i = 0; i < n && !e; i++) {
         const sr_ratings *rs = runs[i].ops->implicit ? raw : rated;
         e = sr_rank_evaluate(rs, runs[i].ops, runs[i].p, &o, &runs[i].res, &d);
@@ -351,7 +418,15 @@ out:
     return rc;
 }
 
-/* ---- gridsearch --task ranking ---- */
+/* ---- gridsearch --task ranking ----
+ *
+ * Every configuration is evaluated on the same split, which is checked once first (a
+ * split that cannot be made stops the search with its words). A configuration whose
+ * evaluation fails for its own parameters — its fit diverged, or the model refuses the
+ * combination: the usage and bad-input kinds, as the rating search decides (eval/search.h)
+ * — is listed after the ranked ones with the reason instead of figures (table; JSON
+ * "failed") and is never the best; other errors stop the search, and when every
+ * configuration fails the command fails with the first one's reason. */
 
 static void grid_usage(FILE *f) {
     fprintf(
@@ -377,15 +452,34 @@ static void grid_usage(FILE *f) {
 typedef struct grid_row {
     double p[SR_MAX_PARAMS];
     sr_rank_result res;
+    sr_err err; /* SR_OK, or why the configuration failed (config_failure) */
+    char *why;  /* owned: the failure's words, NULL when it did not fail */
 } grid_row;
+
+/* Whether a configuration's error is the configuration's own (its fit diverged, or the
+ * model refuses its parameters: usage and bad-input kinds), so that the search records it
+ * and goes on, rather than a fault that stops it (I/O, memory, internal) — as the rating
+ * search decides (eval/search.c). */
+static bool config_failure(sr_err e) {
+    const int code = sr_err_exit_code(e);
+    return code == 1 || code == 2;
+}
 
 static const sr_rank_metric *g_order_metric; /* qsort context: one call at a time */
 static const grid_row *g_rows;
 
+/* Failed configurations last, then NaN measures, then higher first (higher is better for
+ * every ranking measure); ties keep configuration order. */
 static int cmp_row(const void *a, const void *b) {
     const size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    double vx = g_rows[x].res.value[*g_order_metric], vy = g_rows[y].res.value[*g_order_metric];
-    if (vx != vy) return vx > vy ? -1 : 1; /* higher is better for every ranking measure */
+    const int fx = g_rows[x].err != SR_OK, fy = g_rows[y].err != SR_OK;
+    if (fx != fy) return fx - fy;
+    if (!fx) {
+        double vx = g_rows[x].res.value[*g_order_metric], vy = g_rows[y].res.value[*g_order_metric];
+        const int nx = isnan(vx), ny = isnan(vy);
+        if (nx != ny) return nx - ny;
+        if (!nx && vx != vy) return vx > vy ? -1 : 1;
+    }
     return x < y ? -1 : x > y;
 }
 
@@ -402,6 +496,83 @@ static void row_params(const sr_search_space *sp, const double *p, char *buf, si
     }
 }
 
+/* Row r's grid parameters as a JSON object. */
+static void json_params(const sr_search_space *sp, const grid_row *r) {
+    printf("{");
+    for (size_t a = 0; a < sp->n_axes; a++) {
+        int k = sp->axes[a].param;
+        char v[64];
+        sr_search_format_value(sp->ops, (size_t)k, r->p[k], v, sizeof v);
+        printf("%s\"%s\": \"%s\"", a ? ", " : "", sp->ops->params[k].name, v);
+    }
+    printf("}");
+}
+
+/* "results" holds the ranked configurations with their figures, "failed" those whose
+ * evaluation failed, each with its error (as the rating search's JSON). */
+static void grid_json(const sr_search_space *sp, const grid_row *rows, const size_t *order,
+                      size_t n, size_t n_failed, const sr_rank_opts *o, sr_rank_metric refit) {
+    const size_t n_ok = n - n_failed;
+    printf("{\"task\": \"ranking\", \"algo\": \"%s\", \"k\": %u, \"split\": \"%s\", "
+           "\"refit\": \"%s\", \"configs\": %zu, \"results\": [",
+           sp->ops->name, o->k, sr_rank_split_name(o->split), sr_rank_metric_name(refit), n);
+    for (size_t t = 0; t < n_ok; t++) {
+        const grid_row *r = &rows[order[t]];
+        printf("%s{\"rank\": %zu, \"params\": ", t ? ", " : "", t + 1);
+        json_params(sp, r);
+        for (int m = 0; m < SR_RANK__COUNT; m++) {
+            double v = r->res.value[m];
+            printf(", \"%s\": ", sr_rank_metric_name((sr_rank_metric)m));
+            if (isfinite(v))
+                printf("%.6g", v);
+            else
+                printf("null");
+        }
+        printf(", \"fit_s\": %.3f}", r->res.fit_s);
+    }
+    printf("], \"failed\": [");
+    for (size_t t = n_ok; t < n; t++) {
+        const grid_row *r = &rows[order[t]];
+        printf("%s{\"params\": ", t > n_ok ? ", " : "");
+        json_params(sp, r);
+        printf(", \"error\": ");
+        sr_cli_json_string(stdout, r->why, strlen(r->why));
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+/* The table: ranked rows with their figures, then the failed ones with the reason
+ * instead of figures, the best line and how many failed. */
+static void grid_table(const sr_search_space *sp, const grid_row *rows, const size_t *order,
+                       size_t n, size_t n_failed, const sr_rank_opts *o, sr_rank_metric refit) {
+    char pb[1024];
+    const char *mn = sr_rank_metric_name(refit);
+    printf("Ranking grid search of %s: top %u, %s split, ranked by %s.\n\n", sp->ops->name, o->k,
+           sr_rank_split_name(o->split), mn);
+    printf("%4s %8s %8s %8s %8s %8s %8s  %s\n", "rank", "ndcg", "prec", "recall", "map", "hit",
+           "cover", "parameters");
+    for (size_t t = 0; t < n; t++) {
+        const grid_row *r = &rows[order[t]];
+        row_params(sp, r->p, pb, sizeof pb);
+        if (r->err) {
+            printf("%4s %8s %8s %8s %8s %8s %8s  %s  failed: %s\n", "-", "-", "-", "-", "-", "-",
+                   "-", pb, r->why);
+            continue;
+        }
+        printf("%4zu %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f  %s\n", t + 1, r->res.value[SR_RANK_NDCG],
+               r->res.value[SR_RANK_PRECISION], r->res.value[SR_RANK_RECALL],
+               r->res.value[SR_RANK_MAP], r->res.value[SR_RANK_HIT_RATE],
+               r->res.value[SR_RANK_COVERAGE], pb);
+    }
+    row_params(sp, rows[order[0]].p, pb, sizeof pb);
+    printf("\nBest %s@%u %.4f with %s\n", mn, o->k, rows[order[0]].res.value[refit], pb);
+    if (n_failed)
+        printf("%zu of %zu configuration(s) failed (diverged, or parameters the model refuses) "
+               "and are not ranked.\n",
+               n_failed, n);
+}
+
 int sr_cli_gridsearch_ranking(int argc, char **argv) {
     static const struct option opts[] = {RANK_OPTIONS,
                                          {"grid", required_argument, 0, O_GRID},
@@ -416,10 +587,11 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
     sr_rank_metric refit = SR_RANK_NDCG;
     unsigned refit_k = 0;
     bool json = false, split_set = false;
+    char why[256] = "";
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rank_option(c, optarg, &o, &split_set);
+        int r = rank_option(c, optarg, &o, &split_set, why, sizeof why);
         bool ok = r > 0;
         if (r == 0) switch (c) {
             case O_ALGO:
@@ -428,17 +600,36 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
                 break;
             case O_GRID:
                 ok = n_grids < sizeof grids / sizeof grids[0];
-                if (ok) grids[n_grids++] = optarg;
+                if (ok)
+                    grids[n_grids++] = optarg;
+                else
+                    snprintf(why, sizeof why, "--grid %s: at most %zu --grid options", optarg,
+                             n_grids);
                 break;
             case O_PARAM:
                 ok = n_params < sizeof params / sizeof params[0];
-                if (ok) params[n_params++] = optarg;
+                if (ok)
+                    params[n_params++] = optarg;
+                else
+                    snprintf(why, sizeof why, "--param %s: at most %zu --param options", optarg,
+                             n_params);
                 break;
             case O_RANDOM:
                 ok = sr_cli_parse_u64(optarg, &n_random) && n_random >= 1 && n_random <= 100000;
+                if (!ok)
+                    snprintf(why, sizeof why,
+                             "--random %s: the configurations to draw must be a whole number "
+                             "from 1 to 100000",
+                             optarg);
                 break;
             case O_REFIT:
                 ok = sr_rank_metric_parse(optarg, &refit, &refit_k) == SR_OK;
+                if (!ok)
+                    snprintf(why, sizeof why,
+                             "--refit-measure %s: a ranking measure (ndcg, precision, recall, "
+                             "map, hit_rate, coverage, novelty, diversity, new_artists, hits), "
+                             "optionally with @K, K from 1 to %d",
+                             optarg, SR_RANK_MAX_K);
                 break;
             case O_JSON:
                 ok = json = true;
@@ -450,8 +641,12 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
                 ok = false;
             }
         if (!ok) {
-            if (c != '?') fprintf(stderr, "songrec gridsearch: bad value '%s'\n", optarg);
-            grid_usage(stderr);
+            if (c == '?') /* getopt said what */
+                grid_usage(stderr);
+            else if (why[0])
+                fprintf(stderr, "songrec gridsearch: %s\n", why);
+            else
+                fprintf(stderr, "songrec gridsearch: bad value '%s'\n", optarg);
             return 1;
         }
     }
@@ -460,6 +655,7 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
         grid_usage(stderr);
         return 1;
     }
+    if (refuse_cutless("gridsearch", &o)) return 1;
     if (refit_k) o.k = refit_k;
     const sr_model_ops *ops;
     double base[SR_MAX_PARAMS];
@@ -469,7 +665,7 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
     sr_search_space sp;
     sr_search_space_init(&sp, ops);
     double *configs = NULL;
-    size_t n = 0, *order = NULL;
+    size_t n = 0, n_failed = 0, *order = NULL;
     grid_row *rows = NULL;
     sr_dataset *ds = NULL;
     sr_ratings *rated = NULL, *raw = NULL;
@@ -488,59 +684,41 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
     o.log = &cl.log;
     if (!e) e = load_both(argv[optind], &ds, &rated, &raw, &d);
     if (!e) o.item_artist = ds->song_artist;
+    if (!e) e = check_split(rated, &o, &d);
+    /* A configuration that fails for its own parameters (it diverged, or the model refuses
+     * them) is recorded and the search goes on; any other error stops it. */
     for (size_t i = 0; i < n && !e; i++) {
-        memcpy(rows[i].p, configs + i * SR_MAX_PARAMS, sizeof rows[i].p);
-        e = sr_rank_evaluate(ops->implicit ? raw : rated, ops, rows[i].p, &o, &rows[i].res, &d);
+        grid_row *R = &rows[i];
+        memcpy(R->p, configs + i * SR_MAX_PARAMS, sizeof R->p);
         order[i] = i;
+        sr_diag rd = {{0}};
+        e = sr_rank_evaluate(ops->implicit ? raw : rated, ops, R->p, &o, &R->res, &rd);
+        if (e && config_failure(e)) {
+            R->err = e;
+            R->why = sr_strdup(rd.msg[0] ? rd.msg : sr_err_message(e));
+            e = R->why ? SR_OK : sr_diag_set(&d, SR_E_NOMEM, "out of memory");
+            n_failed++;
+        } else if (e) {
+            d = rd;
+        }
+    }
+    if (!e && n_failed == n) { /* nothing to choose from: the first one's error */
+        e = rows[0].err;
+        if (n == 1)
+            sr_diag_set(&d, e, "%s", rows[0].why);
+        else
+            sr_diag_set(&d, e, "all %zu configurations failed; the first: %s", n, rows[0].why);
     }
     if (!e) {
         g_order_metric = &refit;
         g_rows = rows;
         qsort(order, n, sizeof *order, cmp_row);
-        char pb[1024];
-        const char *mn = sr_rank_metric_name(refit);
-        if (json) {
-            printf("{\"task\": \"ranking\", \"algo\": \"%s\", \"k\": %u, \"split\": \"%s\", "
-                   "\"refit\": \"%s\", \"results\": [",
-                   ops->name, o.k, sr_rank_split_name(o.split), mn);
-            for (size_t t = 0; t < n; t++) {
-                const grid_row *r = &rows[order[t]];
-                printf("%s{\"rank\": %zu, \"params\": {", t ? ", " : "", t + 1);
-                for (size_t a = 0; a < sp.n_axes; a++) {
-                    int k = sp.axes[a].param;
-                    char v[64];
-                    sr_search_format_value(ops, (size_t)k, r->p[k], v, sizeof v);
-                    printf("%s\"%s\": \"%s\"", a ? ", " : "", ops->params[k].name, v);
-                }
-                printf("}");
-                for (int m = 0; m < SR_RANK__COUNT; m++) {
-                    double v = r->res.value[m];
-                    printf(", \"%s\": ", sr_rank_metric_name((sr_rank_metric)m));
-                    if (isfinite(v))
-                        printf("%.6g", v);
-                    else
-                        printf("null");
-                }
-                printf(", \"fit_s\": %.3f}", r->res.fit_s);
-            }
-            printf("]}\n");
-        } else {
-            printf("Ranking grid search of %s: top %u, %s split, ranked by %s.\n\n", ops->name, o.k,
-                   sr_rank_split_name(o.split), mn);
-            printf("%4s %8s %8s %8s %8s %8s %8s  %s\n", "rank", "ndcg", "prec", "recall", "map",
-                   "hit", "cover", "parameters");
-            for (size_t t = 0; t < n; t++) {
-                const grid_row *r = &rows[order[t]];
-                row_params(&sp, r->p, pb, sizeof pb);
-                printf("%4zu %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f  %s\n", t + 1,
-                       r->res.value[SR_RANK_NDCG], r->res.value[SR_RANK_PRECISION],
-                       r->res.value[SR_RANK_RECALL], r->res.value[SR_RANK_MAP],
-                       r->res.value[SR_RANK_HIT_RATE], r->res.value[SR_RANK_COVERAGE], pb);
-            }
-            row_params(&sp, rows[order[0]].p, pb, sizeof pb);
-            printf("\nBest %s@%u %.4f with %s\n", mn, o.k, rows[order[0]].res.value[refit], pb);
-        }
+        if (json)
+            grid_json(&sp, rows, order, n, n_failed, &o, refit);
+        else
+            grid_table(&sp, rows, order, n, n_failed, &o, refit);
     }
+    for (size_t i = 0; rows && i < n; i++) sr_free(rows[i].why);
     sr_free(configs), sr_free(rows), sr_free(order);
     sr_search_space_deinit(&sp);
     sr_ratings_free(rated);

@@ -46,13 +46,17 @@ int sr_cmd_evaluate(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = sr_cli_eval_option(&ev, c, optarg);
         if (r > 0) continue;
-        if (r < 0) goto bad;
+        if (r < 0) return sr_cli_eval_bad("evaluate", &ev, optarg);
         switch (c) {
         case O_ALGO:
             algo = optarg;
             break;
         case O_PARAM:
-            if (n_params == (int)(sizeof params / sizeof params[0])) goto bad;
+            if (n_params == (int)(sizeof params / sizeof params[0])) {
+                fprintf(stderr, "songrec evaluate: --param %s: at most %d --param options\n",
+                        optarg, n_params);
+                return 1;
+            }
             params[n_params++] = optarg;
             break;
         case O_LIST:
@@ -65,14 +69,16 @@ int sr_cmd_evaluate(int argc, char **argv) {
             usage(stderr);
             return 1;
         }
-        continue;
-    bad:
-        fprintf(stderr, "songrec evaluate: bad value '%s'\n", optarg);
-        return 1;
     }
     if (optind != argc - 1 || !algo) {
         fprintf(stderr, "songrec evaluate: need one dataset file and --algo\n");
         usage(stderr);
+        return 1;
+    }
+    /* A time split without its date is a usage slip: said before the data is read. */
+    if (ev.cv.split.kind == SR_SPLIT_TIME && ev.cv.split.time_cut == SR_SPLIT_NO_CUT) {
+        fprintf(stderr, "songrec evaluate: --split time needs --test-after DATE (ratings first "
+                        "heard on or after DATE are tested, the earlier ones train)\n");
         return 1;
     }
     const sr_model_ops *ops;

@@ -34,9 +34,11 @@ static sr_err run_fold(job *J, unsigned f, sr_diag *d) {
     uint8_t *test = sr_malloc(rs->n ? rs->n : 1);
     if (!test) return SR_E_NOMEM;
     sr_err e = sr_split_mask(rs, &J->o->split, f, test);
-    if (e) {
+    if (e) { /* sr_split_check passed: memory, or a split that checks cannot foresee */
         sr_free(test);
-        return sr_diag_set(d, e, "cannot make split %u (too few ratings for the split?)", f + 1);
+        return e == SR_E_NOMEM
+                   ? sr_diag_set(d, e, "out of memory")
+                   : sr_diag_set(d, e, "cannot make split %u: %s", f + 1, sr_err_message(e));
     }
     /* The train part is the complement of the test mask. */
     for (uint64_t k = 0; k < rs->n; k++) test[k] = !test[k];
@@ -118,6 +120,9 @@ sr_err sr_cross_validate(const sr_ratings *rs, const sr_model_ops *ops, const do
     memset(out, 0, sizeof *out);
     unsigned n = sr_split_count(&o->split);
     if (n == 0) return sr_diag_set(d, SR_E_USAGE, "no splits");
+    /* Options the data cannot satisfy are said once, in words, before any fit. */
+    sr_err ce = sr_split_check(rs, &o->split, d);
+    if (ce) return ce;
     out->folds = sr_calloc(n, sizeof *out->folds);
     if (!out->folds) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
     out->n_folds = n;

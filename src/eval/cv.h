@@ -29,6 +29,8 @@ typedef struct sr_cv_opts {
     const sr_log *log;
 } sr_cv_opts;
 
+/* Checks the split options against rs first (sr_split_check: its error and words, before
+ * any fit); then the first failing fold's error with its words. */
 sr_err sr_cross_validate(const sr_ratings *rs, const sr_model_ops *ops, const double *params,
                          const sr_cv_opts *o, sr_cv_result *out, sr_diag *d);
 void sr_cv_result_deinit(sr_cv_result *r);

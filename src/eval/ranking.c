@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval/split.h"
 #include "util/mem.h"
 #include "util/rng.h"
 
@@ -51,6 +52,7 @@ void sr_rank_opts_default(sr_rank_opts *o) {
     o->last_n = 1;
     o->k = 10;
     o->threads = 1;
+    o->time_cut = SR_RANK_NO_CUT;
 }
 
 static const char *const split_names[] = {"holdout", "last_n", "time"};
@@ -136,6 +138,10 @@ static sr_err check_opts(const sr_rank_opts *o, sr_diag *d) {
         if (o->last_n < 1) return sr_diag_set(d, SR_E_USAGE, "last_n must be at least 1");
         return SR_OK;
     case SR_RANK_TIME:
+        if (o->time_cut == SR_RANK_NO_CUT)
+            return sr_diag_set(d, SR_E_USAGE,
+                               "a time split needs its cut: --test-after DATE (pairs first heard "
+                               "on or after DATE are tested)");
         return SR_OK;
     }
     return sr_diag_set(d, SR_E_USAGE, "unknown ranking split %d", (int)o->split);
@@ -235,8 +241,8 @@ sr_err sr_rank_split_mask(const sr_ratings *rs, const sr_rank_opts *o, uint8_t *
     if (e) return e;
     if (o->split == SR_RANK_LAST_N && !rs->ts)
         return sr_diag_set(d, SR_E_INPUT, "a last-N split needs listen times; the data has none");
-    if (o->split == SR_RANK_TIME && !rs->ts)
-        return sr_diag_set(d, SR_E_INPUT, "a time split needs listen times; the data has none");
+    /* A cut outside the data's times: said with the range (split.h), before the mask. */
+    if (o->split == SR_RANK_TIME && (e = sr_split_time_check(rs, o->time_cut, "pair", d))) return e;
     if (o->split == SR_RANK_HOLDOUT)
         e = mask_holdout(rs, o, test);
     else if (o->split == SR_RANK_LAST_N)
@@ -248,10 +254,8 @@ sr_err sr_rank_split_mask(const sr_ratings *rs, const sr_rank_opts *o, uint8_t *
     uint64_t n_test = 0;
     for (uint64_t j = 0; j < rs->n; j++) n_test += test[j];
     if (n_test == 0)
-        return sr_diag_set(d, SR_E_RANGE,
-                           "the %s split tests nothing (too few pairs per listener%s)",
-                           sr_rank_split_name(o->split),
-                           o->split == SR_RANK_TIME ? " or no listen after the cut" : "");
+        return sr_diag_set(d, SR_E_RANGE, "the %s split tests nothing (too few pairs per listener)",
+                           sr_rank_split_name(o->split));
     if (n_test == rs->n)
         return sr_diag_set(d, SR_E_RANGE, "the %s split leaves nothing to train on",
                            sr_rank_split_name(o->split));

@@ -83,13 +83,15 @@ typedef enum sr_rank_metric {
     SR_RANK__COUNT
 } sr_rank_metric;
 
-#define SR_RANK_MAX_K 10000
+#define SR_RANK_MAX_K  10000
+#define SR_RANK_NO_CUT INT64_MIN
 
 typedef struct sr_rank_opts {
     sr_rank_split split;
     double holdout;              /* holdout: share of each listener's pairs tested, in (0, 1) */
     unsigned last_n;             /* last_n: pairs tested per listener, >= 1 */
-    int64_t time_cut;            /* time: Unix s; pairs first listened at or after it are tested */
+    int64_t time_cut;            /* time: Unix s; pairs first listened at or after it are tested;
+                                    SR_RANK_NO_CUT: not given (a time split refuses it) */
     unsigned min_pairs;          /* holdout, last_n: listeners with fewer pairs are not tested */
     unsigned k;                  /* list length, 1..SR_RANK_MAX_K */
     uint64_t seed;               /* the split, the listener sample and the model's random_state */
@@ -111,12 +113,15 @@ typedef struct sr_rank_result {
     double fit_s, eval_s;
 } sr_rank_result;
 
-/* holdout 0.2, last_n 1, k 10, seed 0, threads 1, no artists, everything else 0. */
+/* holdout 0.2, last_n 1, k 10, seed 0, threads 1, no artists, no time cut
+ * (SR_RANK_NO_CUT), everything else 0. */
 void sr_rank_opts_default(sr_rank_opts *o);
 
 /* The split's test mask: test[j] = 1 when pair j is tested (rs->n bytes). SR_E_USAGE
- * for bad options, SR_E_INPUT for last_n without listen times, SR_E_RANGE when the
- * split tests nothing or everything, SR_E_NOMEM; words in d. */
+ * for bad options (a time split without its cut included), SR_E_INPUT for last_n or
+ * time without listen times, SR_E_RANGE when the split tests nothing or everything (a
+ * time split's words then name the cut and the data's time range: split.h's
+ * sr_split_time_check), SR_E_NOMEM; words in d. */
 sr_err sr_rank_split_mask(const sr_ratings *rs, const sr_rank_opts *o, uint8_t *test, sr_diag *d);
 
 /* Fits ops (params: a full vector, NULL for the defaults) on the training part of the

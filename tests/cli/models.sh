@@ -185,4 +185,34 @@ expect_rc 0 "$bin" compare --help
 expect_rc 0 "$bin" evaluate "$T/g.srd" --algo baseline_only --test-after 2012-01-01 --json
 python3 -c "import json,sys,math; d=json.load(open(sys.argv[1])); assert d['splits'] == 1 and math.isfinite(d['rmse']['mean'])" "$T/out" || fail "time split"
 expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --test-after yesterday
+# A cut outside the data says so with the data's time range (exit 2, what the data cannot
+# give); a time split without its date, a bare year and a bad value name the option
+# (exit 1, usage); more folds than ratings is said as such (exit 2).
+expect_rc 2 "$bin" evaluate "$T/g.srd" --algo svd --split time --test-after 2030-01-01
+grep -Eq '^songrec evaluate: --test-after 2030-01-01 is after the last rating \([0-9T:-]+Z\): the test set would be empty \(ratings first heard from 20[0-9T:-]+Z to 20[0-9T:-]+Z\)$' "$T/err" ||
+    fail "cut after the data: $(cat "$T/err")"
+expect_rc 2 "$bin" evaluate "$T/g.srd" --algo svd --split time --test-after 1990-01-01
+grep -q -- '--test-after 1990-01-01 is on or before the first rating (.*): nothing would be left to train on' "$T/err" ||
+    fail "cut before the data: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --split time
+grep -q -- '^songrec evaluate: --split time needs --test-after DATE' "$T/err" || fail "time split without cut: $(cat "$T/err")"
+expect_rc 1 "$bin" gridsearch "$T/g.srd" --algo svd --grid n_factors=2,4 --cv 3 --split time
+grep -q -- '--split time needs --test-after DATE' "$T/err" || fail "gridsearch time split without cut: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --test-after 2015
+grep -q -- '--test-after 2015: a bare number is read as Unix seconds (1970-01-01T00:33:35Z), not as a year; for the start of 2015 write 2015-01-01' "$T/err" ||
+    fail "bare year: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --test-after 20150101
+grep -q -- 'not as a date; write 2015-01-01' "$T/err" || fail "compact date: $(cat "$T/err")"
+expect_rc 0 "$bin" evaluate "$T/r.srd" --algo baseline_only --test-after 881252000 --json
+python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['splits'] == 1" "$T/out" || fail "a cut in Unix seconds (1997)"
+expect_rc 2 "$bin" evaluate "$T/r.srd" --algo baseline_only --cv 1000
+grep -q -- '--cv 1000 asks for more folds than there are ratings (600)' "$T/err" || fail "--cv 1000: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --cv 1
+grep -q -- '^songrec evaluate: --cv 1: the number of folds must be a whole number from 2 to 1000$' "$T/err" ||
+    fail "--cv 1: $(cat "$T/err")"
+expect_rc 2 "$bin" evaluate "$T/r.srd" --algo baseline_only --split shuffle --test-size 600
+grep -q -- '--test-size 600 would test 600 of the 600 ratings: nothing would be left to train on' "$T/err" ||
+    fail "--test-size 600: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --measures rmse,auc
+grep -q -- '--measures rmse,auc: the measures are rmse, mse, mae and fcp' "$T/err" || fail "--measures: $(cat "$T/err")"
 echo "models.sh: ok"

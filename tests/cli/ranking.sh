@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of `songrec evaluate --task ranking`: every split, the table, JSON
 # shape and bounds, the chart, per-model parameters, and the usage errors; on generated
-# data a learnt model must beat popularity.
+# data a learnt model must beat popularity. `gridsearch --task ranking`: ranking, diverged
+# configurations listed as failed (table, JSON), all failed; time-split cuts outside the
+# data, a missing or bare-year cut, and bad option values named.
 # Usage: tests/cli/ranking.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
@@ -65,4 +67,61 @@ expect 1 "ranking grid without --grid" -- "$BIN" gridsearch "$T/d.srd" --task ra
 expect 1 "ranking grid bad measure" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid n_factors=4 --refit-measure rmse
 expect 1 "ranking grid range without --random" -- "$BIN" gridsearch "$T/d.srd" --task ranking --algo svd --grid reg_all=0.01:0.1
 expect 0 "ranking help" -- "$BIN" evaluate --task ranking --help
+
+# Diverged configurations (too large a learning rate or initial spread) are listed as
+# failed — table, JSON — never ranked or chosen, as the rating search does; the search
+# fails only when every configuration does.
+expect 0 "generate small" -- "$BIN" generate -q --users 60 --songs 300 --listens 6000 --seed 2 -o "$T/s.jsonl"
+expect 0 "ingest small" -- "$BIN" ingest -q "$T/s.jsonl" -o "$T/s.srd"
+dv=(gridsearch "$T/s.srd" --task ranking --algo svd --grid lr_all=0.005,1 --grid init_std_dev=0.1,3)
+expect 0 "ranking grid with diverged configurations" -- "$BIN" "${dv[@]}"
+grep -q '^ *1  *[0-9.]\+ .* lr_all=0.005, init_std_dev=0.1$' "$T/out" && ok || bad "diverged grid rank 1: $(cat "$T/out")"
+[ "$(grep -c '^ *-  .*failed: SVD diverged: factors became non-finite' "$T/out")" -eq 3 ] && ok ||
+  bad "diverged rows: $(cat "$T/out")"
+grep -Eq '^Best ndcg@10 [0-9.]+ with lr_all=0.005, init_std_dev=0.1$' "$T/out" && ok || bad "diverged grid best: $(cat "$T/out")"
+grep -q '^3 of 4 configuration(s) failed' "$T/out" && ok || bad "diverged count: $(cat "$T/out")"
+expect 0 "ranking grid with diverged configurations, JSON" -- "$BIN" "${dv[@]}" --json
+python3 - "$T/out" <<'PY' && ok || bad "diverged ranking grid JSON: $(cat "$T/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["configs"] == 4 and len(j["results"]) == 1 and len(j["failed"]) == 3, j
+r = j["results"][0]
+assert r["rank"] == 1 and r["params"] == {"lr_all": "0.005", "init_std_dev": "0.1"}, r
+assert 0 <= r["ndcg"] <= 1 and "error" not in r, r
+for f in j["failed"]:
+    assert "rank" not in f and "ndcg" not in f and "SVD diverged" in f["error"], f
+assert sorted((f["params"]["lr_all"], f["params"]["init_std_dev"]) for f in j["failed"]) == [("0.005", "3"), ("1", "0.1"), ("1", "3")], j["failed"]
+PY
+expect 2 "ranking grid, every configuration diverged" -- "$BIN" gridsearch "$T/s.srd" --task ranking --algo svd --grid lr_all=0.5,1
+grep -q 'all 2 configurations failed; the first: SVD diverged' "$T/err" && [ ! -s "$T/out" ] && ok ||
+  bad "all diverged: $(cat "$T/err")"
+# A split that cannot be made stops the search before any fit, with its own words.
+expect 2 "ranking grid, cut after the data" -- "$BIN" gridsearch "$T/s.srd" --task ranking --algo svd --grid n_factors=2,4 --test-after 2030-01-01
+grep -q '^songrec gridsearch: --test-after 2030-01-01 is after the last pair' "$T/err" && ok || bad "grid cut after: $(cat "$T/err")"
+
+# Time splits and option values: messages that say what is wrong (and the data's time
+# range); usage slips exit 1, what the data cannot give exits 2.
+expect 2 "cut after the data" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd,popularity --test-after 2030-01-01
+grep -Eq '^songrec evaluate: --test-after 2030-01-01 is after the last pair \([0-9T:-]+Z\): the test set would be empty \(pairs first heard from 20[0-9T:-]+Z to 20[0-9T:-]+Z\)$' "$T/err" &&
+  ok || bad "cut after: $(cat "$T/err")"
+expect 2 "cut before the data" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --split time --test-after 1990-01-01
+grep -q -- '--test-after 1990-01-01 is on or before the first pair (.*): nothing would be left to train on' "$T/err" &&
+  ok || bad "cut before: $(cat "$T/err")"
+expect 1 "time split without its date" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --split time
+grep -q -- '--split time needs --test-after DATE' "$T/err" && ok || bad "no cut: $(cat "$T/err")"
+expect 1 "ranking grid, time split without its date" -- "$BIN" gridsearch "$T/none.srd" --task ranking --algo svd --grid n_factors=2 --split time
+expect 1 "a bare year" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --test-after 2015
+grep -q -- '--test-after 2015: a bare number is read as Unix seconds (1970-01-01T00:33:35Z), not as a year; for the start of 2015 write 2015-01-01' "$T/err" &&
+  ok || bad "bare year: $(cat "$T/err")"
+expect 1 "not a date" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --test-after 03/04/2015
+grep -q -- '--test-after 03/04/2015: not a date; write YYYY-MM-DD' "$T/err" && ok || bad "not a date: $(cat "$T/err")"
+expect 0 "a cut in Unix seconds" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo popularity --test-after 1420070400 --json
+[ "$(field "['split']")" = time ] && ok || bad "Unix-seconds cut"
+expect 1 "holdout 1" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --holdout 1
+grep -q -- "^songrec evaluate: --holdout 1: the share of each listener's pairs tested must be between 0 and 1" "$T/err" &&
+  ok || bad "holdout 1: $(cat "$T/err")"
+expect 1 "k 0, named" -- "$BIN" evaluate "$T/s.srd" --task ranking --algo svd --k 0
+grep -q -- '--k 0: the list length must be a whole number from 1 to 10000' "$T/err" && ok || bad "k 0: $(cat "$T/err")"
+expect 1 "random 0, named" -- "$BIN" gridsearch "$T/s.srd" --task ranking --algo svd --grid n_factors=2 --random 0
+grep -q -- '^songrec gridsearch: --random 0: ' "$T/err" && ok || bad "random 0: $(cat "$T/err")"
 finish

@@ -334,6 +334,84 @@ static void test_search_failed_configs(void **state) {
     sr_ratings_free(rs);
 }
 
+/* sr_split_check: what each split needs of the data, said before any split is made. Ten
+ * ratings first heard a day apart from 2017-07-14T02:40:00Z (Unix 1500000000). */
+static void test_split_check(void **state) {
+    (void)state;
+    uint32_t u[10], i[10];
+    float r[10];
+    for (int k = 0; k < 10; k++) u[k] = (uint32_t)(k % 4), i[k] = (uint32_t)k, r[k] = 3;
+    sr_ratings *rs;
+    assert_int_equal(sr_ratings_new(4, 10, 10, u, i, r, 1, 5, &rs), SR_OK);
+    sr_diag d = {{0}};
+    uint8_t test[10];
+    /* K-fold: 2..n folds; fewer is a usage error, more than the ratings the data's. */
+    sr_split_opts k = {.kind = SR_SPLIT_KFOLD, .n_splits = 10};
+    assert_int_equal(sr_split_check(rs, &k, &d), SR_OK);
+    k.n_splits = 11;
+    assert_int_equal(sr_split_check(rs, &k, &d), SR_E_RANGE);
+    assert_string_equal(d.msg, "--cv 11 asks for more folds than there are ratings (10): every "
+                               "fold needs at least one; use at most --cv 10");
+    assert_int_equal(sr_split_mask(rs, &k, 0, test), SR_E_RANGE);
+    k.kind = SR_SPLIT_REPEATED_KFOLD, k.n_repeats = 2;
+    assert_int_equal(sr_split_check(rs, &k, &d), SR_E_RANGE);
+    k.n_splits = 1;
+    assert_int_equal(sr_split_check(rs, &k, &d), SR_E_USAGE);
+    assert_non_null(strstr(d.msg, "--cv 1: K-fold needs at least 2 folds"));
+    /* Shuffle: a test part that leaves something to train on (0.95 of 10: ceil 10). */
+    sr_split_opts s = {.kind = SR_SPLIT_SHUFFLE, .n_splits = 1, .test_size = 9};
+    assert_int_equal(sr_split_check(rs, &s, &d), SR_OK);
+    s.test_size = 0.95;
+    assert_int_equal(sr_split_check(rs, &s, &d), SR_E_RANGE);
+    assert_string_equal(d.msg, "--test-size 0.95 would test 10 of the 10 ratings: nothing would "
+                               "be left to train on");
+    s.test_size = 1e30; /* no overflow on the way */
+    assert_int_equal(sr_split_check(rs, &s, &d), SR_E_RANGE);
+    assert_int_equal(sr_split_mask(rs, &s, 0, test), SR_E_RANGE);
+    /* Leave-one-out asks nothing of the data. */
+    sr_split_opts l = {.kind = SR_SPLIT_LEAVE_ONE_OUT, .n_splits = 1};
+    assert_int_equal(sr_split_check(rs, &l, &d), SR_OK);
+    /* Time: the cut is needed, then listen times, then a pair on each side. */
+    sr_split_opts t = {.kind = SR_SPLIT_TIME, .time_cut = SR_SPLIT_NO_CUT};
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_E_USAGE);
+    assert_non_null(strstr(d.msg, "--split time needs --test-after DATE"));
+    t.time_cut = 1500000000 + 3 * 86400;
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_E_INPUT); /* no times at all */
+    rs->ts = sr_calloc(10, sizeof *rs->ts);
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_E_INPUT); /* every time unknown */
+    assert_non_null(strstr(d.msg, "needs listen times"));
+    for (int q = 0; q < 9; q++) rs->ts[q] = 1500000000u + 86400u * (uint32_t)q;
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_OK);
+    assert_int_equal(sr_split_mask(rs, &t, 0, test), SR_OK);
+    t.time_cut = 1501545600; /* 2017-08-01: after the last */
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_E_RANGE);
+    assert_string_equal(d.msg, "--test-after 2017-08-01 is after the last rating "
+                               "(2017-07-22T02:40:00Z): the test set would be empty (ratings "
+                               "first heard from 2017-07-14T02:40:00Z to 2017-07-22T02:40:00Z)");
+    t.time_cut = 1500000000; /* the first one's second: the pair of unknown time trains */
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_OK);
+    rs->ts[9] = 1500000000u + 9u * 86400u; /* now every pair is timed and tested */
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_E_RANGE);
+    assert_string_equal(d.msg, "--test-after 2017-07-14T02:40:00Z is on or before the first "
+                               "rating (2017-07-14T02:40:00Z): nothing would be left to train on "
+                               "(ratings first heard from 2017-07-14T02:40:00Z to "
+                               "2017-07-23T02:40:00Z)");
+    assert_int_equal(sr_split_mask(rs, &t, 0, test), SR_E_RANGE);
+    t.time_cut = 1500000001;
+    assert_int_equal(sr_split_check(rs, &t, &d), SR_OK);
+    /* Cross-validation says the check's words, not "cannot make split 1". */
+    double p[SR_MAX_PARAMS] = {0, 0, 1};
+    sr_cv_opts o = {.split = {.kind = SR_SPLIT_TIME, .time_cut = 1501545600}, .threads = 1};
+    sr_cv_result res;
+    assert_int_equal(sr_cross_validate(rs, &mean_ops, p, &o, &res, &d), SR_E_RANGE);
+    assert_non_null(strstr(d.msg, "--test-after 2017-08-01 is after the last rating"));
+    assert_null(res.folds);
+    o.split = (sr_split_opts){.kind = SR_SPLIT_KFOLD, .n_splits = 20};
+    assert_int_equal(sr_cross_validate(rs, &mean_ops, p, &o, &res, &d), SR_E_RANGE);
+    assert_non_null(strstr(d.msg, "--cv 20 asks for more folds than there are ratings (10)"));
+    sr_ratings_free(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trainset),
@@ -344,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_cross_validate),
         cmocka_unit_test(test_finite_checks),
         cmocka_unit_test(test_search_failed_configs),
+        cmocka_unit_test(test_split_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

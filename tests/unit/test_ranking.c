@@ -764,6 +764,41 @@ static void test_nomem(void **state) {
     sr_ratings_free(rs);
 }
 
+/* A time split's words: no cut is a usage error (the default has none), a cut outside
+ * the data names --test-after, the side left empty and the data's time range. */
+static void test_split_time_words(void **state) {
+    (void)state;
+    const uint32_t u[] = {0, 0, 1, 1};
+    const uint32_t i[] = {0, 1, 0, 1};
+    const uint32_t ts[] = {1500000000, 1500086400, 1500172800, 0};
+    sr_ratings *rs = make(2, 2, 4, u, i, ts, 1, 5);
+    sr_rank_opts o;
+    sr_rank_opts_default(&o);
+    assert_true(o.time_cut == SR_RANK_NO_CUT);
+    o.split = SR_RANK_TIME;
+    uint8_t t[4];
+    sr_diag d = {{0}};
+    sr_rank_result r;
+    assert_int_equal(sr_rank_split_mask(rs, &o, t, &d), SR_E_USAGE);
+    assert_non_null(strstr(d.msg, "--test-after DATE"));
+    assert_int_equal(sr_rank_evaluate(rs, &implicit_est, NULL, &o, &r, &d), SR_E_USAGE);
+    o.time_cut = 1501545600; /* 2017-08-01 */
+    assert_int_equal(sr_rank_split_mask(rs, &o, t, &d), SR_E_RANGE);
+    assert_string_equal(d.msg, "--test-after 2017-08-01 is after the last pair "
+                               "(2017-07-16T02:40:00Z): the test set would be empty (pairs first "
+                               "heard from 2017-07-14T02:40:00Z to 2017-07-16T02:40:00Z)");
+    rs->ts[3] = 1500000000;
+    o.time_cut = 1420070400; /* 2015-01-01 */
+    assert_int_equal(sr_rank_split_mask(rs, &o, t, &d), SR_E_RANGE);
+    assert_non_null(strstr(d.msg, "--test-after 2015-01-01 is on or before the first pair "
+                                  "(2017-07-14T02:40:00Z): nothing would be left to train on"));
+    o.time_cut = 1500086400;
+    assert_int_equal(sr_rank_split_mask(rs, &o, t, &d), SR_OK);
+    const uint8_t want[] = {0, 1, 1, 0};
+    assert_memory_equal(t, want, 4);
+    sr_ratings_free(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_metrics),
@@ -781,6 +816,7 @@ int main(void) {
         cmocka_unit_test(test_sample),
         cmocka_unit_test(test_wide_catalog),
         cmocka_unit_test(test_nomem),
+        cmocka_unit_test(test_split_time_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
