@@ -30,6 +30,11 @@ void sr_cli_log_init(sr_cli_log *cl, bool quiet);
 /* Prints "songrec CMD: message" for an error to stderr; returns the exit code for e. */
 int sr_cli_fail(const char *cmd, sr_err e, const sr_diag *d);
 
+struct option;
+/* "songrec CMD: bad value 'ARG' for --NAME" on stderr, NAME the long option of opts whose
+ * code is c; returns 1, the usage exit code. */
+int sr_cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg);
+
 /* Parses a whole decimal integer / a number with optional k/M/G suffix (10k = 10000).
  * Return false on junk or overflow. */
 bool sr_cli_parse_u64(const char *s, uint64_t *out);

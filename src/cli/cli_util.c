@@ -1,6 +1,7 @@
 /* CLI helpers (cli.h): stderr logging with a progress bar, number parsing, JSON
  * string output, song names. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -135,4 +136,15 @@ void sr_cli_json_string(FILE *f, const char *s, size_t n) {
 void sr_cli_song(FILE *f, sr_str artist, sr_str track) {
     if (artist.n) fprintf(f, "%.*s - ", (int)artist.n, artist.p);
     fprintf(f, "%.*s", (int)track.n, track.p);
+}
+
+int sr_cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg) {
+    const char *name = NULL;
+    for (const struct option *o = opts; o->name && !name; o++)
+        if (o->val == c) name = o->name;
+    if (name)
+        fprintf(stderr, "songrec %s: bad value '%s' for --%s\n", cmd, arg ? arg : "", name);
+    else
+        fprintf(stderr, "songrec %s: bad value '%s'\n", cmd, arg ? arg : "");
+    return 1;
 }

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_eval.h"
+#include "eval/split.h"
 #include "report/svg.h"
 #include "util/mem.h"
 
@@ -159,10 +160,7 @@ int sr_cmd_compare(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = sr_cli_eval_option(&ev, c, optarg);
         if (r > 0) continue;
-        if (r < 0) {
-            fprintf(stderr, "songrec compare: bad value '%s'\n", optarg);
-            return 1;
-        }
+        if (r < 0) return sr_cli_eval_bad("compare", &ev, optarg);
         switch (c) {
         case O_ALGOS:
             algos = optarg;
@@ -218,6 +216,8 @@ int sr_cmd_compare(int argc, char **argv) {
     sr_ratings *rs;
     int rc = 0;
     sr_err e = sr_cli_load_ratings(argv[optind], &ev, &rs, &d);
+    /* A split the data cannot support fails the command, not each model in turn. */
+    if (!e && (e = sr_split_check(rs, &ev.cv.split, &d))) sr_ratings_free(rs);
     if (e) {
         sr_free(E);
         return sr_cli_fail("compare", e, &d);

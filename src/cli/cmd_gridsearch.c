@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "cli/cli_eval.h"
 #include "eval/search.h"
+#include "eval/split.h"
 #include "report/svg.h"
 #include "util/mem.h"
 
@@ -433,7 +434,7 @@ int sr_cmd_gridsearch(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = sr_cli_eval_option(&ev, c, optarg);
         if (r > 0) continue;
-        if (r < 0) goto bad;
+        if (r < 0) return sr_cli_eval_bad("gridsearch", &ev, optarg);
         switch (c) {
         case O_ALGO:
             algo = optarg;
@@ -470,8 +471,7 @@ int sr_cmd_gridsearch(int argc, char **argv) {
         }
         continue;
     bad:
-        fprintf(stderr, "songrec gridsearch: bad value '%s'\n", optarg);
-        return 1;
+        return sr_cli_bad_value("gridsearch", opts, c, optarg);
     }
     if (optind != argc - 1 || !algo || n_grid == 0) {
         fprintf(stderr, "songrec gridsearch: need one dataset file, --algo and --grid\n");
@@ -504,6 +504,11 @@ int sr_cmd_gridsearch(int argc, char **argv) {
     sr_search_result res = {0};
     rc = 0;
     if ((e = sr_cli_load_ratings(argv[optind], &ev, &rs, &d))) goto fail;
+    /* A split the data cannot support is said once, not as every configuration failing. */
+    if ((e = sr_split_check(rs, &ev.cv.split, &d))) {
+        sr_ratings_free(rs);
+        goto fail;
+    }
     e = sr_search_run(rs, ops, configs, n_configs, &ev.cv, (sr_metric)refit, &res, &d);
     uint64_t n_ratings = rs->n;
     sr_ratings_free(rs);

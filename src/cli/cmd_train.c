@@ -115,8 +115,7 @@ int sr_cmd_train(int argc, char **argv) {
         }
         continue;
     bad:
-        fprintf(stderr, "songrec train: bad value '%s'\n", optarg);
-        return 1;
+        return sr_cli_bad_value("train", opts, c, optarg);
     }
     if (optind != argc - 1 || !algo || !out) {
         fprintf(stderr, "songrec train: need one dataset file, --algo and -o\n");

@@ -215,4 +215,16 @@ grep -q -- '--test-size 600 would test 600 of the 600 ratings: nothing would be 
     fail "--test-size 600: $(cat "$T/err")"
 expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --measures rmse,auc
 grep -q -- '--measures rmse,auc: the measures are rmse, mse, mae and fcp' "$T/err" || fail "--measures: $(cat "$T/err")"
+# gridsearch and compare say once what a split cannot do, before any fit; their own bad
+# values name the option
+expect_rc 2 "$bin" gridsearch "$T/g.srd" --algo svd --grid n_factors=2,4 --split time --test-after 2030-01-01
+grep -q -- '^songrec gridsearch: --test-after 2030-01-01 is after the last rating' "$T/err" || fail "gridsearch cut: $(cat "$T/err")"
+expect_rc 2 "$bin" compare "$T/r.srd" --algos svd,baseline_only --cv 1000
+grep -q -- '^songrec compare: --cv 1000 asks for more folds than there are ratings' "$T/err" || fail "compare --cv: $(cat "$T/err")"
+expect_rc 1 "$bin" compare "$T/g.srd" --cv 1
+grep -q -- '^songrec compare: --cv 1: the number of folds' "$T/err" || fail "compare --cv 1: $(cat "$T/err")"
+expect_rc 1 "$bin" gridsearch "$T/g.srd" --algo svd --grid n_factors=2 --random 0
+grep -q -- "^songrec gridsearch: bad value '0' for --random$" "$T/err" || fail "gridsearch --random 0: $(cat "$T/err")"
+expect_rc 1 "$bin" train "$T/g.srd" --algo svd --cv 1 -o "$T/x.srm"
+grep -q -- "^songrec train: bad value '1' for --cv$" "$T/err" || fail "train --cv 1: $(cat "$T/err")"
 echo "models.sh: ok"
