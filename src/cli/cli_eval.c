@@ -125,8 +125,16 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
             e->cv.split.kind = SR_SPLIT_TIME;
         else
             return bad(e, "--split %s: the split is kfold, repeated, shuffle, loo or time", arg);
+        e->split_named = e->cv.split.kind != SR_SPLIT_TIME;
+        if (e->split_named && e->cv.split.time_cut != SR_SPLIT_NO_CUT)
+            return bad(e, "--split %s: --test-after cuts only the time split (--split time)", arg);
         return 1;
     case SR_CLI_O_TEST_AFTER:
+        if (e->split_named)
+            return bad(e,
+                       "--test-after %s: only the time split has a cut, not the split --split "
+                       "names; leave --split out or give --split time",
+                       arg);
         if (!sr_cli_parse_cut(arg, &e->cv.split.time_cut, e->why, sizeof e->why)) return -1;
         e->cv.split.kind = SR_SPLIT_TIME;
         return 1;

@@ -18,7 +18,9 @@ typedef struct sr_cli_eval {
     bool measure[SR_METRIC__COUNT];
     int transform; /* an sr_transform, or -1: cap10 for play counts, raw for ratings */
     bool json;
-    char why[256]; /* after a bad value: the option, the value and what it takes */
+    bool split_named; /* --split gave a split other than time (a --test-after cut then
+                         has nothing to cut: refused, whichever came first) */
+    char why[256];    /* after a bad value: the option, the value and what it takes */
 } sr_cli_eval;
 
 enum {

@@ -112,6 +112,9 @@ static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set,
     case O_SPLIT: {
         int sp = sr_rank_split_find(arg);
         if (sp < 0) return bad(why, cap, "--split %s: the split is holdout, last_n or time", arg);
+        if (sp != SR_RANK_TIME && o->time_cut != SR_RANK_NO_CUT)
+            return bad(why, cap, "--split %s: --test-after cuts only the time split (--split time)",
+                       arg);
         o->split = (sr_rank_split)sp;
         *split_set = true;
         return 1;
@@ -133,6 +136,11 @@ static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set,
         if (!*split_set) o->split = SR_RANK_LAST_N;
         return 1;
     case O_AFTER:
+        if (*split_set && o->split != SR_RANK_TIME)
+            return bad(why, cap,
+                       "--test-after %s: only the time split has a cut, not the split --split "
+                       "names; leave --split out or give --split time",
+                       arg);
         if (!sr_cli_parse_cut(arg, &o->time_cut, why, cap)) return -1;
         if (!*split_set) o->split = SR_RANK_TIME;
         return 1;

@@ -227,4 +227,12 @@ expect_rc 1 "$bin" gridsearch "$T/g.srd" --algo svd --grid n_factors=2 --random 
 grep -q -- "^songrec gridsearch: bad value '0' for --random$" "$T/err" || fail "gridsearch --random 0: $(cat "$T/err")"
 expect_rc 1 "$bin" train "$T/g.srd" --algo svd --cv 1 -o "$T/x.srm"
 grep -q -- "^songrec train: bad value '1' for --cv$" "$T/err" || fail "train --cv 1: $(cat "$T/err")"
+# a --test-after cut with another split named is refused, in either order, both tasks
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --test-after 2015-01-01 --split kfold
+grep -q -- '--split kfold: --test-after cuts only the time split' "$T/err" || fail "cut then kfold: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --algo svd --split shuffle --test-after 2015-01-01
+grep -q -- '--test-after 2015-01-01: only the time split has a cut' "$T/err" || fail "shuffle then cut: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --task ranking --algo popularity --split holdout --test-after 2015-01-01
+grep -q -- '--test-after 2015-01-01: only the time split has a cut' "$T/err" || fail "ranking holdout then cut: $(cat "$T/err")"
+expect_rc 1 "$bin" evaluate "$T/g.srd" --task ranking --algo popularity --test-after 2015-01-01 --split last_n
 echo "models.sh: ok"
