@@ -191,8 +191,10 @@ static void because_text(sr_buf *b, const sr_export_item *it) {
     for (size_t k = 0; k < it->n_because; k++) {
         const sr_export_because *w = &it->because[k];
         if (k) sr_buf_adds(b, "; ");
-        add_str(b, w->artist);
-        sr_buf_adds(b, " " EN_DASH " ");
+        if (w->artist.n) { /* items-only data: a song is its track alone */
+            add_str(b, w->artist);
+            sr_buf_adds(b, " " EN_DASH " ");
+        }
         add_str(b, w->track);
         sr_buf_printf(b, " (%.3f)", round3(w->weight));
     }
@@ -333,7 +335,7 @@ static json_t *jspf_track(wctx *c, const sr_export_item *it) {
         jset(c, t, "identifier", ids);
     }
     jset(c, t, "title", jstr(c, it->track));
-    jset(c, t, "creator", jstr(c, it->artist));
+    if (it->artist.n) jset(c, t, "creator", jstr(c, it->artist));
     sr_str note = summary_str(c, it);
     jset(c, t, "annotation", c->ok ? jstr(c, note) : NULL);
     json_t *body = json_object(), *ext = json_object();
@@ -383,7 +385,7 @@ static void xspf_track(wctx *c, const sr_export_item *it) {
         sr_buf_printf(b, "      <identifier>%s%s</identifier>\n", SR_EXPORT_MB_RECORDING, id);
     }
     xml_elem(b, "      ", "title", it->track);
-    xml_elem(b, "      ", "creator", it->artist);
+    if (it->artist.n) xml_elem(b, "      ", "creator", it->artist);
     xml_elem(b, "      ", "annotation", summary_str(c, it));
     sr_buf_adds(b, "      <extension application=\"" SR_EXPORT_EXT_URI "\">\n");
     sr_buf_printf(b, "        <songrec:id>%u</songrec:id>\n", (unsigned)it->id);

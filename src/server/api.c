@@ -6,7 +6,10 @@
  * refused; unknown fields are a 400 too, so that a misspelt option is not silently
  * ignored). A rating is {"song": id, "rating": r} or {"artist", "track", "rating"}, on
  * the model's scale; a song given by name that the catalog lacks is not an error: a
- * profile stores it by its names, and a recommendation counts it as unknown.
+ * profile stores it by its names (when neither is blank), and a recommendation counts
+ * it as unknown. A song of items-only data has the artist "": it is given by id or as
+ * "" and its track. PUT (and POST /api/profiles) also takes each rating's "source",
+ * "plays" and "added", so that ratings read with GET and put back stay as they were.
  *
  * Recommendations (POST /api/recommend and a profile's /recommendations) are one path:
  * collect the profile's ratings and blocks mapped to catalog ids (rec_req), add the
@@ -313,18 +316,81 @@ typedef struct in_rating {
     uint32_t item;              /* catalog song, or NO_ITEM: named and not in the catalog */
     const char *artist, *track; /* the names as given (borrowed from the JSON), or NULL */
     double rating;
+    sr_profile_source source; /* RATING_PUT's optional fields; else rated, 0, 0 */
+    uint32_t plays;
+    int64_t added; /* Unix s; 0: now */
 } in_rating;
 
-/* {"song": id, "rating": r} or {"artist": "..", "track": "..", "rating": r}. */
-static bool parse_rating(const sr_api *a, json_t *el, const char *where, in_rating *out,
-                         sr_http_res *res) {
+/* What a body's rating is for, which decides what it may say. */
+typedef enum rating_use {
+    RATING_RECOMMEND, /* a recommendation: a name the catalog lacks is counted unknown */
+    RATING_SET,       /* a profile: a name the catalog lacks must name a song on its own */
+    RATING_PUT,       /* a profile's ratings replaced: RATING_SET, plus the fields GET
+                       * answers (source, plays, added), so that a rating read and put
+                       * back stays as it was */
+} rating_use;
+
+/* Whether s has no match key: empty, white space, only ignorables (not valid UTF-8:
+ * false; the store refuses it in its own words). */
+static bool blank(const char *s) {
+    sr_normbuf nb = {0};
+    sr_str key = {0}, in = sr_str_c(s);
+    bool b = sr_utf8_valid(in.p, in.n) && sr_normalize(in, &nb, &key) == SR_OK && key.n == 0;
+    sr_normbuf_free(&nb);
+    return b;
+}
+
+/* The optional "source", "plays" and "added" of a rating for RATING_PUT, as GET answers
+ * them: source "rated" (the default) has no plays; added is a Unix time no later than a
+ * day from now (absent: now). */
+static bool parse_origin(json_t *el, const char *where, in_rating *out, sr_http_res *res) {
+    json_t *src = json_object_get(el, "source"), *plays = json_object_get(el, "plays");
+    json_t *added = json_object_get(el, "added");
+    if (src && !sr_profile_source_parse(json_string_value(src), &out->source)) {
+        sr_http_error(res, 400, "%s\"source\" must be \"rated\" or \"history\"", where);
+        return false;
+    }
+    if (plays) {
+        json_int_t v = json_integer_value(plays);
+        if (!json_is_integer(plays) || v < 0 || v > UINT32_MAX) {
+            sr_http_error(res, 400, "%s\"plays\" must be a whole number in 0..%lu", where,
+                          (unsigned long)UINT32_MAX);
+            return false;
+        }
+        out->plays = (uint32_t)v;
+    }
+    if (out->source == SR_PROFILE_RATED && out->plays) {
+        sr_http_error(res, 400,
+                      "%s\"plays\" must be 0 (or absent) for a rating with source \"rated\"",
+                      where);
+        return false;
+    }
+    if (added) {
+        json_int_t v = json_integer_value(added), latest = now_s() + SR_PROFILES_ADDED_AHEAD;
+        if (!json_is_integer(added) || v < 1 || v > latest) {
+            sr_http_error(res, 400,
+                          "%s\"added\" must be Unix seconds in 1..%lld (a day from now at most)",
+                          where, (long long)latest);
+            return false;
+        }
+        out->added = v;
+    }
+    return true;
+}
+
+/* {"song": id, "rating": r} or {"artist": "..", "track": "..", "rating": r}, used as use
+ * says. A song of items-only data has a blank artist: by id, or by "" and its track. */
+static bool parse_rating(const sr_api *a, json_t *el, rating_use use, const char *where,
+                         in_rating *out, sr_http_res *res) {
     static const char *const keys[] = {"song", "artist", "track", "rating", NULL};
-    *out = (in_rating){NO_ITEM, NULL, NULL, 0};
+    static const char *const put_keys[] = {"song",   "artist", "track", "rating",
+                                           "source", "plays",  "added", NULL};
+    *out = (in_rating){NO_ITEM, NULL, NULL, 0, SR_PROFILE_RATED, 0, 0};
     if (!json_is_object(el)) {
         sr_http_error(res, 400, "%sa rating is an object {\"song\": ID, \"rating\": R}", where);
         return false;
     }
-    if (!check_keys(el, keys, where, res)) return false;
+    if (!check_keys(el, use == RATING_PUT ? put_keys : keys, where, res)) return false;
     json_t *song = json_object_get(el, "song"), *ar = json_object_get(el, "artist");
     json_t *tr = json_object_get(el, "track"), *r = json_object_get(el, "rating");
     if (song) {
@@ -363,7 +429,21 @@ static bool parse_rating(const sr_api *a, json_t *el, const char *where, in_rati
             return false;
         }
         if (e) out->item = NO_ITEM;
+        /* A profile keeps such a song by its names, which must be able to match a
+         * catalog one day: a song without an artist is one the catalog has. */
+        if (e && use != RATING_RECOMMEND && blank(out->artist)) {
+            sr_http_error(res, 400,
+                          "%sartist is blank (only a song of the model may be given without "
+                          "an artist)",
+                          where);
+            return false;
+        }
+        if (e && use != RATING_RECOMMEND && blank(out->track)) {
+            sr_http_error(res, 400, "%strack is blank", where);
+            return false;
+        }
     }
+    if (use == RATING_PUT && !parse_origin(el, where, out, res)) return false;
     if (!json_is_number(r)) {
         sr_http_error(res, 400, "%s\"rating\" must be a number", where);
         return false;
@@ -378,7 +458,7 @@ static bool parse_rating(const sr_api *a, json_t *el, const char *where, in_rati
 }
 
 /* The array "ratings" of body (absent: none) into a new array *out (sr_free it). */
-static bool parse_ratings(const sr_api *a, json_t *body, in_rating **out, size_t *n,
+static bool parse_ratings(const sr_api *a, json_t *body, rating_use use, in_rating **out, size_t *n,
                           sr_http_res *res) {
     *out = NULL;
     *n = 0;
@@ -402,7 +482,7 @@ static bool parse_ratings(const sr_api *a, json_t *body, in_rating **out, size_t
     for (size_t i = 0; i < m; i++) {
         char where[40];
         snprintf(where, sizeof where, "ratings[%zu]: ", i);
-        if (!parse_rating(a, json_array_get(arr, i), where, &r[i], res)) {
+        if (!parse_rating(a, json_array_get(arr, i), use, where, &r[i], res)) {
             sr_free(r);
             return false;
         }
@@ -412,8 +492,9 @@ static bool parse_ratings(const sr_api *a, json_t *body, in_rating **out, size_t
     return true;
 }
 
-/* in[0..n) as ratings for the store, set by hand: the names as given, or the catalog's
- * for an id (copied into *names, which the caller frees). False when out of memory. */
+/* in[0..n) as ratings for the store, with their source, plays and added: the names as
+ * given, or the catalog's for an id (copied into *names, which the caller frees; a song
+ * of items-only data has the artist ""). False when out of memory. */
 static bool to_profile(const sr_api *a, const in_rating *in, size_t n, sr_profile_rating *r,
                        char **names) {
     size_t need = 1;
@@ -429,7 +510,9 @@ static bool to_profile(const sr_api *a, const in_rating *in, size_t n, sr_profil
         r[i] = (sr_profile_rating){.artist = in[i].artist,
                                    .track = in[i].track,
                                    .rating = in[i].rating,
-                                   .source = SR_PROFILE_RATED};
+                                   .plays = in[i].plays,
+                                   .source = in[i].source,
+                                   .added = in[i].added};
         if (in[i].artist) continue;
         sr_str parts[2] = {
             sr_catalog_artist_name(a->cat, sr_catalog_item_artist(a->cat, in[i].item)),
@@ -973,7 +1056,7 @@ static void h_recommend(void *ctx, const sr_http_req *req, sr_http_res *res) {
         goto done;
     }
     if (token && !req_token(a, req, json_string_value(token), &q, res)) goto done;
-    if (!parse_ratings(a, body, &in, &n_in, res)) goto done;
+    if (!parse_ratings(a, body, RATING_RECOMMEND, &in, &n_in, res)) goto done;
     for (size_t i = 0; i < n_in; i++) {
         if (in[i].item == NO_ITEM)
             req_unmatched(&q, in[i].artist, in[i].track);
@@ -1040,7 +1123,8 @@ static void profile_reply(const sr_api *a, const sr_http_req *req, const char *t
     sr_profile_free(&p);
 }
 
-/* Replaces every rating of token with the body's "ratings" (required when need). */
+/* Replaces every rating of token with the body's "ratings" (required when need), each
+ * with its source, plays and added as given (RATING_PUT). */
 static bool put_ratings(const sr_api *a, const sr_http_req *req, const char *token, json_t *body,
                         bool need, sr_http_res *res) {
     static const char *const keys[] = {"ratings", NULL};
@@ -1051,7 +1135,7 @@ static bool put_ratings(const sr_api *a, const sr_http_req *req, const char *tok
     }
     in_rating *in;
     size_t n;
-    if (!parse_ratings(a, body, &in, &n, res)) return false;
+    if (!parse_ratings(a, body, RATING_PUT, &in, &n, res)) return false;
     sr_profile_rating *r = sr_mallocarray(n ? n : 1, sizeof *r);
     char *names = NULL;
     sr_diag d = {{0}};
@@ -1111,7 +1195,7 @@ static void h_rating_add(void *ctx, const sr_http_req *req, sr_http_res *res) {
     const char *token = token_of(req);
     json_t *body = body_object(req, res);
     in_rating in;
-    if (!body || !parse_rating(a, body, "", &in, res)) {
+    if (!body || !parse_rating(a, body, RATING_SET, "", &in, res)) {
         json_decref(body);
         return;
     }
@@ -1207,6 +1291,13 @@ static void h_block_add(void *ctx, const sr_http_req *req, sr_http_res *res) {
     }
     t.id = (uint32_t)id;
     if (!block_names(a, &t, res)) goto done;
+    if (t.kind == SR_PROFILE_BLOCK_ARTIST && blank(t.artist)) {
+        sr_http_error(res, 400,
+                      "artist %u has no name (the songs without an artist): block its songs "
+                      "one by one",
+                      t.id);
+        goto done;
+    }
     bool existed = profile_has(a, token, true, t.kind, t.artist, t.track);
     sr_diag d = {{0}};
     sr_err e = sr_profiles_add_block(a->prof, token, t.kind, t.artist, t.track, until, now_s(), &d);
@@ -1236,6 +1327,11 @@ static void h_block_delete(void *ctx, const sr_http_req *req, sr_http_res *res) 
                  song ? sr_catalog_n_items(a->cat) : sr_catalog_n_artists(a->cat), &t.id) ||
         !block_names(a, &t, res))
         goto done;
+    /* The artist without a name cannot be blocked (h_block_add), so it has no block. */
+    if (t.kind == SR_PROFILE_BLOCK_ARTIST && blank(t.artist)) {
+        sr_http_error(res, 404, "the profile has no such artist block");
+        goto done;
+    }
     sr_diag d = {{0}};
     sr_err e =
         sr_profiles_delete_block(a->prof, token_of(req), t.kind, t.artist, t.track, now_s(), &d);

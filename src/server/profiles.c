@@ -586,24 +586,27 @@ static sr_err check_name(const char *what, const char *s, sr_diag *d) {
     return SR_OK;
 }
 
-/* Appends sr_normalize(s) to key; a blank name is an error. */
-static sr_err add_norm(sr_normbuf *nb, sr_buf *key, const char *what, const char *s, sr_diag *d) {
+/* Appends sr_normalize(s) to key; a blank name is an error unless blank_ok. */
+static sr_err add_norm(sr_normbuf *nb, sr_buf *key, const char *what, const char *s, bool blank_ok,
+                       sr_diag *d) {
     sr_str n;
     if (sr_normalize(sr_str_c(s), nb, &n)) return sr_diag_set(d, SR_E_NOMEM, "out of memory");
-    if (n.n == 0) return sr_diag_set(d, SR_E_INPUT, "%s is blank", what);
+    if (n.n == 0 && !blank_ok) return sr_diag_set(d, SR_E_INPUT, "%s is blank", what);
     sr_buf_add(key, n.p, n.n);
     return SR_OK;
 }
 
-/* Checks artist (and track, when with_track) and appends their key and a NUL to key. */
+/* Checks artist (and track, when with_track) and appends their key and a NUL to key. A
+ * song's artist may be blank (a song of items-only data, named by its track alone); an
+ * artist on its own (an artist block) may not, and neither may a track. */
 static sr_err make_key(sr_normbuf *nb, sr_buf *key, const char *artist, bool with_track,
                        const char *track, sr_diag *d) {
     sr_err e = check_name("artist", artist, d);
     if (!e && with_track) e = check_name("track", track, d);
-    if (!e) e = add_norm(nb, key, "artist", artist, d);
+    if (!e) e = add_norm(nb, key, "artist", artist, with_track, d);
     if (!e && with_track) {
         sr_buf_adds(key, SEP);
-        e = add_norm(nb, key, "track", track, d);
+        e = add_norm(nb, key, "track", track, false, d);
     }
     sr_buf_addc(key, 0);
     if (!e && !sr_buf_ok(key)) e = sr_diag_set(d, SR_E_NOMEM, "out of memory");
@@ -612,12 +615,17 @@ static sr_err make_key(sr_normbuf *nb, sr_buf *key, const char *artist, bool wit
 
 /* ---- ratings ---- */
 
-static sr_err check_rating(const sr_profile_rating *r, sr_diag *d) {
+static sr_err check_rating(const sr_profile_rating *r, int64_t now, sr_diag *d) {
     if (!isfinite(r->rating)) return sr_diag_set(d, SR_E_INPUT, "rating is not a finite number");
     if (r->source != SR_PROFILE_RATED && r->source != SR_PROFILE_HISTORY)
         return sr_diag_set(d, SR_E_INPUT, "unknown rating source %d", (int)r->source);
     if (r->source == SR_PROFILE_RATED && r->plays != 0)
         return sr_diag_set(d, SR_E_INPUT, "a rating set by hand has no play count");
+    /* A time from a clock a little ahead is fine; one from another year is a mistake. */
+    if (r->added < 0 || (r->added > 0 && r->added - SR_PROFILES_ADDED_AHEAD > now))
+        return sr_diag_set(d, SR_E_INPUT,
+                           "added %lld is not a Unix time up to %d s after now (or 0: now)",
+                           (long long)r->added, SR_PROFILES_ADDED_AHEAD);
     return SR_OK;
 }
 
@@ -652,7 +660,7 @@ static sr_err write_ratings(sr_profiles *p, conn *c, int64_t id, const void *arg
         sqlite3_bind_double(st, 5, r->rating);
         sqlite3_bind_int64(st, 6, r->plays);
         bind_text(st, 7, sr_profile_source_name(r->source));
-        sqlite3_bind_int64(st, 8, b->now);
+        sqlite3_bind_int64(st, 8, r->added ? r->added : b->now);
         rc = run(st);
     }
     int64_t count = 0;
@@ -667,11 +675,12 @@ static sr_err write_ratings(sr_profiles *p, conn *c, int64_t id, const void *arg
 }
 
 /* Checks every rating and computes its key into keys (before any lock is taken). */
-static sr_err prepare_ratings(const sr_profile_rating *r, size_t n, sr_buf *keys, sr_diag *d) {
+static sr_err prepare_ratings(const sr_profile_rating *r, size_t n, int64_t now, sr_buf *keys,
+                              sr_diag *d) {
     sr_normbuf nb = {0};
     sr_err e = SR_OK;
     for (size_t i = 0; i < n && !e; i++) {
-        e = check_rating(&r[i], d);
+        e = check_rating(&r[i], now, d);
         if (!e) e = make_key(&nb, keys, r[i].artist, true, r[i].track, d);
         if (e && d && n > 1) {
             char why[sizeof d->msg];
@@ -686,7 +695,7 @@ static sr_err prepare_ratings(const sr_profile_rating *r, size_t n, sr_buf *keys
 sr_err sr_profiles_set_ratings(sr_profiles *p, const char *token, const sr_profile_rating *r,
                                size_t n, bool replace_all, int64_t now, sr_diag *d) {
     sr_buf keys = SR_BUF_INIT;
-    sr_err e = prepare_ratings(r, n, &keys, d);
+    sr_err e = prepare_ratings(r, n, now, &keys, d);
     if (!e) {
         rating_batch b = {r, n, keys.p, replace_all, now};
         e = write_profile(p, token, now, write_ratings, &b, d);

@@ -35,13 +35,14 @@
 
 #include "util/err.h"
 
-#define SR_PROFILES_TOKEN_LEN     32   /* hex digits; a token buffer holds 33 bytes */
-#define SR_PROFILES_MAX_RATINGS   1000 /* per profile */
-#define SR_PROFILES_MAX_BLOCKS    1000 /* per profile, unexpired */
-#define SR_PROFILES_NAME_MAX      1024 /* bytes of an artist or track name */
-#define SR_PROFILES_CONNS_DEFAULT 4    /* connections when sr_profiles_open gets 0 */
-#define SR_PROFILES_BUSY_MS       5000 /* busy_timeout against other processes */
-#define SR_PROFILES_SCHEMA        1    /* PRAGMA user_version this code writes */
+#define SR_PROFILES_TOKEN_LEN     32    /* hex digits; a token buffer holds 33 bytes */
+#define SR_PROFILES_MAX_RATINGS   1000  /* per profile */
+#define SR_PROFILES_MAX_BLOCKS    1000  /* per profile, unexpired */
+#define SR_PROFILES_NAME_MAX      1024  /* bytes of an artist or track name */
+#define SR_PROFILES_CONNS_DEFAULT 4     /* connections when sr_profiles_open gets 0 */
+#define SR_PROFILES_BUSY_MS       5000  /* busy_timeout against other processes */
+#define SR_PROFILES_SCHEMA        1     /* PRAGMA user_version this code writes */
+#define SR_PROFILES_ADDED_AHEAD   86400 /* s a rating's given `added` may be after now */
 
 typedef enum sr_profile_source {
     SR_PROFILE_RATED,   /* "rated": set by hand; plays is 0 */
@@ -53,15 +54,17 @@ typedef enum sr_profile_block_kind {
     SR_PROFILE_BLOCK_ARTIST, /* "artist": every song of an artist; track is "" */
 } sr_profile_block_kind;
 
-/* One rating. As input (sr_profiles_set_ratings) only artist, track, rating, plays and
- * source are read; key and added are filled on output. */
+/* One rating. As input (sr_profiles_set_ratings) artist, track, rating, plays, source
+ * and added are read (key is ignored); on output every field is filled. */
 typedef struct sr_profile_rating {
-    const char *artist, *track; /* display strings, as given */
+    const char *artist, *track; /* display strings, as given; artist may be blank */
     const char *key;            /* sr_normalize(artist) "\x1f" sr_normalize(track) */
     double rating;              /* finite; the caller checks the model's scale */
     uint32_t plays;             /* 0 for SR_PROFILE_RATED */
     sr_profile_source source;
-    int64_t added; /* Unix s of the last set */
+    /* Unix s of the last set. As input: 0 means the call's now; otherwise at most now +
+     * SR_PROFILES_ADDED_AHEAD (a rating put back as it was read keeps its time). */
+    int64_t added;
 } sr_profile_rating;
 
 typedef struct sr_profile_block {
@@ -108,17 +111,23 @@ void sr_profile_free(sr_profile *pr);
 /* Deletes the profile with its ratings and blocks. SR_E_NOTFOUND when unknown. */
 sr_err sr_profiles_delete(sr_profiles *p, const char *token, sr_diag *d);
 
-/* Sets the rating of (artist, track), replacing the one with the same key. Names:
- * valid UTF-8, at most SR_PROFILES_NAME_MAX bytes, no control characters, not blank
- * (SR_E_INPUT); rating finite (SR_E_INPUT); plays 0 for SR_PROFILE_RATED; a new key
- * beyond SR_PROFILES_MAX_RATINGS -> SR_E_LIMIT. Every write below likewise: the token
- * unknown or malformed -> SR_E_NOTFOUND, and `updated` becomes now. */
+/* Sets the rating of (artist, track), replacing the one with the same key; its added
+ * becomes now. Names: valid UTF-8, at most SR_PROFILES_NAME_MAX bytes, no control
+ * characters, the track not blank (SR_E_INPUT). The artist may be blank: the songs of
+ * items-only data (rating triples, play-count triplets) have none, and the catalog
+ * finds them by their track (sr_catalog_find_song); whether a blank artist names a
+ * song is the caller's to check, the store has no catalog. Rating finite (SR_E_INPUT);
+ * plays 0 for SR_PROFILE_RATED; a new key beyond SR_PROFILES_MAX_RATINGS ->
+ * SR_E_LIMIT. Every write below likewise: the token unknown or malformed ->
+ * SR_E_NOTFOUND, and `updated` becomes now. */
 sr_err sr_profiles_set_rating(sr_profiles *p, const char *token, const char *artist,
                               const char *track, double rating, uint32_t plays,
                               sr_profile_source source, int64_t now, sr_diag *d);
 /* Sets n ratings in one transaction, in order (a later duplicate key wins, at the first
- * one's place). replace_all first removes every rating of the profile (PUT semantics).
- * Every rating is checked before anything is written; all or none are stored. */
+ * one's place), each with its own source, plays and added (0: now; after now +
+ * SR_PROFILES_ADDED_AHEAD, or negative -> SR_E_INPUT). replace_all first removes every
+ * rating of the profile (PUT semantics). Every rating is checked before anything is
+ * written; all or none are stored. */
 sr_err sr_profiles_set_ratings(sr_profiles *p, const char *token, const sr_profile_rating *r,
                                size_t n, bool replace_all, int64_t now, sr_diag *d);
 /* Removes the rating with the key of (artist, track). SR_E_NOTFOUND when absent. */
@@ -129,8 +138,9 @@ sr_err sr_profiles_clear_ratings(sr_profiles *p, const char *token, int64_t now,
 
 /* Blocks a song (kind SONG: artist and track) or an artist (kind ARTIST: track NULL or
  * "") until `until` (0: forever; otherwise it must be after now). Adding the same key
- * again replaces until. Names are checked as for ratings. Expired blocks are removed
- * first; a new key beyond SR_PROFILES_MAX_BLOCKS -> SR_E_LIMIT. */
+ * again replaces until. Names are checked as for ratings (a song's artist may be blank;
+ * an artist block's may not). Expired blocks are removed first; a new key beyond
+ * SR_PROFILES_MAX_BLOCKS -> SR_E_LIMIT. */
 sr_err sr_profiles_add_block(sr_profiles *p, const char *token, sr_profile_block_kind kind,
                              const char *artist, const char *track, int64_t until, int64_t now,
                              sr_diag *d);

@@ -3,9 +3,11 @@
 # artist whose name is an HTML injection attempt), the server on port 0, and every route
 # of docs/API.md with its error cases: search, artists, songs, similar songs, the model,
 # recommend (ratings by id and by name, filters, every validation error, body limits),
-# profiles (create, ratings new/replaced, 20 concurrent rating POSTs, blocks, PUT,
-# history upload, exports in JSON/JSPF/XSPF/CSV, delete), /healthz, /metrics, profile
-# persistence across a restart on the same --db, and exit 0 on SIGTERM.
+# profiles (create, ratings new/replaced, 20 concurrent rating POSTs, blocks, PUT with
+# GET's source/plays/added and a GET -> PUT round trip, history upload, exports in
+# JSON/JSPF/XSPF/CSV, delete), /healthz, /metrics, profile persistence across a restart
+# on the same --db, exit 0 on SIGTERM, and then a model of items-only data (rating
+# triples), whose songs have no artist, through the profile routes.
 # Usage: tests/cli/serve.sh PATH/TO/songrec   (run from tests/)
 set -uo pipefail
 BIN=$1
@@ -239,6 +241,29 @@ check 200 "profile unchanged" GET "$P" && js "len(d['ratings']) == 22" "a refuse
 check 200 "PUT" PUT "$P" -H 'Content-Type: application/json' --data-binary '{"ratings": [{"song": 1, "rating": 5}, {"song": 2, "rating": 6}, {"artist": "Some One", "track": "Else", "rating": 7}]}'
 js "[(r['id'], r['rating']) for r in d['ratings']] == [(1, 5.0), (2, 6.0), (None, 7.0)]" "PUT replaced the ratings"
 check 400 "PUT without ratings" PUT "$P" --data-binary '{}'
+# PUT takes back what GET answers (source, plays, added): a profile read and put back
+# less one rating keeps every other rating exactly as it was
+post_json 201 "third profile" /api/profiles ''
+P3=/api/profiles/$(jv "d['token']")
+check 200 "PUT with source, plays, added" PUT "$P3" --data-binary '{"ratings": [{"song": 1, "rating": 5, "source": "history", "plays": 12, "added": 1600000000}, {"song": 2, "rating": 6, "source": "rated", "plays": 0}, {"artist": "Some One", "track": "Else", "rating": 7, "added": 1600000001}, {"song": 4, "rating": 3, "source": "history"}]}'
+js "[(r['id'], r['source'], r['plays'], r['added']) for r in d['ratings']] == [(1, 'history', 12, 1600000000), (2, 'rated', 0, d['updated']), (None, 'rated', 0, 1600000001), (4, 'history', 0, d['updated'])]" "PUT stored source, plays, added (absent: rated, 0, now)"
+cp "$T/body" "$T/p3.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=[{k: v for k, v in x.items() if k != 'id'} for x in d['ratings']]; del r[1]; print(json.dumps({'ratings': r}))" "$T/p3.json" > "$T/p3put.json"
+check 200 "PUT back less one" PUT "$P3" --data-binary "@$T/p3put.json"
+# same_p3: the ratings of the last answer are those of p3.json less the second
+same_p3() { python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['ratings']; b=json.load(open(sys.argv[2]))['ratings']; del a[1]; sys.exit(0 if a == b else 1)" "$T/p3.json" "$T/body" && ok || bad "$1: $(head -c 300 "$T/body")"; }
+check 200 "GET after PUT back" GET "$P3" && same_p3 "a profile put back less one rating changed"
+for f in '"source": "played"' '"source": 1' '"plays": -1, "source": "history"' '"plays": 2.5, "source": "history"' \
+  '"plays": 4294967296, "source": "history"' '"plays": 3' '"plays": 3, "source": "rated"' '"added": 0' '"added": -5' \
+  "\"added\": $(($(date +%s) + 2 * 86400))" '"added": "1600000000"' '"id": 1'; do
+  check 400 "PUT refuses {$f}" PUT "$P3" --data-binary "{\"ratings\": [{\"song\": 1, \"rating\": 5}, {\"song\": 2, \"rating\": 6, $f}]}"
+  FIELD=$(echo "$f" | cut -d'"' -f2)
+  js "d['error']['message'].startswith('ratings[1]: ') and '\"$FIELD\"' in d['error']['message']" "PUT refuses {$f}: the message names the index and the field"
+done
+check 200 "GET after refused PUTs" GET "$P3" && same_p3 "a refused PUT changed the profile"
+post_json 400 "POST rating takes no source" "$P3/ratings" '{"song": 1, "rating": 5, "source": "history"}'
+post_json 400 "recommend takes no plays" /api/recommend '{"ratings": [{"song": 1, "rating": 5, "plays": 3}]}'
+check 204 "delete third profile" DELETE "$P3"
 # a profile at its limit of 1,000 ratings: a new one is 409, a replaced one is fine
 post_json 201 "second profile" /api/profiles ''
 P2=/api/profiles/$(jv "d['token']")
@@ -257,6 +282,7 @@ NH=$(wc -l < "$T/h.jsonl")
 check 200 "history upload" POST "$P/history?filename=listens.jsonl" --data-binary "@$T/h.jsonl"
 js "d['listens'] == $NH and d['unmatched'] == 5 and d['matched'] == $NH - 5 and d['songs'] > 0 and d['added'] + d['updated'] + d['kept_rated'] == d['songs']" "history counts"
 NADD=$(jv "d['added']")
+NKEPT=$(jv "d['kept_rated']")
 check 200 "profile after history" GET "$P"
 js "sum(r['source'] == 'history' for r in d['ratings']) == $NADD and all(r['plays'] >= 1 for r in d['ratings'] if r['source'] == 'history')" "history ratings stored with plays"
 check 400 "history empty" POST "$P/history" --data-binary ''
@@ -269,6 +295,23 @@ rm -f "$T/huge"
 check 404 "history unknown token" POST /api/profiles/0123456789abcdef0123456789abcdef/history --data-binary "@$T/h.jsonl"
 post_json 200 "recommend with token" /api/recommend "{\"token\": \"$TOK\", \"ratings\": [{\"song\": 40, \"rating\": 10}], \"n\": 3}"
 js "len(d['items']) == 3 and d['used'] >= 3" "token ratings used"
+# a profile restored by PUT from its GET keeps its history ratings as history: a new
+# upload updates those and keeps the hand-set ones (kept_rated); here one history
+# rating is put back as set by hand
+call GET "$P"
+python3 -c "
+import json, sys
+r = [{k: v for k, v in x.items() if k != 'id'} for x in json.load(open(sys.argv[1]))['ratings']]
+h = [x for x in r if x['source'] == 'history'][0]
+h['source'], h['plays'] = 'rated', 0
+print(json.dumps({'ratings': r}))" "$T/body" > "$T/restore.json"
+post_json 201 "profile to restore into" /api/profiles ''
+P4=/api/profiles/$(jv "d['token']")
+check 200 "restore ratings with PUT" PUT "$P4" --data-binary "@$T/restore.json"
+js "sum(r['source'] == 'history' for r in d['ratings']) == $NADD - 1" "restored history ratings stay history"
+check 200 "history upload onto restored ratings" POST "$P4/history?filename=listens.jsonl" --data-binary "@$T/h.jsonl"
+js "d['added'] == 0 and d['updated'] == $NADD - 1 and d['kept_rated'] == $NKEPT + 1" "restored: history ratings updated, hand-set ones kept"
+check 204 "delete restored profile" DELETE "$P4"
 
 # ---- metrics, then persistence across a restart ----
 check 200 "metrics" GET /metrics
@@ -286,6 +329,56 @@ check 204 "delete profile" DELETE "$P"
 check 404 "deleted profile" GET "$P"
 check 404 "delete again" DELETE "$P"
 check 404 "malformed token" GET /api/profiles/xyz
+serve_stop
+
+# ---- items-only data (rating triples): songs without an artist, named by their track ----
+python3 -c "
+for u in range(8):
+    for i in range(6):
+        if (u + i) % 3: print('u%d i%d %d' % (u, i, 1 + (u * 7 + i * 3) % 5))" > "$T/items.txt"
+expect 0 "ingest items-only" -- "$BIN" ingest -q "$T/items.txt" --format ratings -o "$T/i.srd"
+expect 0 "train items-only" -- "$BIN" train -q "$T/i.srd" --algo svd --param n_factors=4 -o "$T/i.srm"
+serve_start "$T/i.srm" --db "$T/pi.db"
+check 200 "items-only song 0" GET /api/songs/0 && js "d['artist'] == '' and d['track'].startswith('i')" "a song without an artist"
+I0=$(jv "d['track']")
+I1=$(curl -s "${URL}api/songs/1" | python3 -c "import json,sys; print(json.load(sys.stdin)['track'])")
+post_json 201 "profile (items-only)" /api/profiles ''
+PI=/api/profiles/$(jv "d['token']")
+post_json 201 "rate a song without an artist by id" "$PI/ratings" '{"song": 0, "rating": 4}'
+js "d['id'] == 0 and d['artist'] == '' and d['track'] == '$I0'" "stored with the catalog's names"
+post_json 201 "rate a song without an artist by names" "$PI/ratings" "{\"artist\": \"\", \"track\": \"${I1^^}\", \"rating\": 2}"
+js "d['id'] == 1 and d['created']" "found by its track alone"
+post_json 400 "blank artist, a track not in the catalog" "$PI/ratings" '{"artist": " ", "track": "no such item", "rating": 2}'
+js "'artist is blank' in d['error']['message']" "says the artist is blank"
+post_json 400 "blank artist and track" "$PI/ratings" '{"artist": "", "track": " ", "rating": 2}'
+post_json 200 "recommend: a blank artist not in the catalog is unknown" /api/recommend '{"ratings": [{"artist": "", "track": "no such item", "rating": 2}]}'
+js "d['unknown'] == 1" "counted unknown"
+post_json 201 "block a song without an artist" "$PI/blocks" '{"song": 2}'
+post_json 400 "block the artist without a name" "$PI/blocks" '{"artist": 0}'
+check 404 "unblock the artist without a name" DELETE "$PI/blocks/artist/0"
+check 200 "items-only profile" GET "$PI"
+js "[(r['id'], r['artist']) for r in d['ratings']] == [(0, ''), (1, '')] and [(b['id'], b['artist']) for b in d['blocks']] == [(2, '')]" "ratings and block map to their songs"
+check 200 "items-only recommendations" POST /api/recommend -d "{\"token\": \"${PI##*/}\", \"n\": 3}"
+js "d['used'] == 2 and d['unknown'] == 0 and len(d['items']) > 0 and all(i['id'] not in (0, 1, 2) and i['artist'] == '' for i in d['items'])" "recommended from the stored ratings, block honoured"
+check 200 "items-only export csv" GET "$PI/recommendations?format=csv&n=3"
+python3 -c "import csv,re,sys; r=list(csv.DictReader(open(sys.argv[1], newline=''))); sys.exit(0 if r and all(x['artist'] == '' and re.fullmatch('i[0-9]+', x['track']) for x in r) else 1)" "$T/body" && ok || bad "csv rows of songs without an artist: $(head -c 300 "$T/body")"
+check 200 "items-only export jspf" GET "$PI/recommendations?format=jspf&n=3"
+js "d['playlist']['track'] and all(__import__('re').fullmatch('i[0-9]+', t['title']) and not t.get('creator') for t in d['playlist']['track'])" "jspf titles are the tracks alone"
+check 200 "items-only export xspf" GET "$PI/recommendations?format=xspf&n=3"
+python3 -c "import re,sys, xml.etree.ElementTree as E; ns='{http://xspf.org/ns/0/}'; t=E.parse(sys.argv[1]).getroot().findall(ns+'trackList/'+ns+'track'); sys.exit(0 if t and all(re.fullmatch('i[0-9]+', x.findtext(ns+'title')) and not x.findtext(ns+'creator') for x in t) else 1)" "$T/body" && ok || bad "xspf titles of songs without an artist"
+# two songs new to the profile, and the one rated by hand (kept)
+read -r H1 H2 < <(for i in 0 1 2 3 4 5; do [ "i$i" != "$I0" ] && [ "i$i" != "$I1" ] && echo "i$i"; done | head -2 | tr '\n' ' ')
+printf 'me %s 5\nme %s 2\nme %s 1\n' "$H1" "$H2" "$I0" > "$T/ih.txt"
+check 200 "history upload (items-only)" POST "$PI/history?format=ratings" --data-binary "@$T/ih.txt"
+js "d['matched'] == 3 and d['added'] == 2 and d['kept_rated'] == 1" "history songs without an artist stored"
+check 200 "items-only profile after history" GET "$PI"
+js "sorted(r['track'] for r in d['ratings'] if r['source'] == 'history') == ['$H1', '$H2'] and all(r['artist'] == '' and r['id'] is not None for r in d['ratings'])" "history ratings of songs without an artist"
+cp "$T/body" "$T/pi.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({'ratings': [{k: v for k, v in r.items() if k != 'id'} for r in d['ratings']]}))" "$T/pi.json" > "$T/piput.json"
+check 200 "items-only PUT back" PUT "$PI" --data-binary "@$T/piput.json"
+python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a['ratings'] == b['ratings'] else 1)" "$T/pi.json" "$T/body" && ok || bad "items-only profile changed when put back"
+check 204 "delete a rating of a song without an artist" DELETE "$PI/ratings/1"
+check 404 "delete it again" DELETE "$PI/ratings/1"
 serve_stop
 
 finish

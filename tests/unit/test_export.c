@@ -31,6 +31,8 @@ static const uint8_t MBID_ROADS[16] = {0xe8, 0xf9, 0xb1, 0x88, 0xf8, 0x19, 0x4e,
 static const sr_export_meta META = {"songrec recommendations", "songrec", "SVD n_factors=50",
                                     1714564800}; /* 2024-05-01T12:00:00Z */
 
+#define EN_DASH_TEXT "\xe2\x80\x93" /* U+2013, between a reason's artist and track */
+
 static sr_export_because because_roads[2];
 static sr_export_item two[2];
 
@@ -221,6 +223,29 @@ static void test_csv_exact(void **state) {
                   "1,Portishead,Roads,4.457,0.800,false,e8f9b188-f819-4e43-ab0f-4bd26ce9ff56,"
                   "Radiohead – Airbag (0.912); Björk – Jóga (0.500)\r\n"
                   "2,Sigur Rós,Hoppípolla,3.000,0.125,true,,\r\n");
+}
+
+/* Items-only data (rating triples): songs without an artist are their track alone — no
+ * " – " before it in the reasons, no empty creator in JSPF and XSPF. */
+static void test_no_artist(void **state) {
+    (void)state;
+    sr_export_because why[1] = {{SR_STR_NULL, sr_str_c("i1"), 0.25}};
+    const sr_export_item it[1] = {{5, SR_STR_NULL, sr_str_c("i3"), NULL, 3.5, 0.2, false, why, 1}};
+    assert_output(SR_EXPORT_CSV, &META, it, 1,
+                  "rank,artist,track,score,support,weak,mbid,because\r\n"
+                  "1,,i3,3.500,0.200,false,,i1 (0.250)\r\n");
+    static const sr_export_format fs[] = {SR_EXPORT_JSPF, SR_EXPORT_XSPF};
+    static const char *const creator[] = {"\"creator\"", "<creator>"};
+    for (size_t k = 0; k < 2; k++) {
+        char *s = render(fs[k], &META, it, 1);
+        assert_non_null(strstr(s, "because: i1 (0.250)"));
+        assert_null(strstr(s, EN_DASH_TEXT " i1"));
+        /* the playlist's own creator (META) is the only one */
+        const char *first = strstr(s, creator[k]);
+        assert_non_null(first);
+        assert_null(strstr(first + 1, creator[k]));
+        sr_free(s);
+    }
 }
 
 static void test_jspf_exact(void **state) {
@@ -842,6 +867,7 @@ int main(void) {
         cmocka_unit_test(test_format_names),
         cmocka_unit_test_setup(test_json_exact, setup_two),
         cmocka_unit_test_setup(test_csv_exact, setup_two),
+        cmocka_unit_test(test_no_artist),
         cmocka_unit_test_setup(test_jspf_exact, setup_two),
         cmocka_unit_test_setup(test_xspf_exact, setup_two),
         cmocka_unit_test(test_empty_list),

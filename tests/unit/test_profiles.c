@@ -313,6 +313,109 @@ static void test_set_ratings_batch(void **state) {
     sr_profile_free(&pr);
 }
 
+/* Songs of items-only data (rating triples) have no artist: a song key may have a blank
+ * artist (the catalog finds such songs by their track), an artist block may not. */
+static void test_songs_without_artist(void **state) {
+    fixture *f = *state;
+    char tok[33];
+    new_profile(f->p, tok);
+    rate(f->p, tok, "", "i1", 4, NOW);
+    rate(f->p, tok, "", "i2", 2, NOW);
+    rate(f->p, tok, "  ", "I1", 5, NOW + 1); /* the same key: replaces i1 in place */
+    rate(f->p, tok, "A", "i1", 3, NOW);      /* another song */
+    sr_diag d = {{0}};
+    sr_profile_rating h = {
+        .artist = "", .track = "i3", .rating = 1, .plays = 7, .source = SR_PROFILE_HISTORY};
+    assert_int_equal(sr_profiles_set_ratings(f->p, tok, &h, 1, false, NOW + 2, &d), SR_OK);
+    assert_int_equal(sr_profiles_add_block(f->p, tok, SR_PROFILE_BLOCK_SONG, "", "i9", 0, NOW, &d),
+                     SR_OK);
+    assert_int_equal(
+        sr_profiles_add_block(f->p, tok, SR_PROFILE_BLOCK_ARTIST, " ", NULL, 0, NOW, &d),
+        SR_E_INPUT);
+    assert_string_equal(d.msg, "artist is blank");
+    sr_profile pr;
+    get(f->p, tok, NOW + 2, &pr);
+    assert_string_equal(rating_list(&pr), "  /I1|/i2|A/i1|/i3");
+    assert_string_equal(pr.ratings[0].key, "\x1fi1");
+    assert_true(pr.ratings[0].rating == 5);
+    assert_string_equal(pr.ratings[2].key, "a\x1fi1");
+    assert_int_equal(pr.ratings[3].plays, 7);
+    assert_int_equal(pr.n_blocks, 1);
+    assert_string_equal(pr.blocks[0].artist, "");
+    assert_string_equal(pr.blocks[0].key, "\x1fi9");
+    sr_profile_free(&pr);
+    assert_int_equal(sr_profiles_delete_rating(f->p, tok, "", "I2", NOW + 3, &d), SR_OK);
+    assert_int_equal(sr_profiles_delete_block(f->p, tok, SR_PROFILE_BLOCK_SONG, "", "i9", NOW, &d),
+                     SR_OK);
+    get(f->p, tok, NOW + 3, &pr);
+    assert_string_equal(rating_list(&pr), "  /I1|A/i1|/i3");
+    assert_int_equal(pr.n_blocks, 0);
+    sr_profile_free(&pr);
+}
+
+/* A rating's added as given (a profile read and put back keeps its times), 0: now; not
+ * negative, nor more than SR_PROFILES_ADDED_AHEAD after now. */
+static void test_ratings_keep_added(void **state) {
+    fixture *f = *state;
+    char tok[33];
+    new_profile(f->p, tok);
+    sr_profile_rating r[] = {
+        {.artist = "A", .track = "1", .rating = 3, .added = 1500000000},
+        {.artist = "B",
+         .track = "2",
+         .rating = 4,
+         .plays = 9,
+         .source = SR_PROFILE_HISTORY,
+         .added = NOW - 5},
+        {.artist = "C", .track = "3", .rating = 5}, /* added 0: now */
+        {.artist = "D", .track = "4", .rating = 5, .added = NOW + SR_PROFILES_ADDED_AHEAD},
+    };
+    sr_diag d = {{0}};
+    assert_int_equal(sr_profiles_set_ratings(f->p, tok, r, 4, true, NOW, &d), SR_OK);
+    sr_profile pr;
+    get(f->p, tok, NOW, &pr);
+    assert_int_equal(pr.n_ratings, 4);
+    assert_int_equal(pr.ratings[0].added, 1500000000);
+    assert_int_equal(pr.ratings[1].added, NOW - 5);
+    assert_int_equal(pr.ratings[1].source, SR_PROFILE_HISTORY);
+    assert_int_equal(pr.ratings[1].plays, 9);
+    assert_int_equal(pr.ratings[2].added, NOW);
+    assert_int_equal(pr.ratings[3].added, NOW + SR_PROFILES_ADDED_AHEAD);
+    /* Put back as read, less one, later: every other rating stays exactly as it was. */
+    sr_profile_rating back[3] = {pr.ratings[0], pr.ratings[2], pr.ratings[3]};
+    assert_int_equal(sr_profiles_set_ratings(f->p, tok, back, 3, true, NOW + 100, &d), SR_OK);
+    sr_profile again;
+    get(f->p, tok, NOW + 100, &again);
+    assert_int_equal(again.n_ratings, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(again.ratings[i].key, back[i].key);
+        assert_true(again.ratings[i].rating == back[i].rating);
+        assert_int_equal(again.ratings[i].plays, back[i].plays);
+        assert_int_equal(again.ratings[i].source, back[i].source);
+        assert_int_equal(again.ratings[i].added, back[i].added);
+    }
+    assert_int_equal(again.updated, NOW + 100);
+    sr_profile_free(&again);
+    sr_profile_free(&pr);
+    /* Setting one rating again makes its time now. */
+    rate(f->p, tok, "a", "1", 2, NOW + 200);
+    get(f->p, tok, NOW + 200, &pr);
+    assert_int_equal(pr.ratings[0].added, NOW + 200);
+    sr_profile_free(&pr);
+    /* Refused, with nothing written: a negative time, one too far ahead. */
+    sr_profile_rating bad[] = {{.artist = "E", .track = "5", .rating = 1},
+                               {.artist = "F", .track = "6", .rating = 1, .added = -1}};
+    assert_int_equal(sr_profiles_set_ratings(f->p, tok, bad, 2, false, NOW + 300, &d), SR_E_INPUT);
+    assert_string_equal(d.msg, "rating 2: added -1 is not a Unix time up to 86400 s after now (or "
+                               "0: now)");
+    bad[1].added = NOW + 300 + SR_PROFILES_ADDED_AHEAD + 1;
+    assert_int_equal(sr_profiles_set_ratings(f->p, tok, bad, 2, false, NOW + 300, &d), SR_E_INPUT);
+    get(f->p, tok, NOW + 300, &pr);
+    assert_int_equal(pr.n_ratings, 3);
+    assert_int_equal(pr.updated, NOW + 200);
+    sr_profile_free(&pr);
+}
+
 static void test_blocks_with_expiry(void **state) {
     fixture *f = *state;
     char tok[33];
@@ -470,8 +573,8 @@ static void test_invalid_names_and_values(void **state) {
          "b",
          "t", "artist contains a control character"},
         {"a", "x\ny", "track contains a control character"},
-        {"   ", "t", "artist is blank"},
         {"a", "\xe2\x80\x8b", "track is blank"}, /* only a zero-width space */
+        {"", "  ", "track is blank"},            /* a blank artist, but no track either */
         {NULL, "t", "artist is missing"},
         {"a", NULL, "track is missing"},
     };
@@ -868,6 +971,8 @@ int main(void) {
         T(test_normalised_key_dedupe),
         T(test_delete_and_clear),
         T(test_set_ratings_batch),
+        T(test_songs_without_artist),
+        T(test_ratings_keep_added),
         T(test_blocks_with_expiry),
         T(test_rating_limit),
         T(test_block_limit),
