@@ -30,7 +30,8 @@ static void usage(FILE *f) {
                "input:\n"
                "  --format NAME            force the format (default: detected per file)\n"
                "  --list-formats           list the formats and exit\n"
-               "  --user NAME              user for records without one\n"
+               "  --user NAME              user for records without one (default: from the\n"
+               "                           file name: <user>_lb-DATE.json, <user>.csv, ...)\n"
                "  --columns MAP            CSV column names, e.g. user=U,artist=A,track=T,time=TS\n"
                "  --min-ms-played N        Spotify: shorter plays are skipped (default 30000)\n"
                "  --scale LO..HI           rating data: the rating scale, e.g. 1..5 (default:\n"
@@ -171,6 +172,7 @@ int sr_cmd_ingest(int argc, char **argv) {
     sr_ingest_opts io = {.read = {.min_ms_played = 30000}};
     sr_build_opts bo = {0};
     const char *out = NULL;
+    const char *since = NULL, *until = NULL; /* the dates as given, for messages */
     bool json = false, quiet = false;
     int c;
     optind = 1;
@@ -209,9 +211,9 @@ int sr_cmd_ingest(int argc, char **argv) {
         case O_UNTIL:
             if (!parse_date(optarg, &t)) goto bad;
             if (c == O_SINCE)
-                bo.since = t;
+                bo.since = t, since = optarg;
             else
-                bo.until = t;
+                bo.until = t, until = optarg;
             break;
         case O_MINUSER:
             if (!sr_cli_parse_u64(optarg, &bo.min_user_listens)) goto bad;
@@ -265,6 +267,15 @@ int sr_cmd_ingest(int argc, char **argv) {
     if (optind >= argc) {
         fprintf(stderr, "songrec ingest: no input files\n");
         usage(stderr);
+        return 1;
+    }
+    /* Listens are kept in [since, until): an empty window would read every input only
+     * to end with "no listens left". */
+    if (since && until && bo.since >= bo.until) {
+        fprintf(stderr,
+                "songrec ingest: --since %s is not before --until %s: no listen would be kept "
+                "(the window is [since, until))\n",
+                since, until);
         return 1;
     }
     sr_diag cd = {{0}};

@@ -1,14 +1,20 @@
 /* Streaming JSON array splitter and detection helpers (json_array.h).
  *
  * The splitter is a byte-level state machine over the stream's peek window: outside
- * strings it looks only at brackets, commas and quotes; inside strings only at '"' and
- * '\\' (8 bytes at a time). Its state (nesting bit stack, in-string, escape) lives in
- * the sr_json_array, so scanning resumes where it stopped when the window grows. The
- * element stays unconsumed in the stream buffer until the next call, which is what
- * lets the caller parse it in place; past SR_MAX_LINE the element is consumed in
- * pieces instead and reported as too long.
+ * strings it looks only at brackets, commas, quotes and newlines; inside strings only
+ * at '"', '\\' and control bytes (8 bytes at a time). Its state (nesting bit stack,
+ * in-string, escape) lives in the sr_json_array, so scanning resumes where it stopped
+ * when the window grows. The element stays unconsumed in the stream buffer until the
+ * next call, which is what lets the caller parse it in place; past SR_MAX_LINE the
+ * element is consumed in pieces instead and reported as too long.
  *
- * Byte offsets in messages are stream offsets (0-based) of the offending byte.
+ * Byte offsets in messages are stream offsets (0-based) of the offending byte. Lines
+ * (1-based, for "file:line" reports) come from the '\n' bytes passed: the whitespace
+ * skipper and the scan count them, and an element starts on the line after the
+ * newlines before it. The string loop's stop at control bytes costs nothing over
+ * stopping at '"' and '\\' alone (one test finds both '"' and them), and counts a raw
+ * newline inside a string, invalid but a line all the same. A whole document's element
+ * lines are found by one walk over its text after jansson accepted it.
  */
 #include "ingest/json_array.h"
 
@@ -49,7 +55,7 @@ static int next_byte(sr_json_array *a) {
         k = sr_stream_peek(a->in, CHUNK, &p);
         if (k < 0) return (int)k - 1;
         size_t i = 0;
-        while (i < (size_t)k && is_ws(p[i])) i++;
+        while (i < (size_t)k && is_ws(p[i])) a->newlines += p[i++] == '\n';
         sr_stream_consume(a->in, i);
         if (i < (size_t)k) return p[i];
     }
@@ -76,7 +82,8 @@ static bool top_is_array(const sr_json_array *a, unsigned depth) {
 typedef struct elem_scan {
     unsigned depth; /* open brackets */
     bool in_str, esc;
-    int kind; /* '{' container, '"' string, 's' scalar */
+    int kind;          /* '{' container, '"' string, 's' scalar */
+    uint64_t newlines; /* '\n' bytes passed */
 } elem_scan;
 
 /* Advances over p[*off, n). Returns 1 when the element ends (then *off is its length),
@@ -88,18 +95,22 @@ static int advance(sr_json_array *a, elem_scan *s, const unsigned char *p, size_
         if (s->in_str) {
             if (s->esc) {
                 s->esc = false;
+                s->newlines += p[i] == '\n';
                 i++;
                 continue;
             }
-            /* To the next '"' or '\\', 8 bytes at a time (zero-byte tests; the lowest
-             * flagged byte is exact). */
+            /* To the next '"', '\\' or control byte, 8 bytes at a time: q is zero where x
+             * has '\\', and x ^ 0x02.. maps '"' to 0x20 and keeps the bytes below 0x20
+             * below it, so one "less than 0x21" test finds both (zero-byte and less-than
+             * tests; the lowest flagged byte is exact). A control byte is invalid in a
+             * string, but a '\n' is a line all the same: it is counted and passed. */
             while (n - i >= 8) {
                 uint64_t x, q, b;
                 memcpy(&x, p + i, 8);
-                q = x ^ 0x2222222222222222ull;
+                q = x ^ 0x0202020202020202ull;
                 b = x ^ 0x5C5C5C5C5C5C5C5Cull;
                 uint64_t m =
-                    (((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b)) &
+                    (((q - 0x2121212121212121ull) & ~q) | ((b - 0x0101010101010101ull) & ~b)) &
                     0x8080808080808080ull;
                 if (m) {
                     i += (unsigned)__builtin_ctzll(m) >> 3;
@@ -107,10 +118,13 @@ static int advance(sr_json_array *a, elem_scan *s, const unsigned char *p, size_
                 }
                 i += 8;
             }
-            while (i < n && p[i] != '"' && p[i] != '\\') i++;
+            while (i < n && p[i] != '"' && p[i] != '\\' && p[i] >= 0x20) i++;
             if (i == n) break;
-            if (p[i] == '\\') {
-                s->esc = true;
+            if (p[i] != '"') {
+                if (p[i] == '\\')
+                    s->esc = true;
+                else
+                    s->newlines += p[i] == '\n';
                 i++;
                 continue;
             }
@@ -134,6 +148,9 @@ static int advance(sr_json_array *a, elem_scan *s, const unsigned char *p, size_
         switch (c) {
         case '"':
             s->in_str = true;
+            break;
+        case '\n':
+            s->newlines++;
             break;
         case '{':
         case '[':
@@ -172,7 +189,8 @@ static int read_element(sr_json_array *a, sr_json_elem *el, sr_diag *d) {
     if (k < 0) return (int)k;
     a->start = sr_stream_tell(a->in);
     a->index++;
-    elem_scan s = {0, false, false, 's'};
+    a->line = a->newlines + 1;
+    elem_scan s = {0, false, false, 's', 0};
     if (p[0] == '{' || p[0] == '[')
         s.kind = '{';
     else if (p[0] == '"')
@@ -207,6 +225,7 @@ static int read_element(sr_json_array *a, sr_json_elem *el, sr_diag *d) {
         k = sr_stream_peek(a->in, want, &p);
         if (k < 0) return (int)k;
     }
+    a->newlines += s.newlines;
     if (too_long || off > SR_MAX_LINE) {
         sr_stream_consume(a->in, off);
         return SR_JA_TOO_LONG;
@@ -224,6 +243,115 @@ static int finish(sr_json_array *a, sr_diag *d) {
     if (c < -1) return stream_error(c);
     if (c >= 0) return fail(a, d, "unexpected data after the JSON array", sr_stream_tell(a->in));
     return SR_JA_END;
+}
+
+/* ---- element lines of a whole document ----
+ * The walk runs over text that jansson accepted, so it need not check the syntax; it
+ * stays within the buffer whatever the bytes are. Raw newlines cannot occur inside
+ * strings of such text, so only those between tokens are counted. */
+
+typedef struct doc_walk {
+    const unsigned char *p;
+    size_t n, i;   /* the text, and the position */
+    uint64_t line; /* the line of p[i] */
+} doc_walk;
+
+static void walk_ws(doc_walk *w) {
+    while (w->i < w->n && is_ws(w->p[w->i])) w->line += w->p[w->i++] == '\n';
+}
+
+/* Past the string whose opening quote is at w->i. */
+static void walk_string(doc_walk *w) {
+    size_t i = w->i + 1;
+    while (i < w->n && w->p[i] != '"') i += w->p[i] == '\\' ? 2 : 1;
+    w->i = i < w->n ? i + 1 : w->n;
+}
+
+/* Past the value (string, container or scalar) starting at w->i. */
+static void walk_value(doc_walk *w) {
+    unsigned long depth = 0;
+    while (w->i < w->n) {
+        unsigned c = w->p[w->i];
+        if (c == '"') {
+            walk_string(w);
+            if (depth == 0) return;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) return; /* a scalar ended at its container's end */
+            w->i++;
+            if (--depth == 0) return;
+            continue;
+        } else if (depth == 0 && (c == ',' || c == ':' || is_ws(c))) {
+            return; /* a scalar ended */
+        }
+        w->line += c == '\n';
+        w->i++;
+    }
+}
+
+/* In the object whose '{' is at w->i, finds the value of the last member named key (the
+ * one jansson keeps): true with *at at that value. w ends past the object. Keys are
+ * compared as written (a key spelt with escapes is not found). */
+static bool walk_find(doc_walk *w, const char *key, doc_walk *at) {
+    size_t klen = strlen(key);
+    bool found = false;
+    w->i++;
+    for (;;) {
+        walk_ws(w);
+        if (w->i >= w->n || w->p[w->i] != '"') return found; /* '}' */
+        size_t ks = w->i + 1;
+        walk_string(w);
+        bool match = w->i - ks == klen + 1 && !memcmp(w->p + ks, key, klen);
+        walk_ws(w);
+        if (w->i < w->n && w->p[w->i] == ':') w->i++;
+        walk_ws(w);
+        if (match) {
+            *at = *w;
+            found = true;
+        }
+        walk_value(w);
+        walk_ws(w);
+        if (w->i >= w->n || w->p[w->i] != ',') return found;
+        w->i++;
+    }
+}
+
+/* Sets a->doc_lines to the line of each element of a->list, found in the document's
+ * text p[0, n), which starts on line a->newlines + 1. Left NULL (the elements are then
+ * numbered instead) when the array cannot be found as written, e.g. behind an escaped
+ * key. Returns SR_OK or SR_E_NOMEM. */
+static sr_err find_doc_lines(sr_json_array *a, const unsigned char *p, size_t n) {
+    size_t m = json_array_size(a->list);
+    doc_walk w = {p, n, 0, a->newlines + 1}, v;
+    walk_ws(&w);
+    if (m == 0 || w.i >= n || p[w.i] != '{' || !walk_find(&w, "payload", &v)) return SR_OK;
+    if (v.i < n && p[v.i] == '{') {
+        doc_walk payload = v;
+        if (!walk_find(&payload, "listens", &v)) return SR_OK;
+    }
+    if (v.i >= n || p[v.i] != '[') return SR_OK;
+    uint64_t *lines = sr_mallocarray(m, sizeof *lines);
+    if (!lines) return SR_E_NOMEM;
+    size_t k = 0;
+    v.i++;
+    for (;;) {
+        walk_ws(&v);
+        if (v.i >= n || p[v.i] == ']' || k == m) break;
+        size_t at = v.i;
+        lines[k++] = v.line;
+        walk_value(&v);
+        if (v.i == at) break;
+        walk_ws(&v);
+        if (v.i < n && p[v.i] == ',') v.i++;
+    }
+    if (k == m && v.i < n && p[v.i] == ']')
+        a->doc_lines = lines;
+    else
+        sr_free(lines);
+    return SR_OK;
 }
 
 static sr_err open_doc(sr_json_array *a, sr_diag *d) {
@@ -248,8 +376,8 @@ static sr_err open_doc(sr_json_array *a, sr_diag *d) {
     }
     json_error_t err;
     a->doc = json_loadb((const char *)buf, n, JSON_ALLOW_NUL, &err);
-    sr_free(buf);
     if (!a->doc) {
+        sr_free(buf);
         if (json_error_code(&err) == json_error_out_of_memory) return SR_E_NOMEM;
         a->state = ST_DONE;
         return sr_diag_set(d, SR_E_INPUT, "%s: not a JSON array or API response: %s at byte %d",
@@ -264,11 +392,15 @@ static sr_err open_doc(sr_json_array *a, sr_diag *d) {
         json_t *u = json_object_get(payload, "user_id");
         if (json_is_string(u)) a->doc_user = (sr_str){json_string_value(u), json_string_length(u)};
     }
-    if (!a->list) {
+    sr_err e = a->list ? find_doc_lines(a, buf, n) : SR_OK;
+    sr_free(buf);
+    if (!a->list || e) {
         json_decref(a->doc);
         a->doc = NULL;
+        a->list = NULL;
         a->doc_user = SR_STR_NULL;
         a->state = ST_DONE;
+        if (e) return e;
         return sr_diag_set(d, SR_E_INPUT, "%s: JSON object without a payload.listens array",
                            a->label ? a->label : "input");
     }
@@ -305,6 +437,7 @@ int sr_json_array_next(sr_json_array *a, sr_json_elem *el, sr_diag *d) {
         }
         el->value = json_array_get(a->list, a->index);
         el->text = SR_STR_NULL;
+        a->line = a->doc_lines ? a->doc_lines[a->index] : a->index + 1;
         a->index++;
         return SR_JA_ELEMENT;
     }
@@ -348,6 +481,7 @@ int sr_json_array_next(sr_json_array *a, sr_json_elem *el, sr_diag *d) {
 void sr_json_array_close(sr_json_array *a) {
     if (a->pending) sr_stream_consume(a->in, a->pending);
     json_decref(a->doc);
+    sr_free(a->doc_lines);
     memset(a, 0, sizeof *a);
 }
 
@@ -364,7 +498,7 @@ sr_err sr_json_array_read(sr_reader *r, unsigned flags, sr_json_elem_fn fn, void
             break;
         }
         if (k == SR_JA_TOO_LONG)
-            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, a.index, NULL);
+            e = sr_reader_skip(r, SR_SKIP_LINE_TOO_LONG, a.line, NULL);
         else
             e = fn(r, &a, &el, user);
         if (e) break;

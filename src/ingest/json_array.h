@@ -18,6 +18,11 @@
  * jansson, and the array at payload.listens (or payload itself) is walked; elements then
  * come as parsed values rather than bytes.
  *
+ * Each element comes with the line on which it starts (a->line), so that a bad record
+ * is reported as "file:line" in a pretty-printed export as in a compact one: the
+ * splitter counts the newlines of the bytes it delimits, and for a whole document the
+ * element starts are found once in its text (jansson keeps no positions).
+ *
  * Ownership: element bytes point into the stream's buffer and values into the parsed
  * document; both are valid until the next call or close.
  */
@@ -43,12 +48,16 @@ typedef struct sr_json_array {
     const char *label; /* for messages */
     uint64_t index;    /* 1-based index of the element last returned */
     uint64_t start;    /* stream offset of that element */
+    uint64_t line;     /* 1-based line of the input on which that element starts (for an
+                          API document whose array cannot be found as written: index) */
     /* private */
     int state;
-    size_t pending;  /* bytes of the last element, consumed on the next call */
-    json_t *doc;     /* payload mode: the whole document */
-    json_t *list;    /* borrowed from doc */
-    sr_str doc_user; /* payload.user_id (a user name in API responses), or empty */
+    size_t pending;      /* bytes of the last element, consumed on the next call */
+    uint64_t newlines;   /* newlines in the bytes delimited so far (array mode) */
+    json_t *doc;         /* payload mode: the whole document */
+    json_t *list;        /* borrowed from doc */
+    uint64_t *doc_lines; /* payload mode: the line of each element of list, or NULL */
+    sr_str doc_user;     /* payload.user_id (a user name in API responses), or empty */
     unsigned char stack[SR_JSON_MAX_DEPTH / 8]; /* bit per level: 1 = array */
 } sr_json_array;
 
@@ -69,8 +78,9 @@ sr_err sr_json_array_open(sr_json_array *a, sr_stream *in, unsigned flags, const
 int sr_json_array_next(sr_json_array *a, sr_json_elem *el, sr_diag *d);
 void sr_json_array_close(sr_json_array *a);
 
-/* Called for each element by sr_json_array_read; a->index is its 1-based number (the
- * "line" for sr_reader_emit / sr_reader_skip) and a->doc_user the document's user. */
+/* Called for each element by sr_json_array_read; a->line is the line on which it starts
+ * (the "line" for sr_reader_emit / sr_reader_skip), a->index its 1-based number and
+ * a->doc_user the document's user. */
 typedef sr_err (*sr_json_elem_fn)(sr_reader *r, const sr_json_array *a, const sr_json_elem *el,
                                   void *user);
 /* The element loop of an array reader: opens r->in (flags as for sr_json_array_open,

@@ -13,7 +13,9 @@
  *   commas and quotes from names, so there is no quoting. An older variant starts with
  *   the header artist,album,name,date, skipped by the same content rule (a date field
  *   that does not parse and holds no digit). An empty date is the now-playing row:
- *   BAD_TIMESTAMP. No user inside: the default user.
+ *   BAD_TIMESTAMP. No user inside: the default user (--user, user.json), else the one
+ *   the file's name gives, as the exporter names it `<user>.csv` (listen-formats.md
+ *   2.3, trap 27): "alice.csv", also as "alice.csv.gz" or an archive member.
  *
  * Both are one memchr per field over the stream's line buffer, nothing allocated; the
  * line loop (BOM, blank and overlong lines) is sr_delim_read_rows.
@@ -24,6 +26,10 @@
 #include "ingest/delim.h"
 #include "ingest/reader.h"
 #include "util/timeparse.h"
+
+static bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 /* A header-like value: non-empty, not a time, no digit ("timestamp", "date"). */
 static bool header_word(sr_str s) {
@@ -79,15 +85,40 @@ static sr_err row_csv(sr_reader *r, const sr_delim_row *row, void *user) {
     return sr_reader_emit(r, &l, no);
 }
 
+/* A Last.fm user name as its sign-up form allows: 2 to 15 ASCII letters, digits, '_'
+ * or '-', a letter first. Other names ("my scrobbles (1)") are not taken for one. */
+static bool lastfm_user_name(const char *s, size_t n) {
+    if (n < 2 || n > 15) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!letter && (i == 0 || !(is_digit(c) || c == '_' || c == '-'))) return false;
+    }
+    return true;
+}
+
+/* The user of a lastfm-to-csv export named "<user>.csv" (the member name has no
+ * compression suffix), or empty. */
+static sr_str user_from_name(const char *member) {
+    const char *b = sr_path_base(member ? member : "");
+    size_t n = strlen(b);
+    if (n <= 4 || strcmp(b + n - 4, ".csv") || !lastfm_user_name(b, n - 4)) return SR_STR_NULL;
+    return (sr_str){b, n - 4};
+}
+
 static sr_err read_csv(sr_reader *r) {
+    if (!r->default_user.n) {
+        r->default_user = user_from_name(r->member);
+        if (r->default_user.n && r->opts)
+            sr_logf(r->opts->log, SR_LOG_INFO,
+                    "%s: user '%.*s' taken from the file name (lastfm-to-csv names its export "
+                    "<user>.csv); --user NAME overrides",
+                    r->label ? r->label : r->member, (int)r->default_user.n, r->default_user.p);
+    }
     return sr_delim_read_rows(r, ',', 4, row_csv, NULL);
 }
 
 /* Detection ------------------------------------------------------------------------ */
-
-static bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
 
 /* YYYY-MM-DDTHH:MM:SSZ, shape only. */
 static bool iso_z(sr_str s) {

@@ -67,8 +67,8 @@ static sr_err element(sr_reader *r, const sr_json_array *a, const sr_json_elem *
         l.utf8_ok = true; /* both the scanner and jansson check it */
         if (e) return e;
     }
-    return why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, a->index)
-                                 : sr_reader_skip(r, why, a->index, detail);
+    return why == SR_SKIP__COUNT ? sr_reader_emit(r, &l, a->line)
+                                 : sr_reader_skip(r, why, a->line, detail);
 }
 
 static sr_err read_array(sr_reader *r) {

@@ -142,7 +142,7 @@ static sr_err row(sr_reader *r, const json_t *o, uint64_t no) {
 
 static sr_err element(sr_reader *r, const sr_json_array *a, const sr_json_elem *el, void *user) {
     const bool *podcasts = user;
-    uint64_t no = a->index;
+    uint64_t no = a->line;
     if (*podcasts) return sr_reader_skip(r, SR_SKIP_NON_MUSIC, no, NULL);
     json_error_t err;
     json_t *o = json_loadb(el->text.p, el->text.n, JSON_ALLOW_NUL, &err);

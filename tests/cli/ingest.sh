@@ -141,4 +141,29 @@ for bad_scale in 5..1 1..1 1 a..b 1..5x; do
 done
 expect 0 "fractional scale" -- "$BIN" ingest -q "$T/r.txt" --format ratings --scale 0.5..6 -o "$T/x.srd"
 
+# --since must come before --until (listens are kept in [since, until)): a usage error
+# naming both dates, given before any input is read (the input here does not exist).
+expect 1 "--since after --until" -- "$BIN" ingest --since 2012-01-01 --until 2010-01-01 "$T/none.csv" -o "$T/window.srd"
+grep -q -- "--since 2012-01-01 is not before --until 2010-01-01" "$T/err" && ok || bad "--since > --until: $(cat "$T/err")"
+expect 1 "--since equal to --until" -- "$BIN" ingest --until 2012-01-01 --since 2012-01-01 fixtures/text/bigquery.csv -o "$T/window.srd"
+grep -q -- "--since 2012-01-01 is not before --until 2012-01-01" "$T/err" && ok || bad "--since = --until: $(cat "$T/err")"
+[ ! -e "$T/window.srd" ] && ok || bad "an empty --since/--until window wrote a dataset"
+
+# A lastfm-to-csv export is named <user>.csv: the user comes from the name (also
+# compressed), --user overrides it, and a name that is no Last.fm user name gives none.
+# has_user FILE NAME: the dataset's user table holds NAME (stored NUL-terminated).
+has_user() { python3 -c "import sys; sys.exit(0 if sys.argv[2].encode() + b'\0' in open(sys.argv[1], 'rb').read() else 1)" "$1" "$2"; }
+cp fixtures/text/lastfm.csv "$T/alice.csv"
+expect 0 "lastfm-csv user from <user>.csv" -- "$BIN" ingest --json "$T/alice.csv" -o "$T/alice.srd"
+[ "$(field "['users']")" = 1 ] && has_user "$T/alice.srd" alice && ok || bad "alice.csv: user alice not taken from the name"
+grep -q "user 'alice' taken from the file name" "$T/err" && ok || bad "alice.csv: the user taken from the name is not said"
+gzip -c "$T/alice.csv" > "$T/bob-2.csv.gz"
+expect 0 "lastfm-csv user from <user>.csv.gz" -- "$BIN" ingest -q "$T/bob-2.csv.gz" -o "$T/bob.srd"
+has_user "$T/bob.srd" bob-2 && ok || bad "bob-2.csv.gz: user bob-2 not taken from the name"
+expect 0 "--user over <user>.csv" -- "$BIN" ingest -q --user dan "$T/alice.csv" -o "$T/dan.srd"
+has_user "$T/dan.srd" dan && ! has_user "$T/dan.srd" alice && ok || bad "--user dan: not the user"
+cp fixtures/text/lastfm.csv "$T/my scrobbles (1).csv"
+expect 2 "lastfm-csv without a user name in its file name" -- "$BIN" ingest "$T/my scrobbles (1).csv" -o "$T/ms.srd"
+grep -q -- "--user" "$T/err" && ok || bad "no-user message should mention --user"
+
 finish

@@ -6,7 +6,8 @@
  * field by field; each bad case is counted under its skip reason while the good records
  * around it are kept. Overlong lines and elements are generated here, not committed.
  * Readers run through a sr_reader with a capturing accept callback and a fixed "now"
- * (2025-06-15) so that the future-timestamp rule is deterministic.
+ * (2025-06-15) so that the future-timestamp rule is deterministic; the "file:line"
+ * reports of skipped records are kept too, to check the line numbers of array elements.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,7 +62,23 @@ typedef struct run {
     sr_read_stats st;
     sr_diag diag;
     sr_err err;
+    char log[4096]; /* the reports, one a line */
+    size_t log_n;
 } run;
+
+static void log_cb(void *user, sr_log_level level, const char *text) {
+    (void)level;
+    run *R = user;
+    int k = snprintf(R->log + R->log_n, sizeof R->log - R->log_n, "%s\n", text);
+    if (k > 0) R->log_n += (size_t)k < sizeof R->log - R->log_n ? (size_t)k : 0;
+}
+
+/* Fails unless a report starts with prefix ("file:line: words"). */
+static void expect_report(const run *R, const char *prefix) {
+    for (const char *l = R->log; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, prefix, strlen(prefix))) return;
+    fail_msg("no report '%s...' in:\n%s", prefix, R->log);
+}
 
 static void *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -83,7 +100,8 @@ static run *read_mem_opts(const sr_format *f, const char *member, const void *da
     assert_non_null(R);
     sr_stream s;
     assert_int_equal(sr_stream_init_mem(&s, data, n), SR_OK);
-    sr_read_opts o = {.min_ms_played = min_ms, .now = NOW};
+    sr_log log = {.message = log_cb, .user = R};
+    sr_read_opts o = {.min_ms_played = min_ms, .now = NOW, .report_first = 100, .log = &log};
     sr_reader r;
     sr_reader_init(&r, f, &s, &o, &R->st, accept_cb, &R->cap, &R->diag);
     r.label = r.member = member;
@@ -307,6 +325,68 @@ static void test_lb_json_payload(void **state) {
     free(R);
 }
 
+/* Whole API documents: elements are reported by the line they start on too, found in
+ * the document's text (the payload's last spelling, as jansson keeps it); when the
+ * array cannot be found as written (an escaped key) they are numbered instead. */
+static void test_lb_json_payload_lines(void **state) {
+    (void)state;
+#define G                                                                                          \
+    "{\"listened_at\": 1600000000, \"user_name\": \"u\", \"track_metadata\": "                     \
+    "{\"artist_name\": \"A\", \"track_name\": \"T\"}}"
+    static const char pretty[] = "\n"
+                                 "{\n"
+                                 "  \"payload\": {\n"
+                                 "    \"count\": 4, \"user_id\": \"u\",\n"
+                                 "    \"listens\": [\n"
+                                 "      " G ",\n"
+                                 "      42, \"s\",\n"
+                                 "      {\"listened_at\": 0,\n"
+                                 "       \"track_metadata\": {}}\n"
+                                 "    ]\n"
+                                 "  }\n"
+                                 "}\n";
+    static const char submit[] = "{\"listen_type\": \"import\",\n"
+                                 " \"payload\": [\n"
+                                 "  " G ", 5,\n"
+                                 "  [\"x\",\n"
+                                 "   \"y\"], 6\n"
+                                 "]}";
+    static const char twice[] = "{\"payload\": {\"listens\": [1]},\n"
+                                " \"payload\": {\"listens\": [\n"
+                                "\n"
+                                "5]}}";
+    static const char escaped[] = "{\"payload\": {\"listens\": [" G ",\n"
+                                  "\n"
+                                  "5]},\n"
+                                  " \"pay\\u006coad\": {\"listens\": [\n"
+                                  "\n"
+                                  "9]}}";
+    static const struct {
+        const char *doc;
+        size_t kept;
+        const char *reports;
+    } cases[] = {
+        {pretty, 1,
+         "p.json:7: field of the wrong type: not a JSON object\n"
+         "p.json:7: field of the wrong type: not a JSON object\n"
+         "p.json:8: missing or empty artist\n"},
+        {submit, 1,
+         "p.json:3: field of the wrong type: not a JSON object\n"
+         "p.json:4: field of the wrong type: not a JSON object\n"
+         "p.json:5: field of the wrong type: not a JSON object\n"},
+        {twice, 0, "p.json:4: field of the wrong type: not a JSON object\n"},
+        {escaped, 0, "p.json:1: field of the wrong type: not a JSON object\n"},
+    };
+#undef G
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run *R = read_mem(&sr_format_lb_json, "p.json", cases[i].doc, strlen(cases[i].doc), "");
+        if (R->err != SR_OK || R->cap.n != cases[i].kept || strcmp(R->log, cases[i].reports))
+            fail_msg("case %zu: err %d kept %zu diag '%s' reports:\n%s", i, R->err, R->cap.n,
+                     R->diag.msg, R->log);
+        free(R);
+    }
+}
+
 static void test_lb_json_bad_elements(void **state) {
     (void)state;
     run *R = read_fixture(&sr_format_lb_json, "bad_array.json", "");
@@ -318,6 +398,11 @@ static void test_lb_json_bad_elements(void **state) {
     assert_int_equal(R->st.skipped[SR_SKIP_MALFORMED_JSON], 1);
     assert_int_equal(R->st.skipped[SR_SKIP_EMPTY_ARTIST], 1);
     assert_int_equal(total_skips(R), 4);
+    /* Reported by the line each element starts on (the first is on line 2). */
+    expect_report(R, "bad_array.json:3: field of the wrong type: not a JSON object");
+    expect_report(R, "bad_array.json:4: malformed JSON");
+    expect_report(R, "bad_array.json:5: missing or empty artist");
+    expect_report(R, "bad_array.json:6: field of the wrong type: not a JSON object");
     free(R);
 }
 
@@ -444,6 +529,9 @@ static void test_spotify_account(void **state) {
     check(R, 1, "spot", "Third Artist", "Long Enough", "", "", 1606846800 - 30);
     assert_int_equal(R->st.skipped[SR_SKIP_SHORT_PLAY], 2);
     assert_int_equal(total_skips(R), 2);
+    /* Pretty-printed: the 2nd and 3rd elements start on lines 8 and 14, not "2" and "3". */
+    expect_report(R, "StreamingHistory0.json:8: played for less than the minimum time");
+    expect_report(R, "StreamingHistory0.json:14: played for less than the minimum time");
     free(R);
     R = read_fixture_opts(&sr_format_spotify, "StreamingHistory0.json", "spot", 0);
     assert_int_equal(R->cap.n, 4);
@@ -513,6 +601,49 @@ static void test_spotify_bad_rows(void **state) {
     free(R);
 }
 
+/* A bad record is reported on the line its element starts on: the 1st element of a
+ * pretty-printed history on line 3 (after a blank line), two elements sharing line 9,
+ * and every element of a compact array on line 1. */
+static void test_spotify_report_lines(void **state) {
+    (void)state;
+    /* A row without its msPlayed value and closing brace. */
+#define H                                                                                          \
+    "{\"endTime\": \"2020-12-01 18:04\", \"artistName\": \"A\", \"trackName\": \"T\", "            \
+    "\"msPlayed\": "
+    const char pretty[] = "[\n"
+                          "\n"
+                          "  {\n"
+                          "    \"endTime\": \"2020-12-01 18:04\",\n"
+                          "    \"artistName\": \"A\", \"trackName\": \"T\",\n"
+                          "    \"msPlayed\": 1250\n"
+                          "  },\n"
+                          "  " H "40000},\n"
+                          "  " H "100}, " H "200},\n"
+                          "  " H "300}\n"
+                          "]\n";
+    run *R =
+        read_mem(&sr_format_spotify, "StreamingHistory0.json", pretty, sizeof pretty - 1, "me");
+    assert_int_equal(R->err, SR_OK);
+    assert_int_equal(R->cap.n, 1);
+    assert_int_equal(R->st.skipped[SR_SKIP_SHORT_PLAY], 4);
+    assert_string_equal(R->log,
+                        "StreamingHistory0.json:3: played for less than the minimum time\n"
+                        "StreamingHistory0.json:9: played for less than the minimum time\n"
+                        "StreamingHistory0.json:9: played for less than the minimum time\n"
+                        "StreamingHistory0.json:10: played for less than the minimum time\n");
+    free(R);
+
+    const char compact[] = "[" H "100}," H "40000}," H "200}]";
+    R = read_mem(&sr_format_spotify, "StreamingHistory1.json", compact, sizeof compact - 1, "me");
+    assert_int_equal(R->err, SR_OK);
+    assert_int_equal(R->cap.n, 1);
+    assert_string_equal(R->log,
+                        "StreamingHistory1.json:1: played for less than the minimum time\n"
+                        "StreamingHistory1.json:1: played for less than the minimum time\n");
+    free(R);
+#undef H
+}
+
 /* ---- the splitter, fed in tiny random pieces ---- */
 
 typedef struct drip {
@@ -567,6 +698,99 @@ static void test_json_array_split(void **state) {
         sr_json_array_close(&a);
         sr_stream_deinit(&s);
     }
+}
+
+/* The line each element starts on: elements spanning lines, several on one line, CRLF,
+ * blank lines, a BOM, and raw newlines inside strings (invalid JSON, but lines of the
+ * file: the element parser rejects such an element, and the ones after it must keep
+ * their lines), whole or fed in tiny pieces. */
+static void test_json_array_lines(void **state) {
+    (void)state;
+    static const struct {
+        const char *doc;
+        size_t n;
+        uint64_t lines[10];
+    } cases[] = {
+        {"[{\"a\": 1}, 2, \"s\", [3], {}]", 5, {1, 1, 1, 1, 1}},
+        {"[\n"
+         "  {\"a\": 1,\n"
+         "   \"b\": [1,\n"
+         "    2]},\n"
+         "  3, \"x\", {}\n"
+         "  ,\r\n"
+         "\n"
+         "  \"raw\nnewline\", \"esc\\\naped\", {\"k\":\n"
+         "\"v\"}, null,\n"
+         "\"\\\\\", \"\\\"\n\"]\n",
+         10,
+         {2, 5, 5, 5, 8, 9, 10, 11, 12, 12}},
+        {"\xEF\xBB\xBF\n\r\n[\n{}]", 1, {4}},
+        {"[\n\n\n\n\n\n\n\n\n\n\n1,\n\t\"a\tb\nc\"\n,2]", 3, {12, 13, 15}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (uint32_t seed = 0; seed < 40; seed++) {
+            size_t len = strlen(cases[c].doc);
+            drip src = {cases[c].doc, len, 0, seed};
+            sr_stream s;
+            if (seed == 0)
+                assert_int_equal(sr_stream_init_mem(&s, cases[c].doc, len), SR_OK);
+            else
+                assert_int_equal(sr_stream_init(&s, drip_fill, &src), SR_OK);
+            sr_json_array a;
+            sr_diag d = {{0}};
+            assert_int_equal(sr_json_array_open(&a, &s, 0, "t", &d), SR_OK);
+            size_t i = 0;
+            sr_json_elem el;
+            int k;
+            while ((k = sr_json_array_next(&a, &el, &d)) == SR_JA_ELEMENT) {
+                assert_true(i < cases[c].n);
+                if (a.line != cases[c].lines[i])
+                    fail_msg("case %zu seed %u: element %zu on line %llu, want %llu", c, seed,
+                             i + 1, (unsigned long long)a.line,
+                             (unsigned long long)cases[c].lines[i]);
+                i++;
+            }
+            if (k != SR_JA_END) fail_msg("case %zu: %d %s", c, k, d.msg);
+            assert_int_equal(i, cases[c].n);
+            sr_json_array_close(&a);
+            sr_stream_deinit(&s);
+        }
+    }
+}
+
+/* An element longer than SR_MAX_LINE is passed over in pieces: its newlines (between
+ * tokens and raw ones inside its string) still count for the lines after it. */
+static void test_json_array_lines_long(void **state) {
+    (void)state;
+    size_t big = SR_MAX_LINE + 70000, nl = 0;
+    char *buf = malloc(big + 100);
+    assert_non_null(buf);
+    char *p = buf;
+    p += sprintf(p, "[\n{\"x\":\n\"");
+    for (size_t i = 0; i < big; i++) {
+        char ch = i % 4099 == 0 ? '\n' : "ab]}{[,c"[i % 8];
+        nl += ch == '\n';
+        *p++ = ch;
+    }
+    p += sprintf(p, "\"\n},\n7, 8]");
+    assert_true(nl > 200);
+    sr_stream s;
+    assert_int_equal(sr_stream_init_mem(&s, buf, (size_t)(p - buf)), SR_OK);
+    sr_json_array a;
+    sr_diag d = {{0}};
+    sr_json_elem el;
+    assert_int_equal(sr_json_array_open(&a, &s, 0, "t", &d), SR_OK);
+    assert_int_equal(sr_json_array_next(&a, &el, &d), SR_JA_TOO_LONG);
+    assert_int_equal(a.line, 2);
+    assert_int_equal(sr_json_array_next(&a, &el, &d), SR_JA_ELEMENT);
+    /* '[', '{"x":', the string's own newlines, '"', '},' */
+    assert_int_equal(a.line, 2 + 1 + nl + 1 + 1);
+    assert_int_equal(sr_json_array_next(&a, &el, &d), SR_JA_ELEMENT);
+    assert_int_equal(a.line, 2 + 1 + nl + 1 + 1);
+    assert_int_equal(sr_json_array_next(&a, &el, &d), SR_JA_END);
+    sr_json_array_close(&a);
+    sr_stream_deinit(&s);
+    free(buf);
 }
 
 static void test_json_array_oom(void **state) {
@@ -701,6 +925,7 @@ int main(void) {
         cmocka_unit_test(test_lb_json_flat_export),
         cmocka_unit_test(test_lb_json_api_export),
         cmocka_unit_test(test_lb_json_payload),
+        cmocka_unit_test(test_lb_json_payload_lines),
         cmocka_unit_test(test_lb_json_bad_elements),
         cmocka_unit_test(test_lb_json_truncated),
         cmocka_unit_test(test_lb_json_not_array),
@@ -712,7 +937,10 @@ int main(void) {
         cmocka_unit_test(test_spotify_audio_2023),
         cmocka_unit_test(test_spotify_podcast_file),
         cmocka_unit_test(test_spotify_bad_rows),
+        cmocka_unit_test(test_spotify_report_lines),
         cmocka_unit_test(test_json_array_split),
+        cmocka_unit_test(test_json_array_lines),
+        cmocka_unit_test(test_json_array_lines_long),
         cmocka_unit_test(test_json_array_oom),
         cmocka_unit_test(test_detect),
     };

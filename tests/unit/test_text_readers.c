@@ -540,10 +540,18 @@ static void test_lastfm_csv(void **state) {
     expect(res, 1, "me", "Other Band", "Other Song", 1488614400, 1);
     free(res);
 
-    /* No --user: the first record fails the file (no user anywhere). */
+    /* No --user: the file name gives the user (lastfm-to-csv writes <user>.csv). */
     res = run_file(&sr_format_lastfm_csv, "lastfm_header.csv", (run_opts){0});
+    assert_int_equal(res->err, SR_OK);
+    expect(res, 0, "lastfm_header", "The Example Band", "Test Song", 1488721500, 1);
+    free(res);
+    /* A name that is no Last.fm user name gives none: the first record fails the file. */
+    size_t n;
+    char *buf = slurp("fixtures/text/lastfm_header.csv", &n);
+    res = run_mem(&sr_format_lastfm_csv, "my scrobbles.csv", buf, n, (run_opts){0});
     assert_int_equal(res->err, SR_E_INPUT);
     free(res);
+    free(buf);
 }
 
 /* Triplets and ratings --------------------------------------------------------------- */
