@@ -53,7 +53,7 @@ static bool all_digits(const char *s, size_t n) {
     return true;
 }
 
-bool sr_cli_parse_cut(const char *arg, int64_t *t, char *why, size_t cap) {
+bool sr_cli_parse_moment(const char *opt, const char *arg, int64_t *t, char *why, size_t cap) {
     int64_t v, as_date;
     if (sr_time_parse_epoch(sr_str_c(arg), &v)) {
         if (v >= 100000000) { /* 1973-03-03 on: a Unix time, as other tools write it */
@@ -71,26 +71,26 @@ bool sr_cli_parse_cut(const char *arg, int64_t *t, char *why, size_t cap) {
         const bool is_date = date[0] && sr_time_parse(sr_str_c(date), &as_date);
         if (is_date && year)
             snprintf(why, cap,
-                     "--test-after %s: a bare number is read as Unix seconds (%s), not as a "
+                     "%s %s: a bare number is read as Unix seconds (%s), not as a "
                      "year; for the start of %s write %s",
-                     arg, when, arg, date);
+                     opt, arg, when, arg, date);
         else if (is_date)
             snprintf(why, cap,
-                     "--test-after %s: a bare number is read as Unix seconds (%s), not as a "
+                     "%s %s: a bare number is read as Unix seconds (%s), not as a "
                      "date; write %s",
-                     arg, when, date);
+                     opt, arg, when, date);
         else
             snprintf(why, cap,
-                     "--test-after %s: a bare number is read as Unix seconds (%s), before any "
+                     "%s %s: a bare number is read as Unix seconds (%s), before any "
                      "listening data; write a date (YYYY-MM-DD) or a full Unix time",
-                     arg, when);
+                     opt, arg, when);
         return false;
     }
     if (sr_time_parse(sr_str_c(arg), t)) return true;
     snprintf(why, cap,
-             "--test-after %s: not a date; write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC, or "
+             "%s %s: not a date; write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC, or "
              "with an offset such as +02:00) or Unix seconds",
-             arg);
+             opt, arg);
     return false;
 }
 
@@ -135,7 +135,8 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg) {
                        "--test-after %s: only the time split has a cut, not the split --split "
                        "names; leave --split out or give --split time",
                        arg);
-        if (!sr_cli_parse_cut(arg, &e->cv.split.time_cut, e->why, sizeof e->why)) return -1;
+        if (!sr_cli_parse_moment("--test-after", arg, &e->cv.split.time_cut, e->why, sizeof e->why))
+            return -1;
         e->cv.split.kind = SR_SPLIT_TIME;
         return 1;
     case SR_CLI_O_REPEATS:

@@ -62,12 +62,12 @@ int sr_cli_eval_option(sr_cli_eval *e, int c, const char *arg);
  * returns 1, the usage exit code. */
 int sr_cli_eval_bad(const char *cmd, const sr_cli_eval *e, const char *arg);
 
-/* Parses the DATE of a --test-after option (sr_time_parse's forms: YYYY-MM-DD,
- * YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], Unix seconds). A bare number below 10^8 (before
- * 1973-03-03) is refused: it reads as Unix seconds, yet is most likely a year ("2015")
- * or a compact date ("20150101"). False with words in why ("--test-after 2015: ...")
+/* Parses the DATE of option opt (--test-after, --since, --until; sr_time_parse's forms:
+ * YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], Unix seconds). A bare number below 10^8
+ * (before 1973-03-03) is refused: it reads as Unix seconds, yet is most likely a year
+ * ("2015") or a compact date ("20150101"). False with words in why ("--since 2015: ...")
  * when it is not a date. */
-bool sr_cli_parse_cut(const char *arg, int64_t *t, char *why, size_t cap);
+bool sr_cli_parse_moment(const char *opt, const char *arg, int64_t *t, char *why, size_t cap);
 
 /* Prints every registered model with its parameters (name, default or choices, help). */
 void sr_cli_list_algos(FILE *f);

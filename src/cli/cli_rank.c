@@ -141,7 +141,7 @@ static int rank_option(int c, const char *arg, sr_rank_opts *o, bool *split_set,
                        "--test-after %s: only the time split has a cut, not the split --split "
                        "names; leave --split out or give --split time",
                        arg);
-        if (!sr_cli_parse_cut(arg, &o->time_cut, why, cap)) return -1;
+        if (!sr_cli_parse_moment("--test-after", arg, &o->time_cut, why, cap)) return -1;
         if (!*split_set) o->split = SR_RANK_TIME;
         return 1;
     case O_MINP:

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_eval.h"
 #include "data/builder.h"
 #include "ingest/csv.h"
 #include "ingest/ingest.h"
@@ -74,10 +75,6 @@ static bool parse_scale(const char *s, double *lo, double *hi) {
     if (end == dots + 2 || *end || !isfinite(a) || !isfinite(b) || !(a < b)) return false;
     *lo = a, *hi = b;
     return true;
-}
-
-static bool parse_date(const char *s, int64_t *out) {
-    return sr_time_parse(sr_str_c(s), out);
 }
 
 static char *meta_json(int n, char **paths, const sr_ingest_opts *io, const sr_build_opts *bo,
@@ -208,13 +205,19 @@ int sr_cmd_ingest(int argc, char **argv) {
                 goto bad;
             break;
         case O_SINCE:
-        case O_UNTIL:
-            if (!parse_date(optarg, &t)) goto bad;
+        case O_UNTIL: {
+            char why[256];
+            if (!sr_cli_parse_moment(c == O_SINCE ? "--since" : "--until", optarg, &t, why,
+                                     sizeof why)) {
+                fprintf(stderr, "songrec ingest: %s\n", why);
+                return 1;
+            }
             if (c == O_SINCE)
                 bo.since = t, since = optarg;
             else
                 bo.until = t, until = optarg;
             break;
+        }
         case O_MINUSER:
             if (!sr_cli_parse_u64(optarg, &bo.min_user_listens)) goto bad;
             break;

@@ -166,4 +166,10 @@ cp fixtures/text/lastfm.csv "$T/my scrobbles (1).csv"
 expect 2 "lastfm-csv without a user name in its file name" -- "$BIN" ingest "$T/my scrobbles (1).csv" -o "$T/ms.srd"
 grep -q -- "--user" "$T/err" && ok || bad "no-user message should mention --user"
 
+# A bare year is not read as a moment of 1970 (it would filter nothing)
+expect 1 "--since a bare year" -- "$BIN" ingest "$T/t7.txt" --format triplets --since 2015 -o "$T/x.srd"
+grep -q -- "--since 2015: a bare number is read as Unix seconds .* write 2015-01-01" "$T/err" && ok || bad "--since 2015: $(cat "$T/err")"
+expect 1 "--until not a date" -- "$BIN" ingest "$T/t7.txt" --format triplets --until soon -o "$T/x.srd"
+grep -q -- "--until soon: not a date" "$T/err" && ok || bad "--until soon: $(cat "$T/err")"
+
 finish
