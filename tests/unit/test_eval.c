@@ -208,10 +208,8 @@ static void test_predict_clips_and_defaults(void **state) {
     sr_ratings_free(rs);
 }
 
-static void test_cross_validate(void **state) {
-    (void)state;
-    /* 200 ratings, all 4 except every 4th which is 2: the mean model's RMSE is known
-     * to be about sqrt(E[(r - mean)^2]) with mean ~3.5: sqrt(0.75*0.25+0.25*2.25)=0.866 */
+/* 10 users x 20 songs, 200 ratings: all 4 except every 4th, which is 2. */
+static sr_ratings *ratings_200(void) {
     enum { N = 200 };
     uint32_t u[N], i[N];
     float r[N];
@@ -219,6 +217,14 @@ static void test_cross_validate(void **state) {
         u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
     sr_ratings *rs;
     assert_int_equal(sr_ratings_new(10, 20, N, u, i, r, 1, 5, &rs), SR_OK);
+    return rs;
+}
+
+static void test_cross_validate(void **state) {
+    (void)state;
+    /* 200 ratings, all 4 except every 4th which is 2: the mean model's RMSE is known
+     * to be about sqrt(E[(r - mean)^2]) with mean ~3.5: sqrt(0.75*0.25+0.25*2.25)=0.866 */
+    sr_ratings *rs = ratings_200();
     double p[SR_MAX_PARAMS] = {0, 0, 1};
     sr_cv_opts o = {.split = {.kind = SR_SPLIT_KFOLD, .n_splits = 5, .seed = 1}, .threads = 1};
     sr_cv_result a, b;
@@ -287,13 +293,7 @@ static sr_err search_biases(const sr_ratings *rs, const double *b, size_t n, uns
 
 static void test_search_failed_configs(void **state) {
     (void)state;
-    enum { N = 200 };
-    uint32_t u[N], i[N];
-    float r[N];
-    for (int k = 0; k < N; k++)
-        u[k] = (uint32_t)(k % 10), i[k] = (uint32_t)(k / 10), r[k] = k % 4 ? 4 : 2;
-    sr_ratings *rs;
-    assert_int_equal(sr_ratings_new(10, 20, N, u, i, r, 1, 5, &rs), SR_OK);
+    sr_ratings *rs = ratings_200();
     for (unsigned threads = 1; threads <= 4; threads += 3) {
         /* Two of four diverge: recorded, not ranked, never the best; the others ranked
          * (bias 0 beats 1 on ratings of mean 3.5). */
