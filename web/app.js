@@ -10,9 +10,16 @@
 // text nodes; nothing here sets innerHTML), and the server's Content-Security-Policy
 // allows only this script and app.css. Errors from the API are shown in words in the
 // message area at the top (role="alert"), never swallowed.
+//
+// Rating models predict a rating on their scale; implicit models (ALS, BPR, ItemKNN,
+// sessions, popularity: "implicit" in /api/model) rank songs by a score that is no
+// rating, and take a rating, or a history's play count, as that many plays. The page
+// shows each as what it is: "predicted" ratings out of the scale, scores as scores, play
+// counts as plays.
 
 const TOKEN_KEY = 'songrec.token';
 const OPTIONS_KEY = 'songrec.options';
+const CHANGED_KEY = 'songrec.changed'; // written after each change, for the other tabs
 const SEARCH_LIMIT = 12;
 const ARTIST_PAGE = 20;
 const REC_PAGE = 10;
@@ -20,9 +27,14 @@ const LIST_SHOWN = 10; // rows of a long list shown before "Show all"
 const STARTER_SHOWN = 6;
 const HISTORY_MAX = 32 << 20; // the server's upload limit (docs/API.md)
 const PUT_BUDGET = 60000; // bytes of one PUT body, under the server's 64 KiB
+const SEARCH_MAX_BYTES = 256; // the server's limits on a search (src/rec/catalog.h)
+const SEARCH_MAX_WORDS = 64;
+const SEARCH_HINT = "Case and accents don't matter. Use ↓ and Enter to pick.";
+const LOST_PROFILE = 'Your saved list was not found on this server, so a new one will be started.';
 
 const $ = (id) => document.getElementById(id);
 const numberFmt = new Intl.NumberFormat('en');
+const utf8 = new TextEncoder();
 
 const state = {
   model: null,
@@ -94,22 +106,52 @@ function fmtRating(v) {
   return Number.isInteger(v) ? String(v) : v.toFixed(1);
 }
 
+// A rating model's prediction to a tenth; an implicit model's score with the digits that
+// tell neighbours apart (the server rounds to 3 decimals: 0.747, 0.694, 0.688), a whole
+// number as it is (popularity's listener counts).
 function fmtScore(v) {
-  return v.toFixed(1);
+  if (!state.implicit) return v.toFixed(1);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3);
 }
 
 function plural(n, one, many) {
   return `${numberFmt.format(n)} ${n === 1 ? one : many || one + 's'}`;
 }
 
+// A song in words: "Track by Artist", or the track alone for a song of items-only data
+// (rating triples), whose artist is "".
 function songLabel(s) {
-  return `${s.track} by ${s.artist}`;
+  return s.artist ? `${s.track} by ${s.artist}` : s.track;
 }
 
-// A song's name as two lines: the track, then the artist.
+// "“Track” by Artist", or "“Track”".
+function songQuoted(s) {
+  return s.artist ? `“${s.track}” by ${s.artist}` : `“${s.track}”`;
+}
+
+// "Artist – Track", or the track alone.
+function songDash(s) {
+  return s.artist ? `${s.artist} – ${s.track}` : s.track;
+}
+
+// A song's name as two lines: the track, then the artist (when it has one).
 function songTitle(s) {
   const track = h('span', { class: 'track' }, s.track);
-  return h('p', { class: 'rec-title' }, track, h('span', { class: 'artist' }, s.artist));
+  return h('p', { class: 'rec-title' }, track, s.artist ? h('span', { class: 'artist' }, s.artist) : null);
+}
+
+// Whether a rating row shows plays instead of a slider: a history's song for an implicit
+// model (which takes its play count as it is: 64 plays, past the slider's 10), or any
+// rating the slider cannot hold. Moving a slider would silently replace such a value.
+function shownAsPlays(r) {
+  return (state.implicit && r.source === 'history') || r.rating > state.hi || r.rating < state.lo;
+}
+
+// A rating in words: "7", or "64 plays" where the model counts plays.
+function ratingWords(r) {
+  if (!shownAsPlays(r)) return fmtRating(r.rating);
+  return plural(r.source === 'history' ? r.plays : r.rating, 'play');
 }
 
 function statBox(num, label) {
@@ -121,12 +163,15 @@ function sameSong(a, b) {
   return a.artist === b.artist && a.track === b.track;
 }
 
+// fn after ms without a new call; .cancel() drops the call waiting.
 function debounce(fn, ms) {
   let t = 0;
-  return (...args) => {
+  const run = (...args) => {
     clearTimeout(t);
     t = setTimeout(() => fn(...args), ms);
   };
+  run.cancel = () => clearTimeout(t);
+  return run;
 }
 
 function storageGet(key) {
@@ -210,18 +255,22 @@ function showError(what, err) {
   while (box.children.length > 4) box.firstElementChild.remove();
 }
 
-// Runs an action; a failure is shown with `what` ("Could not add the song").
+// Runs an action; a failure is shown with `what` ("Could not add the song"). A profile
+// the server no longer has is no failure of the action: it is forgotten, as at a reload.
 async function attempt(what, fn) {
   try {
     return await fn();
   } catch (e) {
-    showError(what, e);
+    if (profileGone(e)) forgetProfile();
+    else showError(what, e);
     return undefined;
   }
 }
 
-// Disables a button while its action runs.
+// Disables a button while its action runs (a second click of a double-click finds it
+// disabled); without a button, only runs it.
 async function busy(button, fn) {
+  if (!button) return fn();
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
   try {
@@ -262,12 +311,76 @@ function hideToast() {
 
 // ---- the profile --------------------------------------------------------------------
 
+let creatingProfile = null; // the one POST /api/profiles in flight, shared by every caller
+
+// This browser's profile token, made when there is none. Two clicks before the first
+// answer share one request, and a token another tab stored meanwhile is taken instead
+// of making a second list (the one made here is then deleted).
 async function ensureProfile() {
+  if (!state.token) state.token = storageGet(TOKEN_KEY);
   if (state.token) return state.token;
-  const r = await api('POST', '/api/profiles');
-  state.token = r.token;
-  storageSet(TOKEN_KEY, r.token);
-  return state.token;
+  if (!creatingProfile) {
+    creatingProfile = api('POST', '/api/profiles')
+      .then((r) => {
+        const stored = storageGet(TOKEN_KEY);
+        if (stored && stored !== r.token) {
+          state.token = stored;
+          api('DELETE', `/api/profiles/${encodeURIComponent(r.token)}`).catch(() => {});
+        } else {
+          state.token = r.token;
+          storageSet(TOKEN_KEY, r.token);
+        }
+        return state.token;
+      })
+      .finally(() => {
+        creatingProfile = null;
+      });
+  }
+  return creatingProfile;
+}
+
+// Whether an API error says the profile's token is unknown: deleted on the server, or a
+// server started with another store.
+function profileGone(e) {
+  return e instanceof ApiError && e.status === 404 && /no profile with this token/.test(e.message);
+}
+
+// Forgets a profile the server no longer has, as a reload does: a word to the listener
+// and an empty list; the next song added starts a new profile.
+function forgetProfile() {
+  state.token = null;
+  storageSet(TOKEN_KEY, null);
+  state.profile = { ratings: [], blocks: [] };
+  renderList();
+  renderBlocks();
+  renderStarter();
+  refreshRecs();
+  toast(LOST_PROFILE);
+}
+
+// Runs fn, which uses the profile, made first when there is none. When the server no
+// longer has the profile it is forgotten and fn runs once more against a new one, so
+// the listener's action (adding a song, hiding one, an upload) still counts.
+async function withProfile(fn) {
+  await ensureProfile();
+  try {
+    return await fn();
+  } catch (e) {
+    if (!profileGone(e)) throw e;
+    forgetProfile();
+    await ensureProfile();
+    return fn();
+  }
+}
+
+// Another tab of this browser stored a token (made a list, or forgot one the server
+// lost) or changed the list: this tab shows that list too.
+function onStorage(e) {
+  if (e.key !== TOKEN_KEY && e.key !== CHANGED_KEY && e.key !== null) return; // null: cleared
+  const stored = storageGet(TOKEN_KEY);
+  if (stored === state.token && e.key !== CHANGED_KEY) return;
+  state.token = stored;
+  attempt('Could not load your list', () => afterProfileChange(false));
 }
 
 // Reads the stored profile (if this browser has one); a token the server no longer
@@ -284,7 +397,7 @@ async function loadProfile() {
     state.token = null;
     storageSet(TOKEN_KEY, null);
     state.profile = { ratings: [], blocks: [] };
-    toast('Your saved list was not found on this server, so a new one will be started.');
+    toast(LOST_PROFILE);
   }
 }
 
@@ -296,7 +409,14 @@ function ratedCount() {
   return state.profile.ratings.length;
 }
 
-async function afterProfileChange() {
+// Tells this browser's other tabs that the list changed, so they show it too (onStorage).
+function announceChange() {
+  storageSet(CHANGED_KEY, `${Date.now()} ${Math.random()}`);
+}
+
+// Shows the profile as the server has it now; announce: this tab changed it.
+async function afterProfileChange(announce = true) {
+  if (announce) announceChange();
   await loadProfile();
   renderList();
   renderBlocks();
@@ -315,6 +435,12 @@ function setupScale(model) {
   state.step = Number.isInteger(lo) && Number.isInteger(hi) && hi - lo >= 4 ? 1 : 0.5;
   configureSlider($('rating'), defaultRating());
   text($('rating-value'), fmtRating(defaultRating()));
+  if (!state.recs.shown) text($('recs-status'), recsIntro());
+}
+
+function recsIntro() {
+  const order = state.implicit ? 'best match first' : 'best predicted rating first';
+  return `Your top 10 appear here, ${order}, each with the songs of yours that led to it.`;
 }
 
 function defaultRating() {
@@ -326,8 +452,9 @@ function configureSlider(input, value) {
   input.min = String(state.lo);
   input.max = String(state.hi);
   input.step = String(state.step);
-  input.value = String(value);
-  input.setAttribute('aria-valuetext', `${fmtRating(Number(value))} out of ${fmtRating(state.hi)}`);
+  const v = Math.min(state.hi, Math.max(state.lo, value)); // a slider holds only its range
+  input.value = String(v);
+  input.setAttribute('aria-valuetext', `${fmtRating(v)} out of ${fmtRating(state.hi)}`);
 }
 
 function bindSliderOutput(input, output) {
@@ -351,8 +478,39 @@ function searchOpen(on) {
   }
 }
 
-async function runSearch(q) {
+// Words as the catalog counts them (src/rec/catalog.h: runs of letters and digits after
+// NFKC), except that every apostrophe and period breaks a word here, so the count is
+// never below the server's.
+function searchWords(s) {
+  return (s.normalize('NFKC').match(/[\p{L}\p{Nd}]+/gu) || []).length;
+}
+
+// The longest start of q that the server searches (at most SEARCH_MAX_BYTES bytes of
+// UTF-8 and SEARCH_MAX_WORDS words; it refuses a longer query), cut between characters.
+// Answers {q, cut}.
+function searchQuery(q) {
+  const fits = (s) => utf8.encode(s).length <= SEARCH_MAX_BYTES && searchWords(s) <= SEARCH_MAX_WORDS;
+  if (fits(q)) return { q, cut: false };
+  const chars = Array.from(q);
+  let lo = 0; // chars[0, lo) fit, chars[0, hi) do not
+  let hi = chars.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(chars.slice(0, mid).join(''))) lo = mid;
+    else hi = mid;
+  }
+  return { q: chars.slice(0, lo).join('').trim(), cut: true };
+}
+
+async function runSearch(typed) {
   const seq = ++search.seq;
+  const { q, cut } = searchQuery(typed);
+  text(
+    $('search-hint'),
+    cut
+      ? `Only the start of this text is searched: ${SEARCH_MAX_WORDS} words and ${SEARCH_MAX_BYTES} bytes at most.`
+      : SEARCH_HINT,
+  );
   let r;
   try {
     r = await api('GET', `/api/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`);
@@ -397,7 +555,7 @@ function renderSearch(q) {
         h(
           'span',
           { class: 'option-sub' },
-          isArtist ? `artist · ${plural(hit.songs, 'song')}` : `song by ${hit.artist}`,
+          isArtist ? `artist · ${plural(hit.songs, 'song')}` : hit.artist ? `song by ${hit.artist}` : 'song',
         ),
       ),
     );
@@ -445,8 +603,10 @@ const searchSoon = debounce((q) => runSearch(q), 120);
 function onSearchInput() {
   const q = $('search').value.trim();
   if (!q) {
+    searchSoon.cancel(); // a search typed a moment ago must not fill the list now
     search.seq++;
     search.hits = [];
+    text($('search-hint'), SEARCH_HINT);
     searchOpen(false);
     text($('search-status'), '');
     return;
@@ -497,7 +657,7 @@ async function loadArtistPage(focusFirst) {
         'span',
         { class: 'pick-sub' },
         plural(s.popularity, 'listener'),
-        rated ? ` · in your list (${fmtRating(rated.rating)})` : '',
+        rated ? ` · in your list (${ratingWords(rated)})` : '',
       ),
     );
     first = first || b;
@@ -514,16 +674,18 @@ function pickSong(song) {
   state.picked = { id: song.id, artist_id: song.artist_id, artist: song.artist, track: song.track };
   text($('picked-track'), song.track);
   text($('picked-artist'), song.artist);
+  show($('picked-by'), !!song.artist);
   const existing = findRating(song);
   const note = $('picked-note');
-  if (existing) {
+  if (existing && shownAsPlays(existing)) {
+    text(note, `Already in your list: ${ratingWords(existing)}. Adding it rates it yourself instead.`);
+  } else if (existing) {
     text(note, `Already in your list, rated ${fmtRating(existing.rating)}. Adding it again changes the rating.`);
   }
   show(note, !!existing);
   text($('add-btn'), existing ? 'Change my rating' : 'Add to my list');
-  const v = existing ? existing.rating : defaultRating();
-  configureSlider($('rating'), v);
-  text($('rating-value'), fmtRating(v));
+  configureSlider($('rating'), existing ? existing.rating : defaultRating());
+  text($('rating-value'), fmtRating(Number($('rating').value)));
   show($('picked'), true);
   $('picked').scrollIntoView({ block: 'nearest' });
   $('rating').focus();
@@ -540,13 +702,12 @@ async function addPicked() {
   const rating = Number($('rating').value);
   await busy($('add-btn'), () =>
     attempt('Could not add the song', async () => {
-      await ensureProfile();
-      await api('POST', profilePath('/ratings'), { song: song.id, rating });
+      await withProfile(() => api('POST', profilePath('/ratings'), { song: song.id, rating }));
       closePicked();
       show($('artist-songs'), false);
       $('search').value = '';
       await afterProfileChange();
-      toast(`Added “${song.track}” by ${song.artist}, rated ${fmtRating(rating)}.`);
+      toast(`Added ${songQuoted(song)}, rated ${fmtRating(rating)}.`);
       $('search').focus();
     }),
   );
@@ -580,14 +741,22 @@ function renderList() {
 
 function ratedRow(r, i) {
   const id = `rated-${i}`;
-  const slider = h('input', { type: 'range', id, class: 'row-slider' });
-  configureSlider(slider, r.rating);
-  const out = h('output', { for: id, class: 'rating-value' }, fmtRating(r.rating));
-  bindSliderOutput(slider, out);
-  slider.addEventListener('change', () => changeRating(r, Number(slider.value)));
   const tags = [];
-  if (r.source === 'history') tags.push(h('span', { class: 'tag' }, `from history · ${plural(r.plays, 'play')}`));
+  if (r.source === 'history') {
+    const what = shownAsPlays(r) ? 'from history' : `from history · ${plural(r.plays, 'play')}`;
+    tags.push(h('span', { class: 'tag' }, what));
+  }
   if (r.id === null) tags.push(h('span', { class: 'tag tag-warn' }, 'not in this model’s catalog'));
+  const remove = h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn btn-quiet btn-danger',
+      'aria-label': `Remove ${songLabel(r)}`,
+      onclick: () => removeRating(r, i, remove),
+    },
+    'Remove',
+  );
   return h(
     'li',
     { class: 'rated', dataset: { artist: r.artist, track: r.track } },
@@ -595,16 +764,10 @@ function ratedRow(r, i) {
       'div',
       { class: 'rated-main' },
       h('span', { class: 'track' }, r.track),
-      h('span', { class: 'artist' }, r.artist),
+      r.artist ? h('span', { class: 'artist' }, r.artist) : null,
       tags.length ? h('span', { class: 'tags' }, tags) : null,
     ),
-    h(
-      'div',
-      { class: 'rated-rating' },
-      h('label', { for: id, class: 'sr-only' }, `Your rating for ${songLabel(r)}`),
-      slider,
-      out,
-    ),
+    shownAsPlays(r) ? playsBox(r, id) : sliderBox(r, id),
     h(
       'div',
       { class: 'rated-actions' },
@@ -619,18 +782,51 @@ function ratedRow(r, i) {
         },
         'More like this',
       ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'btn btn-quiet btn-danger',
-          'aria-label': `Remove ${songLabel(r)}`,
-          onclick: () => removeRating(r, i),
-        },
-        'Remove',
-      ),
+      remove,
     ),
   );
+}
+
+// A rating row's slider: a move the listener makes is sent (changeRating).
+function sliderBox(r, id) {
+  const slider = h('input', { type: 'range', id, class: 'row-slider' });
+  configureSlider(slider, r.rating);
+  const out = h('output', { for: id, class: 'rating-value' }, fmtRating(Number(slider.value)));
+  bindSliderOutput(slider, out);
+  slider.addEventListener('change', () => changeRating(r, Number(slider.value)));
+  return h(
+    'div',
+    { class: 'rated-rating' },
+    h('label', { for: id, class: 'sr-only' }, `Your rating for ${songLabel(r)}`),
+    slider,
+    out,
+  );
+}
+
+// A row the slider cannot show truthfully (shownAsPlays): its plays, and a button that
+// brings the slider for a rating of the listener's own. Only a move of that slider
+// replaces the plays.
+function playsBox(r, id) {
+  const box = h(
+    'div',
+    { class: 'rated-rating rated-plays' },
+    h('span', { class: 'plays-value' }, ratingWords(r)),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn btn-quiet',
+        'aria-label': `Rate ${songLabel(r)} yourself instead of its ${ratingWords(r)}`,
+        onclick: () => {
+          const slider = sliderBox(r, id);
+          box.replaceWith(slider);
+          slider.querySelector('input').focus();
+        },
+      },
+      'Rate it',
+    ),
+  );
+  return box;
 }
 
 // A rating moved in the list: sent after the slider rests a moment (arrow keys fire a
@@ -646,38 +842,73 @@ function changeRating(r, rating) {
         await api('POST', profilePath('/ratings'), { artist: r.artist, track: r.track, rating });
         r.rating = rating;
         r.source = 'rated';
+        r.plays = 0;
+        announceChange();
         refreshRecs();
       });
     }, 250),
   );
 }
 
-async function removeRating(r, index) {
-  await attempt('Could not remove the song', async () => {
-    if (r.id !== null) {
-      await api('DELETE', profilePath(`/ratings/${r.id}`));
-    } else {
-      // a song this model lacks has no id: the others are written back without it
-      const rest = state.profile.ratings.filter((x) => x !== r);
-      await api('PUT', profilePath(), { ratings: rest.map(nameRating) });
-    }
-    await afterProfileChange();
-    toast(`Removed “${r.track}” by ${r.artist}.`);
-    const buttons = $('rated-list').querySelectorAll('.rated-actions .btn-danger');
-    if (buttons.length) buttons[Math.min(index, buttons.length - 1)].focus();
-    else $('search').focus();
-  });
+// Removes one rating: by the song's id, or, for a song this model lacks (no id), by
+// writing back the profile as the server has it now without that one song.
+async function removeRating(r, index, button) {
+  await busy(button, () =>
+    attempt('Could not remove the song', async () => {
+      if (r.id !== null) {
+        await api('DELETE', profilePath(`/ratings/${r.id}`));
+      } else {
+        const now = await api('GET', profilePath());
+        await putRatings(now.ratings.filter((x) => !(x.id === null && x.artist === r.artist && x.track === r.track)));
+      }
+      await afterProfileChange();
+      toast(`Removed ${songQuoted(r)}.`);
+      const buttons = $('rated-list').querySelectorAll('.rated-actions .btn-danger');
+      if (buttons.length) buttons[Math.min(index, buttons.length - 1)].focus();
+      else $('search').focus();
+    }),
+  );
 }
 
-function nameRating(r) {
-  return { artist: r.artist, track: r.track, rating: r.rating };
+// A rating of GET's answer as PUT takes it back, whole: its song (by names, as stored,
+// or by id where names would not fit), rating, source, plays and when it was added.
+function fullRating(r, byId) {
+  const x = byId && r.id !== null ? { song: r.id } : { artist: r.artist, track: r.track };
+  x.rating = r.rating;
+  if (r.source === 'history') {
+    x.source = 'history';
+    x.plays = r.plays;
+  }
+  if (r.added) x.added = r.added;
+  return x;
+}
+
+const jsonBytes = (v) => utf8.encode(JSON.stringify(v)).length;
+
+// Makes ratings (as GET answers them) the profile's whole list, every field kept. One
+// PUT body holds about 800 ratings with ids; past that the rest are added one by one,
+// which keeps each song and rating but makes it one set by hand, now.
+async function putRatings(ratings) {
+  let body = ratings.map((r) => fullRating(r, false));
+  if (jsonBytes({ ratings: body }) >= PUT_BUDGET) body = ratings.map((r) => fullRating(r, true));
+  let size = jsonBytes({ ratings: [] });
+  let k = 0;
+  while (k < body.length && size + jsonBytes(body[k]) + 1 < PUT_BUDGET) {
+    size += jsonBytes(body[k]) + 1;
+    k++;
+  }
+  await api('PUT', profilePath(), { ratings: body.slice(0, k) });
+  for (const x of body.slice(k)) {
+    const one = x.song !== undefined ? { song: x.song } : { artist: x.artist, track: x.track };
+    await api('POST', profilePath('/ratings'), { ...one, rating: x.rating });
+  }
 }
 
 async function clearList() {
-  const saved = state.profile.ratings.map(nameRating);
-  if (!saved.length) return;
+  if (!ratedCount()) return;
   await busy($('clear-btn'), () =>
     attempt('Could not clear the list', async () => {
+      const saved = (await api('GET', profilePath())).ratings; // whole, with what another tab added
       await api('DELETE', profilePath('/ratings'));
       await afterProfileChange();
       toast(`Cleared ${plural(saved.length, 'song')} from your list.`, {
@@ -689,19 +920,15 @@ async function clearList() {
   );
 }
 
-// Undo of a clear: one PUT with as many ratings as fit in a body, the rest one by one.
+// Undo of a clear: the cleared ratings back as they were (history plays and all), with
+// the songs added since the clear kept as they are now.
 async function restoreList(saved) {
   await attempt('Could not restore the list', async () => {
-    let size = 20;
-    let k = 0;
-    while (k < saved.length && size + JSON.stringify(saved[k]).length + 1 < PUT_BUDGET) {
-      size += JSON.stringify(saved[k]).length + 1;
-      k++;
-    }
-    await api('PUT', profilePath(), { ratings: saved.slice(0, k) });
-    for (const r of saved.slice(k)) await api('POST', profilePath('/ratings'), r);
+    const now = (await api('GET', profilePath())).ratings;
+    const back = saved.filter((r) => !now.some((x) => sameSong(x, r)));
+    await putRatings([...back, ...now]);
     await afterProfileChange();
-    toast(`Restored ${plural(saved.length, 'song')}.`);
+    toast(`Restored ${plural(back.length, 'song')}.`);
   });
 }
 
@@ -739,7 +966,9 @@ async function refreshRecs() {
     recs.answer = r;
     renderRecs();
   } catch (e) {
-    if (seq === recs.seq) showError('Could not get recommendations', e);
+    if (seq !== recs.seq) return;
+    if (profileGone(e)) forgetProfile();
+    else showError('Could not get recommendations', e);
   } finally {
     if (seq === recs.seq) $('rec-list').removeAttribute('aria-busy');
   }
@@ -754,9 +983,9 @@ function renderRecs(message) {
   } else if (r && !recs.items.length) {
     text($('recs-status'), 'Nothing left to recommend with these options.');
   } else if (r) {
-    let s = `${plural(recs.items.length, 'song')}, ${state.implicit ? 'best score' : 'best predicted rating'} first`;
+    let s = `${plural(recs.items.length, 'song')}, ${state.implicit ? 'best match' : 'best predicted rating'} first`;
     if (r.used === 0) {
-      s += ' — none of your rated songs is in this model’s catalog, so these are simply well liked';
+      s += ' — none of your rated songs is in this model’s catalog, so these are not chosen for you';
     }
     if (r.unknown) s += ` (${plural(r.unknown, 'rated song')} not in the catalog left out)`;
     text($('recs-status'), `${s}.`);
@@ -767,40 +996,82 @@ function renderRecs(message) {
   updateExports();
 }
 
+// Why a song is recommended: the listener's songs that weigh most in it, each with its
+// rating or, for a history's song, its plays. A song none of them bears on (a k-NN
+// prediction without neighbours, support 0) says so rather than giving a reason.
+function becauseLine(it) {
+  if (state.model && state.model.algorithm === 'popularity') {
+    return h('p', { class: 'because' }, 'Popular with this model’s listeners.');
+  }
+  if (!it.because.length) return h('p', { class: 'because' }, 'No song in your list bears on this one.');
+  const played = it.because.map((b) => {
+    const mine = findRating(b);
+    return mine && mine.source === 'history' ? mine : null;
+  });
+  let lead = 'Because you rated ';
+  if (played.every(Boolean)) lead = 'Because you played ';
+  else if (played.some(Boolean)) lead = 'Because of ';
+  return h(
+    'p',
+    { class: 'because' },
+    lead,
+    it.because.map((b, k) => [
+      k ? (k === it.because.length - 1 ? ' and ' : ', ') : '',
+      h('span', { class: 'because-song' }, songDash(b)),
+      played[k] ? ` (${plural(played[k].plays, 'play')})` : ` (${fmtRating(b.rating)})`,
+    ]),
+  );
+}
+
+// The score column: a rating model's predicted rating on its scale; an implicit model's
+// score, whose bar is relative to the best in the list and which is not a rating.
+function scoreBox(it) {
+  let frac;
+  if (state.implicit) {
+    const scores = state.recs.items.map((x) => x.score);
+    const lo = Math.min(0, ...scores);
+    const top = Math.max(...scores);
+    frac = top > lo ? (it.score - lo) / (top - lo) : 1;
+  } else {
+    frac = (it.score - state.lo) / (state.hi - state.lo || 1);
+  }
+  const bar = h('span', { class: 'score-bar-fill' });
+  bar.style.width = `${(Math.max(0, Math.min(1, frac)) * 100).toFixed(1)}%`;
+  return h(
+    'div',
+    { class: 'score' },
+    h('span', { class: 'score-num' }, fmtScore(it.score)),
+    h('span', { class: 'score-label' }, state.implicit ? 'score' : 'predicted'),
+    h('span', { class: 'score-bar', 'aria-hidden': 'true' }, bar),
+    h(
+      'span',
+      { class: 'sr-only' },
+      state.implicit
+        ? ', a ranking score: higher is a closer match, not a rating'
+        : ` rating out of ${fmtRating(state.hi)}`,
+    ),
+  );
+}
+
 function recRow(it) {
   const label = songLabel(it);
-  // a rating model's prediction on its scale; an implicit model's score against the best
-  const top = state.implicit ? Math.max(...state.recs.items.map((x) => x.score), 1e-9) : 0;
-  const frac = state.implicit ? it.score / top : (it.score - state.lo) / (state.hi - state.lo || 1);
-  const pct = Math.max(0, Math.min(100, frac * 100));
-  const bar = h('span', { class: 'score-bar-fill' });
-  bar.style.width = `${pct.toFixed(1)}%`;
-  const why = it.because.length
-    ? h(
-        'p',
-        { class: 'because' },
-        'Because you rated ',
-        it.because.map((b, k) => [
-          k ? (k === it.because.length - 1 ? ' and ' : ', ') : '',
-          h('span', { class: 'because-song' }, `${b.artist} – ${b.track}`),
-          ` (${fmtRating(b.rating)})`,
-        ]),
-      )
-    : h('p', { class: 'because' }, 'A well-liked song; none of your ratings bears on it much.');
   const notFor = h(
     'div',
     { class: 'not-for-me', hidden: true },
     h(
       'button',
-      { type: 'button', class: 'btn btn-quiet', onclick: () => block(it, 'song') },
+      { type: 'button', class: 'btn btn-quiet', onclick: (e) => block(it, 'song', e.currentTarget) },
       'Hide this song',
     ),
-    h(
-      'button',
-      { type: 'button', class: 'btn btn-quiet', onclick: () => block(it, 'artist') },
-      'Hide every song by ',
-      h('span', { class: 'name' }, it.artist),
-    ),
+    // a song without an artist (items-only data) shares its artist id with every other
+    it.artist
+      ? h(
+          'button',
+          { type: 'button', class: 'btn btn-quiet', onclick: (e) => block(it, 'artist', e.currentTarget) },
+          'Hide every song by ',
+          h('span', { class: 'name' }, it.artist),
+        )
+      : null,
   );
   const toggle = h(
     'button',
@@ -826,17 +1097,10 @@ function recRow(it) {
       'div',
       { class: 'rec-main' },
       songTitle(it),
-      why,
-      it.weak ? h('p', { class: 'weak' }, 'Few of your ratings back this guess.') : null,
+      becauseLine(it),
+      it.weak && it.because.length ? h('p', { class: 'weak' }, 'Few of your songs back this guess.') : null,
     ),
-    h(
-      'div',
-      { class: 'score' },
-      h('span', { class: 'score-num' }, fmtScore(it.score)),
-      h('span', { class: 'score-label' }, 'predicted'),
-      h('span', { class: 'score-bar', 'aria-hidden': 'true' }, bar),
-      h('span', { class: 'sr-only' }, ` rating out of ${fmtRating(state.hi)}`),
-    ),
+    scoreBox(it),
     h(
       'div',
       { class: 'rec-actions' },
@@ -883,27 +1147,32 @@ function updateExports() {
   }
 }
 
-async function block(it, kind) {
+async function block(it, kind, button) {
   const body = kind === 'song' ? { song: it.id } : { artist: it.artist_id };
-  await attempt('Could not hide it', async () => {
-    await ensureProfile();
-    await api('POST', profilePath('/blocks'), body);
-    await loadProfile();
-    renderBlocks();
-    await refreshRecs();
-    const what = kind === 'song' ? `“${it.track}”` : `every song by ${it.artist}`;
-    toast(`Hidden ${what}.`, { label: 'Undo', run: () => unblock(kind, kind === 'song' ? it.id : it.artist_id) });
-    $('recs-status').focus();
-  });
+  await busy(button, () =>
+    attempt('Could not hide it', async () => {
+      await withProfile(() => api('POST', profilePath('/blocks'), body));
+      announceChange();
+      await loadProfile();
+      renderBlocks();
+      await refreshRecs();
+      const what = kind === 'song' ? `“${it.track}”` : `every song by ${it.artist}`;
+      toast(`Hidden ${what}.`, { label: 'Undo', run: () => unblock(kind, kind === 'song' ? it.id : it.artist_id) });
+      $('recs-status').focus();
+    }),
+  );
 }
 
-async function unblock(kind, id) {
-  await attempt('Could not show it again', async () => {
-    await api('DELETE', profilePath(`/blocks/${kind}/${id}`));
-    await loadProfile();
-    renderBlocks();
-    await refreshRecs();
-  });
+async function unblock(kind, id, button) {
+  await busy(button, () =>
+    attempt('Could not show it again', async () => {
+      await api('DELETE', profilePath(`/blocks/${kind}/${id}`));
+      announceChange();
+      await loadProfile();
+      renderBlocks();
+      await refreshRecs();
+    }),
+  );
 }
 
 function renderBlocks() {
@@ -912,7 +1181,7 @@ function renderBlocks() {
   text($('blocks-count'), `(${blocks.length})`);
   const list = clear($('block-list'));
   for (const b of blocks) {
-    const what = b.kind === 'song' ? `${b.track} by ${b.artist}` : `every song by ${b.artist}`;
+    const what = b.kind === 'song' ? songLabel(b) : `every song by ${b.artist}`;
     list.append(
       h(
         'li',
@@ -926,7 +1195,7 @@ function renderBlocks() {
                 type: 'button',
                 class: 'btn btn-quiet',
                 'aria-label': `Show ${what} again`,
-                onclick: () => unblock(b.kind, b.id),
+                onclick: (e) => unblock(b.kind, b.id, e.currentTarget),
               },
               'Show again',
             ),
@@ -940,7 +1209,7 @@ function renderBlocks() {
 async function showSimilar(song, opener) {
   const dlg = $('similar-dialog');
   const list = clear($('similar-list'));
-  text($('similar-of'), `Songs most like “${song.track}” by ${song.artist}.`);
+  text($('similar-of'), `Songs most like ${songQuoted(song)}.`);
   text($('similar-status'), 'Loading…');
   dlg.returnFocus = opener || document.activeElement;
   if (!dlg.open) dlg.showModal();
@@ -970,6 +1239,8 @@ async function showSimilar(song, opener) {
             class: 'btn btn-quiet',
             'aria-label': `Rate ${songLabel(it)}`,
             onclick: () => {
+              // the focus goes to the rating slider in view, not back to the opener
+              dlg.returnFocus = null;
               closeSimilar();
               show($('artist-songs'), false);
               pickSong(it);
@@ -1038,8 +1309,8 @@ function starterRow(s, i) {
       onclick: () =>
         busy(add, () =>
           attempt('Could not add the song', async () => {
-            await ensureProfile();
-            await api('POST', profilePath('/ratings'), { song: s.id, rating: Number(slider.value) });
+            const rating = Number(slider.value);
+            await withProfile(() => api('POST', profilePath('/ratings'), { song: s.id, rating }));
             await afterProfileChange();
             focusStarter(i);
           }),
@@ -1094,10 +1365,9 @@ async function uploadHistory() {
     return;
   }
   text(status, `Reading ${file.name}…`);
-  const r = await attempt('Could not read the history file', async () => {
-    await ensureProfile();
-    return api('POST', profilePath(`/history?filename=${encodeURIComponent(file.name)}`), file);
-  });
+  const r = await attempt('Could not read the history file', () =>
+    withProfile(() => api('POST', profilePath(`/history?filename=${encodeURIComponent(file.name)}`), file)),
+  );
   input.value = '';
   if (!r) {
     text(status, `${file.name} was not used.`);
@@ -1113,6 +1383,7 @@ async function uploadHistory() {
   if (r.over_limit) parts.push(`; ${numberFmt.format(r.over_limit)} more did not fit in the list`);
   parts.push('.');
   text(status, parts.join(' ').replace(/ ([,;.])/g, '$1'));
+  state.recs.shown = true; // the list changed at once: its recommendations follow
   await afterProfileChange();
 }
 
@@ -1154,7 +1425,27 @@ async function loadAbout() {
   renderAbout(m, extra);
 }
 
+// Runs build, which fills part of the About view; an error in it (a file of an
+// unexpected shape) is said in words in that part's card, and the other parts still
+// render.
+function guarded(card, what, build) {
+  try {
+    build();
+  } catch (e) {
+    card.append(h('p', { class: 'empty' }, `Could not show ${what}: ${e.message}`));
+  }
+}
+
 function renderAbout(m, extra) {
+  const card = (id) => $(id).closest('section');
+  guarded(card('about-summary'), 'the model’s sizes', () => renderSummary(m));
+  guarded(card('model-facts'), 'the model’s description', () => renderModelFacts(m));
+  guarded(card('data-facts'), 'the data’s description', () => renderDataFacts(m));
+  renderEvaluation(extra);
+  renderDataCharts(extra);
+}
+
+function renderSummary(m) {
   const sizes = m.sizes;
   const meta = (m.data && m.data.meta) || {};
   const grid = clear($('about-summary'));
@@ -1162,77 +1453,142 @@ function renderAbout(m, extra) {
   stat(numberFmt.format(sizes.songs), 'songs in the catalog');
   stat(numberFmt.format(sizes.artists), 'artists');
   stat(numberFmt.format(sizes.users), 'listeners it learnt from');
-  stat(numberFmt.format(sizes.ratings), 'ratings (listener × song)');
+  stat(numberFmt.format(sizes.ratings), m.implicit ? 'play counts (listener × song)' : 'ratings (listener × song)');
   if (typeof meta.records === 'number') stat(numberFmt.format(meta.records), 'listens read');
+}
 
+// The model's facts. An implicit model's "scale" and "mean" are those of the play counts
+// it learnt from, and its scores are no ratings: the facts say so.
+function renderModelFacts(m) {
   const facts = clear($('model-facts'));
   fact(facts, 'Algorithm', `${m.class} (--algo ${m.algorithm})`);
-  fact(facts, 'Rating scale', `${fmtRating(m.scale[0])} to ${fmtRating(m.scale[1])}`);
-  fact(facts, 'Average rating', m.global_mean.toFixed(2));
+  if (m.implicit) {
+    const [lo, hi] = m.rating_scale || [1, 10];
+    const counts = `${fmtRating(m.scale[0])} to ${fmtRating(m.scale[1])}`;
+    fact(facts, 'What it gives', 'a score per song that ranks songs: higher is a closer match; not a rating');
+    fact(
+      facts,
+      'What it learnt from',
+      `play counts of ${counts} per listener and song, ${m.global_mean.toFixed(2)} on average; ` +
+        'a song never played is unknown, not disliked',
+    );
+    fact(
+      facts,
+      'Your ratings',
+      `${fmtRating(lo)} to ${fmtRating(hi)}, each taken as that many plays; a history’s songs count their plays`,
+    );
+  } else {
+    fact(facts, 'Rating scale', `${fmtRating(m.scale[0])} to ${fmtRating(m.scale[1])}`);
+    fact(facts, 'Average rating', m.global_mean.toFixed(2));
+  }
   fact(facts, 'Stored precision', m.precision);
   fact(facts, 'Model file', `${m.file} (${fmtBytes(m.file_size)}), trained ${fmtDate(m.created_unix)}`);
   const params = clear($('model-params'));
   for (const [k, v] of Object.entries(m.params)) {
     if (v !== null) fact(params, k, String(v));
   }
+}
 
+function renderDataFacts(m) {
+  const sizes = m.sizes;
+  const meta = (m.data && m.data.meta) || {};
   const data = clear($('data-facts'));
-  if (m.data) {
-    const tr = m.data.transform;
+  if (!m.data) return;
+  const tr = m.data.transform;
+  if (m.implicit) {
+    const tf = m.params && m.params.transform;
+    const how = tf ? ` (the model weighs them: transform=${tf})` : '';
+    fact(data, 'Trained on', `the play counts stored in the data${how}`);
+  } else {
     fact(
       data,
       'Ratings made from',
-      tr === 'cap10'
-        ? 'play counts: a song played n times is rated n, capped at 10'
-        : 'the values stored in the data',
+      tr === 'cap10' ? 'play counts: a song played n times is rated n, capped at 10' : 'the values stored in the data',
     );
-    fact(data, 'Dataset file', m.data.file);
-    if (Array.isArray(meta.sources) && meta.sources.length) fact(data, 'Read from', meta.sources.join(', '));
-    if (sizes.users && sizes.songs) {
-      const pct = (100 * sizes.ratings) / (sizes.users * sizes.songs);
-      fact(data, 'Density', `${pct.toFixed(2)}% of listener × song pairs`);
-    }
   }
-  renderEvaluation(extra);
-  renderDataCharts(extra);
+  fact(data, 'Dataset file', m.data.file);
+  if (Array.isArray(meta.sources) && meta.sources.length) fact(data, 'Read from', meta.sources.join(', '));
+  if (sizes.users && sizes.songs) {
+    const pct = (100 * sizes.ratings) / (sizes.users * sizes.songs);
+    fact(data, 'Density', `${pct.toFixed(2)}% of listener × song pairs`);
+  }
 }
 
+// The evaluation and the grid search, as `songrec evaluate --json` and `songrec
+// gridsearch --json` write them: for rating models (RMSE, MAE) or, with --task ranking,
+// for top-k lists (NDCG, precision, recall at k). Each is drawn on its own.
 function renderEvaluation(extra) {
   const box = clear($('eval-body'));
   const ev = extra && extra.evaluation;
   const gs = extra && extra.gridsearch;
+  const ranking = (ev && ev.task === 'ranking') || (gs && gs.task === 'ranking');
+  text($('eval-title'), ranking ? 'How well it ranks' : 'How well it predicts');
   if (!ev && !gs) {
     box.append(h('p', { class: 'empty' }, 'This server does not include an evaluation of the model.'));
     return;
   }
+  const card = box.closest('section');
   if (ev) {
-    const grid = h('div', { class: 'stat-grid' });
-    const add = (name, m) => {
-      if (!m) return;
-      const spread = typeof m.std === 'number' ? ` ± ${m.std.toFixed(3)}` : '';
-      grid.append(statBox(m.mean.toFixed(3), `${name}${spread}`));
-    };
-    add('RMSE', ev.rmse);
-    add('MAE', ev.mae);
-    box.append(grid);
-    if (ev.splits) {
-      const how = `Cross-validated over ${ev.splits} splits of the ratings; lower is better (errors in rating points).`;
-      box.append(h('p', { class: 'hint' }, how));
-    }
+    const parts = () => (ev.task === 'ranking' ? rankingEvaluation(ev) : ratingEvaluation(ev));
+    guarded(card, 'the evaluation', () => box.append(...parts()));
   }
-  if (gs && Array.isArray(gs.results) && gs.results.length) {
-    const rows = gs.results
-      .slice()
-      .sort((a, b) => a.rmse.mean - b.rmse.mean)
-      .map((r) => ({
-        label: Object.entries(r.params)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', '),
-        value: r.rmse.mean,
-      }));
-    box.append(
+  if (gs) guarded(card, 'the grid search', () => box.append(...gridSearch(gs)));
+}
+
+const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
+
+function ratingEvaluation(ev) {
+  if (!ev.rmse || !isNum(ev.rmse.mean)) throw new Error('the evaluation has no RMSE (nor a ranking "task")');
+  const grid = h('div', { class: 'stat-grid' });
+  const add = (name, m) => {
+    if (!m || !isNum(m.mean)) return;
+    const spread = isNum(m.std) ? ` ± ${m.std.toFixed(3)}` : '';
+    grid.append(statBox(m.mean.toFixed(3), `${name}${spread}`));
+  };
+  add('RMSE', ev.rmse);
+  add('MAE', ev.mae);
+  const out = [grid];
+  if (ev.splits) {
+    const how = `Cross-validated over ${ev.splits} splits of the ratings; lower is better (errors in rating points).`;
+    out.push(h('p', { class: 'hint' }, how));
+  }
+  return out;
+}
+
+// Ranking measures shown as figures, best known first.
+const RANK_MEASURES = [
+  ['ndcg', 'NDCG'],
+  ['precision', 'Precision'],
+  ['recall', 'Recall'],
+  ['hit_rate', 'Hit rate'],
+  ['map', 'MAP'],
+];
+
+const rankName = (key) => (RANK_MEASURES.find(([k]) => k === key) || [key, key])[1];
+
+// `evaluate --task ranking --json`: every model evaluated on the same split. The figures
+// are this server's model's (or the first's); a chart compares the models' NDCG.
+function rankingEvaluation(ev) {
+  const models = Array.isArray(ev.models) ? ev.models : [];
+  if (!models.length) throw new Error('the ranking evaluation lists no models');
+  const k = ev.k;
+  const mine = models.find((x) => state.model && x.algo === state.model.algorithm) || models[0];
+  const grid = h('div', { class: 'stat-grid' });
+  for (const [key, name] of RANK_MEASURES) {
+    if (isNum(mine[key])) grid.append(statBox(mine[key].toFixed(3), `${name}@${k}`));
+  }
+  const out = [grid];
+  const who = isNum(mine.users) ? ` of ${plural(mine.users, 'listener')}` : '';
+  const how =
+    `${mine.algo}’s top ${k} lists against the held-out songs${who} (${ev.split || 'holdout'} split; ` +
+    'songs played in training left out); higher is better.';
+  out.push(h('p', { class: 'hint' }, how));
+  const rows = models.filter((x) => isNum(x.ndcg)).map((x) => ({ label: x.algo, value: x.ndcg }));
+  if (rows.length > 1) {
+    rows.sort((a, b) => b.value - a.value);
+    out.push(
       barChart({
-        title: 'Grid search: RMSE of each parameter set (lower is better)',
+        title: `NDCG@${k} of each model on the same split (higher is better)`,
         rows,
         horizontal: true,
         fmt: (v) => v.toFixed(3),
@@ -1240,8 +1596,67 @@ function renderEvaluation(extra) {
       }),
     );
   }
+  return out;
 }
 
+const paramsLabel = (params) =>
+  Object.entries(params || {})
+    .map(([key, v]) => `${key}=${v}`)
+    .join(', ');
+
+// `gridsearch --json`, rating or ranking: a bar per parameter set by the measure it was
+// ranked by, and the sets that failed (a fit that diverged) with the reason.
+function gridSearch(gs) {
+  const results = Array.isArray(gs.results) ? gs.results : [];
+  const failed = Array.isArray(gs.failed) ? gs.failed : [];
+  const ranking = gs.task === 'ranking';
+  const measure = gs.refit || (ranking ? 'ndcg' : 'rmse');
+  const value = ranking ? (r) => r[measure] : (r) => r[measure] && r[measure].mean;
+  const higher = ranking || measure === 'fcp';
+  const rows = results
+    .filter((r) => isNum(value(r)))
+    .map((r) => ({ label: paramsLabel(r.params), value: value(r) }))
+    .sort((a, b) => (higher ? b.value - a.value : a.value - b.value));
+  if (!rows.length && !failed.length) throw new Error(`no parameter set has a figure for ${measure}`);
+  const name = ranking ? `${rankName(measure)}@${gs.k}` : measure.toUpperCase();
+  const out = [];
+  if (rows.length) {
+    out.push(
+      barChart({
+        title: `Grid search: ${name} of each parameter set (${higher ? 'higher' : 'lower'} is better)`,
+        rows,
+        horizontal: true,
+        fmt: (v) => v.toFixed(3),
+        highlightFirst: true,
+      }),
+    );
+  }
+  if (failed.length) {
+    out.push(
+      h(
+        'div',
+        { class: 'grid-failed' },
+        h(
+          'p',
+          { class: 'hint' },
+          `${plural(failed.length, 'parameter set')} failed and ${failed.length === 1 ? 'is' : 'are'} left out:`,
+        ),
+        h(
+          'ul',
+          {},
+          failed.map((f) =>
+            h('li', {}, h('span', { class: 'name' }, paramsLabel(f.params)), `: ${f.error || 'failed'}`),
+          ),
+        ),
+      ),
+    );
+  }
+  return out;
+}
+
+// The dataset's charts from `songrec stats --json`: plays per pair and the 1–10 ratings
+// made from them (a play-count dataset), or the stored ratings' values (a ratings one,
+// when they are few distinct values). Each chart is drawn on its own.
 function renderDataCharts(extra) {
   const box = clear($('data-charts'));
   const ds = extra && extra.dataset;
@@ -1249,8 +1664,10 @@ function renderDataCharts(extra) {
     box.append(h('p', { class: 'empty' }, 'This server does not include the dataset’s charts.'));
     return;
   }
-  const ppp = ds.plays_per_pair && ds.plays_per_pair.histogram_1_to_99_and_100_plus;
-  if (Array.isArray(ppp) && ppp.length === 100) {
+  const card = box.closest('section');
+  guarded(card, 'the chart of plays per pair', () => {
+    const ppp = ds.plays_per_pair && ds.plays_per_pair.histogram_1_to_99_and_100_plus;
+    if (!Array.isArray(ppp) || ppp.length !== 100) return;
     const sum = (a, b) => ppp.slice(a - 1, b).reduce((x, y) => x + y, 0);
     const bins = [
       ['1', sum(1, 1)],
@@ -1272,17 +1689,35 @@ function renderDataCharts(extra) {
         xTitle: 'times a listener played a song',
       }),
     );
-  }
-  const r10 = ds.rating10 && ds.rating10.histogram_1_to_10;
-  if (Array.isArray(r10) && r10.length === 10) {
-    box.append(
-      barChart({
-        title: 'Ratings 1–10 (play counts capped at 10)',
-        rows: r10.map((value, i) => ({ label: String(i + 1), value })),
-        fmt: (v) => numberFmt.format(v),
-        xTitle: 'rating',
-      }),
-    );
+  });
+  guarded(card, 'the chart of ratings', () => {
+    const r10 = ds.rating10 && ds.rating10.histogram_1_to_10;
+    const hist = ds.ratings && ds.ratings.histogram;
+    if (Array.isArray(r10) && r10.length === 10) {
+      box.append(
+        barChart({
+          title: 'Ratings 1–10 (play counts capped at 10)',
+          rows: r10.map((value, i) => ({ label: String(i + 1), value })),
+          fmt: (v) => numberFmt.format(v),
+          xTitle: 'rating',
+        }),
+      );
+    } else if (Array.isArray(hist) && hist.length > 0 && hist.length <= 20) {
+      box.append(
+        barChart({
+          title: 'Values stored per listener × song pair',
+          rows: hist.map((b) => ({
+            label: b.lo === b.hi ? fmtRating(b.lo) : `${fmtRating(b.lo)}–${fmtRating(b.hi)}`,
+            value: b.count,
+          })),
+          fmt: (v) => numberFmt.format(v),
+          xTitle: 'value',
+        }),
+      );
+    }
+  });
+  if (!box.children.length && !card.querySelector('p.empty')) {
+    box.append(h('p', { class: 'empty' }, 'The dataset’s figures have no chart this page draws.'));
   }
 }
 
@@ -1415,6 +1850,7 @@ function recsSoon() {
 function wire() {
   for (const a of document.querySelectorAll('[data-nav]')) a.addEventListener('click', navigate);
   window.addEventListener('popstate', route);
+  window.addEventListener('storage', onStorage);
   window.addEventListener('hashchange', route);
 
   const input = $('search');
@@ -1434,7 +1870,7 @@ function wire() {
   });
   $('picked-similar').addEventListener('click', (e) => state.picked && showSimilar(state.picked, e.currentTarget));
 
-  $('clear-btn').addEventListener('click', clearList);
+  $('clear-btn').addEventListener('click', () => clearList());
   $('list-more').addEventListener('click', () => {
     state.listAll = !state.listAll;
     renderList();

@@ -2,8 +2,10 @@
 // against the real `songrec serve`. Run by run.sh, which makes the model and the files
 // and passes them in the environment:
 //   SONGREC_BIN, SONGREC_MODEL, SONGREC_WORK (scratch folder with history.jsonl,
-//   notes.txt, stats.json, evaluate.json, gridsearch.json), SONGREC_OUT (screenshots),
-//   SONGREC_XSS_ARTIST / SONGREC_XSS_TRACK (catalog names that are markup), CHROMIUM.
+//   notes.txt, stats.json, evaluate.json, gridsearch.json, plays-history.txt),
+//   SONGREC_OUT (screenshots), SONGREC_XSS_ARTIST / SONGREC_XSS_TRACK (catalog names
+//   that are markup), SONGREC_IMPLICIT_MODEL / SONGREC_IMPLICIT_ABOUT (an ALS model of
+//   songs without artists, and its ranking evaluation), CHROMIUM.
 //
 // Steps: an empty list offers songs to rate; three songs found by search (one with the
 // keyboard only, one by a lower-case accentless song name, one through an upper-case
@@ -12,8 +14,13 @@
 // re-ranks without a reload; an artist blocked disappears; reload and server restart
 // keep the list; more like this; JSPF and XSPF downloads; a history upload; an API error
 // shown in words; names that are markup shown as text; the About view (and its charts
-// from GET /api/about); a phone-sized screen; clear with undo; a label on
-// every control. Fails on an uncaught page error, a CSP violation or an alert().
+// from GET /api/about, with a failed grid-search point); a phone-sized screen; double
+// clicks; clear with undo; a first visit in two tabs; a profile deleted mid-session; a
+// label on every control. Then the implicit model: plays shown as plays, scores as
+// scores, songs without artists, remove and undo keeping a history's plays, search
+// typed and cleared at once or too long (a fake clock), About sections that fail
+// alone, the ranking evaluation. Fails on an uncaught page error, a CSP violation or an
+// alert().
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +37,8 @@ const WORK = env('SONGREC_WORK');
 const OUT = env('SONGREC_OUT');
 const XSS_ARTIST = env('SONGREC_XSS_ARTIST');
 const XSS_TRACK = env('SONGREC_XSS_TRACK');
+const IMPLICIT_MODEL = env('SONGREC_IMPLICIT_MODEL');
+const IMPLICIT_ABOUT = env('SONGREC_IMPLICIT_ABOUT');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DB = join(WORK, 'profiles.db');
 const T0 = Date.now();
@@ -38,8 +47,8 @@ const T0 = Date.now();
 
 let server = null;
 
-async function startServer(port) {
-  const child = spawn(BIN, ['serve', MODEL, '--port', String(port), '--db', DB, '--threads', '4', '--about', WORK], {
+async function startServer(port, model = MODEL, db = DB, about = WORK) {
+  const child = spawn(BIN, ['serve', model, '--port', String(port), '--db', db, '--threads', '4', '--about', about], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -142,6 +151,45 @@ function stripAccents(s) {
 // ---- the flow -----------------------------------------------------------------------
 
 const problems = []; // uncaught page errors, CSP violations, alert() calls
+const outside = []; // requests to anywhere but the server
+
+// A new tab that reports its problems.
+async function newPage(context) {
+  const p = await context.newPage();
+  p.setDefaultTimeout(10000);
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  p.on('dialog', (d) => {
+    problems.push(`a dialog opened: ${d.type()} ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  p.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  p.on('request', (r) => {
+    // (between the two servers, a tab of the first one has no server to compare with)
+    if (server && !r.url().startsWith(server.url) && !r.url().startsWith('data:')) outside.push(r.url());
+  });
+  return p;
+}
+
+async function ready(p, hash = '') {
+  await p.goto(server.url + hash);
+  await p.waitForSelector('html[data-ready="true"]');
+}
+
+const errorTexts = (p) => p.locator('#errors .message').allTextContents();
+
+// Clicks the element twice in one go, as a double-click's second click lands while the
+// first one's request runs.
+async function clickTwice(locator) {
+  await locator.evaluate((el) => {
+    el.click();
+    el.click();
+  });
+}
+
+// A rating as GET /api/profiles answers it, in words, for comparing whole ratings.
+const ratingKey = (r) => JSON.stringify([r.id, r.artist, r.track, r.rating, r.source, r.plays, r.added]);
 
 async function main() {
   await startServer(0);
@@ -151,20 +199,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-dev-shm-usage'],
   });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(10000);
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('dialog', (d) => {
-    problems.push(`a dialog opened: ${d.type()} ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
-  page.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
-  });
-  const outside = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) outside.push(r.url());
-  });
+  page = await newPage(context);
 
   const model = await (await fetch(`${server.url}api/model`)).json();
   const rated = []; // the songs added, as the API names them
@@ -287,6 +322,12 @@ async function main() {
       scores.every((s, i) => s >= lo && s <= hi && (i === 0 || s <= scores[i - 1] + 1e-9)),
       'sorted by predicted rating',
     );
+    check(
+      (await recRows().locator('.score-label').allTextContents()).every((t) => t === 'predicted'),
+      'a rating model’s scores are predicted ratings',
+    );
+    const sr = await recRows().locator('.score .sr-only').allTextContents();
+    check(sr.every((t) => t.includes(`rating out of ${hi}`)), 'read out as a rating out of the scale');
     const why = await recRows().locator('.because').allTextContents();
     check(why.some((t) => t.startsWith('Because you rated')), 'explanations shown');
     check(why.some((t) => rated.some((s) => t.includes(s.track))), 'explanations name rated songs');
@@ -403,6 +444,21 @@ async function main() {
     await page.keyboard.press('Escape');
     await page.waitForSelector('#similar-dialog:not([open])', { state: 'attached' });
     check(await opener.evaluate((b) => b === document.activeElement), 'focus back on the button');
+    // "Rate" in the dialog: the song goes to the "Add a song" panel, with the focus on
+    // its slider and the panel in view (not back on the opener, far from it)
+    await recRows().nth(9).getByRole('button', { name: /^More like/ }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#similar-list > li').length > 0);
+    const song = await page.locator('#similar-list .track').first().textContent();
+    await page.locator('#similar-list > li').first().getByRole('button', { name: /^Rate / }).click();
+    await page.waitForSelector('#similar-dialog:not([open])', { state: 'attached' });
+    check((await page.locator('#picked-track').textContent()) === song, 'the similar song picked');
+    check(await page.evaluate(() => document.activeElement.id === 'rating'), 'focus on the rating slider');
+    const box = await page.evaluate(() => {
+      const r = document.getElementById('picked').getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, h: window.innerHeight };
+    });
+    check(box.top >= -1 && box.bottom <= box.h + 1, `the panel in view (${box.top}..${box.bottom} of ${box.h})`);
+    await page.locator('#picked-cancel').click();
   });
 
   await step('export: a JSPF playlist (and XSPF) downloads', async () => {
@@ -451,6 +507,13 @@ async function main() {
     check(r.status() === 400, 'the upload is a 400');
     const serverMsg = (await r.json()).error.message;
     check(t.includes(serverMsg), `shows "${serverMsg}"`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const tabFree = await page.evaluate(() => {
+      const a = document.querySelector('.tabs a[data-nav=about]').getBoundingClientRect();
+      const hit = document.elementFromPoint(a.left + a.width / 2, a.top + a.height / 2);
+      return !!hit && !!hit.closest('.tabs a[data-nav=about]');
+    });
+    check(tabFree, 'the message leaves the About tab free');
     await screenshot('api-error', false);
     await msg.getByRole('button', { name: 'Dismiss' }).click();
     check((await page.locator('#errors .message').count()) === 0, 'dismissed');
@@ -488,7 +551,19 @@ async function main() {
     };
     await page.waitForSelector('#data-charts svg');
     check((await page.locator('#data-charts figure').count()) === 2, 'plays per pair and ratings charts');
-    check((await page.locator('#eval-body figure svg rect').count()) === 4, 'grid search chart, one bar per point');
+    check(
+      (await page.locator('#eval-body figure svg rect').count()) === about.gridsearch.results.length &&
+        about.gridsearch.results.length === 2,
+      'grid search chart, one bar per point that did not fail',
+    );
+    const failed = await page.locator('#eval-body .grid-failed li').allTextContents();
+    check(
+      failed.length === about.gridsearch.failed.length &&
+        failed.length === 2 &&
+        failed.every((t) => t.includes('diverged')),
+      `the failed points listed with why: ${failed.join(' | ')}`,
+    );
+    check((await page.locator('#eval-title').textContent()) === 'How well it predicts', 'rating evaluation title');
     const ev = await page.locator('#eval-body').textContent();
     const rmse = about.evaluation.rmse.mean.toFixed(3);
     check(ev.includes(rmse) && ev.includes('RMSE') && ev.includes('MAE'), 'RMSE and MAE');
@@ -540,20 +615,277 @@ async function main() {
     check(unlabelled.length === 0, `unlabelled controls: ${unlabelled.join(' | ')}`);
   });
 
-  await step('clear the list, undo, clear again', async () => {
+  await step('double clicks: "Show again" and "Remove" act once, without errors', async () => {
+    await page.locator('#blocks summary').press('Enter'); // the toast may cover it: no pointer
+    await clickTwice(page.locator('#block-list button').first());
+    await page.waitForSelector('#blocks', { state: 'hidden' });
+    check((await profile()).blocks.length === 0, 'block removed');
     const n = (await profile()).ratings.length;
+    await clickTwice(listRows().first().getByRole('button', { name: /^Remove / }));
+    await page.waitForFunction((k) => document.getElementById('list-count').textContent === `(${k})`, n - 1);
+    check((await profile()).ratings.length === n - 1, 'one song removed');
+    check((await errorTexts(page)).length === 0, `no error: ${await errorTexts(page)}`);
+  });
+
+  await step('clear the list, undo, clear again', async () => {
+    const saved = (await profile()).ratings;
+    const n = saved.length;
     await page.locator('#clear-btn').click();
     await page.waitForSelector('#list-empty:not([hidden])');
     check((await profile()).ratings.length === 0, 'cleared on the server');
     check(await page.evaluate(() => document.activeElement.id === 'toast-action'), 'focus on Undo');
     await page.keyboard.press('Enter');
     await page.waitForFunction((k) => document.getElementById('list-count').textContent === `(${k})`, n);
-    check((await profile()).ratings.length === n, 'undo restored every rating');
+    const back = (await profile()).ratings.map(ratingKey).sort();
+    check(back.join() === saved.map(ratingKey).sort().join(), 'undo restored every rating whole (source, plays)');
     await page.locator('#clear-btn').click();
     await page.waitForSelector('#list-empty:not([hidden])');
     check((await listRows().count()) === 0 && (await profile()).ratings.length === 0, 'cleared');
     check(await page.locator('#starter').isVisible(), 'songs to rate offered again');
     await screenshot('cleared');
+  });
+
+  await step('a first visit in two tabs: two quick adds make one list, which the other tab shows', async () => {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const a = await newPage(fresh);
+    const b = await newPage(fresh);
+    let made = 0;
+    a.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/profiles') made++;
+    });
+    await ready(a);
+    await ready(b);
+    await a.waitForFunction(() => document.querySelectorAll('#starter-list > li').length >= 2);
+    // two Add buttons pressed before the first answer: one profile holds both songs
+    await a.locator('#starter-list').evaluate((ul) => {
+      const adds = ul.querySelectorAll('.btn-primary');
+      adds[0].click();
+      adds[1].click();
+    });
+    await a.waitForFunction(() => document.querySelectorAll('#rated-list > li').length === 2);
+    const tok = await a.evaluate(() => localStorage.getItem('songrec.token'));
+    check(made === 1, `one profile made (${made})`);
+    check((await apiGet(`/api/profiles/${tok}`)).ratings.length === 2, 'both songs in it');
+    await b.waitForFunction(() => document.querySelectorAll('#rated-list > li').length === 2);
+
+    // the profile deleted on the server: the next song starts a new list, without an error
+    const del = await a.request.delete(`${server.url}api/profiles/${tok}`);
+    check(del.status() === 204, 'profile deleted on the server');
+    await a.bringToFront();
+    await a.locator('#starter-list .btn-primary').first().click();
+    await a.waitForFunction((t) => {
+      const now = localStorage.getItem('songrec.token');
+      return now && now !== t && document.querySelectorAll('#rated-list > li').length === 1;
+    }, tok);
+    const tok2 = await a.evaluate(() => localStorage.getItem('songrec.token'));
+    check((await apiGet(`/api/profiles/${tok2}`)).ratings.length === 1, 'the song is in a new profile');
+    check((await a.locator('#toast-text').textContent()).includes('was not found'), 'a word about the lost list');
+    check((await errorTexts(a)).length === 0, `no error: ${await errorTexts(a)}`);
+    await b.waitForFunction(() => document.querySelectorAll('#rated-list > li').length === 1);
+    await fresh.close();
+  });
+  await stopServer();
+
+  // ---- an implicit model (ALS) of songs without artists ----------------------------------
+  await startServer(0, IMPLICIT_MODEL, join(WORK, 'implicit.db'), IMPLICIT_ABOUT);
+  const implicit = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await newPage(implicit);
+  const imodel = await apiGet('/api/model');
+  const rowOf = (track) =>
+    listRows().filter({ has: page.locator('.track', { hasText: new RegExp(`^${track}$`) }) });
+
+  await step('implicit: a history of plays shows plays, its recommendations come at once, as scores', async () => {
+    check(imodel.implicit === true && imodel.scale[1] === 64, 'an implicit model of up to 64 plays');
+    await ready(page);
+    check((await page.locator('#recs-status').textContent()).includes('best match first'), 'intro: best match first');
+    await page.locator('#history-file').setInputFiles(join(WORK, 'plays-history.txt'));
+    await page.waitForFunction(() => /added to your list/.test(document.getElementById('upload-status').textContent));
+    await recsSettled(10);
+    const r11 = rowOf('s11');
+    check((await r11.locator('.plays-value').textContent()) === '64 plays', '64 plays shown as plays');
+    check((await r11.locator('input[type=range]').count()) === 0, 'no slider at 10 standing for them');
+    check((await listRows().locator('.artist').count()) === 0, 'songs without an artist show the track alone');
+    const remove = await r11.getByRole('button', { name: /^Remove / }).getAttribute('aria-label');
+    check(remove === 'Remove s11', `named by the track alone: ${remove}`);
+
+    const nums = await recRows().locator('.score-num').allTextContents();
+    check(nums.every((t) => /^-?\d+\.\d{3}$/.test(t)), `scores with the digits that rank them: ${nums}`);
+    check(nums.map(Number).every((v, i, a) => i === 0 || v <= a[i - 1]), 'best first');
+    check((await recRows().locator('.score-label').allTextContents()).every((t) => t === 'score'), 'labelled score');
+    const sr = await recRows().locator('.score .sr-only').allTextContents();
+    check(sr.every((t) => t.includes('not a rating') && !t.includes('out of')), 'read out as no rating');
+    check((await page.locator('#recs-status').textContent()).includes('best match first'), 'status: best match first');
+    check((await recRows().locator('.artist').count()) === 0, 'recommendations by track alone');
+    const hideArtist = page.locator('#rec-list button', { hasText: 'Hide every song by' });
+    check((await hideArtist.count()) === 0, 'no artist to hide');
+    const why = await recRows().locator('.because').allTextContents();
+    check(why.some((t) => /\(\d+ plays\)/.test(t)), `a history's songs named with their plays: ${why[0]}`);
+    await screenshot('implicit-recommendations');
+
+    // the slider comes on request, and only a move of it replaces the plays
+    await r11.getByRole('button', { name: /^Rate s11 yourself/ }).click();
+    check(await r11.locator('input[type=range]').evaluate((el) => el === document.activeElement), 'slider focused');
+    const still = (await profile()).ratings.find((r) => r.track === 's11');
+    check(still.source === 'history' && still.plays === 64, 'showing the slider changes nothing');
+    const posted = page.waitForResponse((r) => r.url().endsWith('/ratings') && r.request().method() === 'POST');
+    await page.keyboard.press('ArrowLeft');
+    check((await posted).status() === 200, 'a move is sent');
+    const now = (await profile()).ratings.find((r) => r.track === 's11');
+    check(now.source === 'rated' && now.rating === 9, 'now rated 9 by hand');
+  });
+
+  await step('implicit: removing a song the model lacks, and clear with undo, keep history plays', async () => {
+    const tok = await token();
+    const add = await page.request.post(`${server.url}api/profiles/${tok}/ratings`, {
+      data: { artist: 'Nobody Here', track: 'Not In The Model', rating: 5 },
+    });
+    check(add.status() === 201, 'a song the model lacks added through the API');
+    await page.reload();
+    await page.waitForSelector('html[data-ready="true"]');
+    const before = (await profile()).ratings;
+    const count = (k) => document.getElementById('list-count').textContent === `(${k})`;
+    await page.waitForFunction(count, before.length);
+    await listRows().filter({ hasText: 'Not In The Model' }).getByRole('button', { name: /^Remove / }).click();
+    await page.waitForFunction(count, before.length - 1);
+    const after = (await profile()).ratings.map(ratingKey).sort();
+    const kept = before.filter((r) => r.id !== null);
+    check(after.join() === kept.map(ratingKey).sort().join(), 'every other rating as it was (source, plays, added)');
+    check(kept.some((r) => r.source === 'history' && r.plays === 48), 'history plays among them');
+
+    const saved = (await profile()).ratings;
+    await page.locator('#clear-btn').click();
+    await page.waitForSelector('#list-empty:not([hidden])');
+    const other = [...Array(imodel.sizes.songs).keys()].find((id) => !saved.some((r) => r.id === id));
+    await page.request.post(`${server.url}api/profiles/${tok}/ratings`, { data: { song: other, rating: 7 } });
+    await page.locator('#toast-action').click();
+    await page.waitForFunction(count, saved.length + 1);
+    const back = (await profile()).ratings;
+    check(saved.every((r) => back.some((x) => ratingKey(x) === ratingKey(r))), 'every cleared rating back whole');
+    check(back.some((x) => x.id === other && x.rating === 7), 'the song added since the clear kept');
+    check((await errorTexts(page)).length === 0, `no error: ${await errorTexts(page)}`);
+  });
+
+  await step('search on a fake clock: cleared before it runs, or longer than the server takes', async () => {
+    const c = await newPage(implicit);
+    await c.clock.install();
+    const searches = [];
+    c.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === '/api/search') searches.push(u.searchParams.get('q'));
+    });
+    await ready(c);
+    const box = c.locator('#search');
+    await box.focus();
+    // "ri" typed and deleted within the debounce
+    await box.evaluate((el) => {
+      for (const v of ['ri', '']) {
+        el.value = v;
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      }
+    });
+    await c.clock.runFor(1000);
+    check(await c.locator('#search-list').isHidden(), 'no list for an empty box');
+    // a later search: by its answer, an earlier request would have been seen
+    const answered = c.waitForResponse((r) => r.url().includes('q=s1&'));
+    await box.fill('s1');
+    await c.clock.runFor(200);
+    await answered;
+    check(searches.join() === 's1', `only the search still typed ran: ${searches.join()}`);
+
+    const long = [
+      ['70 emoji', '🎵'.repeat(70)],
+      ['130 Cyrillic letters', 'я'.repeat(130)],
+      ['70 one-letter words', Array(70).fill('a').join(' ')],
+    ];
+    for (const [what, q] of long) {
+      const res = c.waitForResponse((r) => new URL(r.url()).pathname === '/api/search');
+      await box.fill(q);
+      await c.clock.runFor(200);
+      const r = await res;
+      const sent = new URL(r.url()).searchParams.get('q');
+      check(r.status() === 200, `${what}: searched (${r.status()})`);
+      const words = (sent.match(/[\p{L}\p{N}]+/gu) || []).length;
+      check(Buffer.byteLength(sent) <= 256 && words <= 64 && sent.length > 0, `${what}: cut to the server's limits`);
+      check((await c.locator('#search-hint').textContent()).startsWith('Only the start'), `${what}: the hint says so`);
+    }
+    await box.fill('s2');
+    await c.clock.runFor(200);
+    await c.waitForFunction(() => !document.getElementById('search-hint').textContent.startsWith('Only'));
+    check((await errorTexts(c)).length === 0, `no error: ${await errorTexts(c)}`);
+
+    // About: a section of an unexpected shape says so, and the others still draw
+    await c.route('**/api/about', (route) =>
+      route.fulfill({
+        json: {
+          dataset: JSON.parse(readFileSync(join(WORK, 'stats.json'), 'utf8')),
+          evaluation: { rmse: 'not a figure' },
+          gridsearch: { results: 'none' },
+        },
+      }),
+    );
+    await c.getByRole('link', { name: 'About the data and model' }).click();
+    await c.waitForSelector('#data-charts figure');
+    check((await c.locator('#data-charts figure').count()) === 2, 'the dataset charts drawn');
+    const card = await c.locator('#eval-body').evaluate((el) => el.closest('section').textContent);
+    check(
+      card.includes('Could not show the evaluation') && card.includes('Could not show the grid search'),
+      'the broken parts say so',
+    );
+
+    // a song none of the listener's songs bears on (a k-NN guess without neighbours)
+    await c.route('**/api/recommend', (route) =>
+      route.fulfill({
+        json: {
+          items: [
+            { rank: 1, id: 0, artist_id: 0, artist: '', track: 's1', score: 0.5, support: 0, weak: true, because: [] },
+          ],
+          used: 1,
+          unknown: 0,
+          unmatched: [],
+          candidates: 1,
+          model: 'als',
+        },
+      }),
+    );
+    await c.getByRole('link', { name: 'My recommendations' }).click();
+    await c.locator('#recommend-btn').click();
+    await c.waitForFunction(() => {
+      const ol = document.getElementById('rec-list');
+      return ol.children.length === 1 && ol.getAttribute('aria-busy') !== 'true';
+    });
+    check(
+      (await c.locator('#rec-list .because').textContent()) === 'No song in your list bears on this one.',
+      'says no song bears on it',
+    );
+    check((await c.locator('#rec-list .weak').count()) === 0, 'and no reason beside');
+    await c.close();
+  });
+
+  await step('implicit: About says plays and scores, and shows the ranking evaluation', async () => {
+    await page.getByRole('link', { name: 'About the data and model' }).click();
+    await page.waitForFunction(() => document.getElementById('model-facts').children.length > 0);
+    const facts = await page.locator('#model-facts').textContent();
+    check(!facts.includes('Rating scale') && !facts.includes('Average rating'), `no rating scale: ${facts}`);
+    check(facts.includes('not a rating') && facts.includes('play counts of 1 to 64'), 'scores and plays named');
+    const ev = JSON.parse(readFileSync(join(IMPLICIT_ABOUT, 'evaluate.json'), 'utf8'));
+    const gs = JSON.parse(readFileSync(join(IMPLICIT_ABOUT, 'gridsearch.json'), 'utf8'));
+    await page.waitForSelector('#eval-body figure');
+    check((await page.locator('#eval-title').textContent()) === 'How well it ranks', 'ranking title');
+    const body = await page.locator('#eval-body').textContent();
+    const als = ev.models.find((m) => m.algo === 'als');
+    check(body.includes('NDCG@10') && body.includes(als.ndcg.toFixed(3)), 'the model’s NDCG@10');
+    const bars = await page.locator('#eval-body figure svg rect').count();
+    check(bars === ev.models.length + gs.results.length, `a bar per model and per grid point (${bars})`);
+    check((await page.locator('#data-charts figure').count()) === 2, 'the dataset charts drawn');
+    await screenshot('implicit-about');
+
+    // a 375 px phone: nothing wider than the screen, here or in the list of plays
+    await page.setViewportSize({ width: 375, height: 740 });
+    const wide = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check((await wide()) <= 0, `About fits a phone (${await wide()} px too wide)`);
+    await page.getByRole('link', { name: 'My recommendations' }).click();
+    check((await wide()) <= 0, `the list of plays fits a phone (${await wide()} px too wide)`);
+    await screenshot('implicit-phone', false);
   });
 
   await browser.close();
