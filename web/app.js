@@ -26,7 +26,7 @@ const REC_PAGE = 10;
 const LIST_SHOWN = 10; // rows of a long list shown before "Show all"
 const STARTER_SHOWN = 6;
 const HISTORY_MAX = 32 << 20; // the server's upload limit (docs/API.md)
-const PUT_BUDGET = 60000; // bytes of one PUT body, under the server's 64 KiB
+const PUT_BUDGET = 3000000; // bytes of one PUT body, under the server's 3 MiB for a profile
 const SEARCH_MAX_BYTES = 256; // the server's limits on a search (src/rec/catalog.h)
 const SEARCH_MAX_WORDS = 64;
 const SEARCH_HINT = "Case and accents don't matter. Use ↓ and Enter to pick.";
@@ -886,8 +886,8 @@ function fullRating(r, byId) {
 const jsonBytes = (v) => utf8.encode(JSON.stringify(v)).length;
 
 // Makes ratings (as GET answers them) the profile's whole list, every field kept. One
-// PUT body holds about 800 ratings with ids; past that the rest are added one by one,
-// which keeps each song and rating but makes it one set by hand, now.
+// PUT body holds a whole profile (1,000 ratings); should one ever not fit, the rest are
+// added one by one, which keeps each song and rating but makes it one set by hand, now.
 async function putRatings(ratings) {
   let body = ratings.map((r) => fullRating(r, false));
   if (jsonBytes({ ratings: body }) >= PUT_BUDGET) body = ratings.map((r) => fullRating(r, true));

@@ -37,7 +37,10 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define SR_API_MAX_BODY    ((size_t)64 << 10) /* bytes of a JSON request body */
+#define SR_API_MAX_BODY ((size_t)64 << 10) /* bytes of a JSON request body */
+/* bytes of a whole profile's body (POST /api/profiles, PUT): its 1,000 ratings with names
+ * of up to SR_PROFILES_NAME_MAX bytes each fit */
+#define SR_API_PROFILE_MAX ((size_t)3 << 20)
 #define SR_API_HISTORY_MAX ((size_t)32 << 20) /* bytes of an uploaded history */
 #define SR_API_MAX_RATINGS 1000               /* ratings in one request */
 #define SR_API_MAX_BLOCKED 1000               /* ids in blocked_songs, blocked_artists */

@@ -238,6 +238,11 @@ check 404 "export unknown token" GET /api/profiles/0123456789abcdef0123456789abc
 # PUT replaces; a bad PUT changes nothing
 check 400 "bad PUT" PUT "$P" -H 'Content-Type: application/json' --data-binary '{"ratings": [{"song": 1, "rating": 5}, {"song": 2, "rating": 50}]}'
 check 200 "profile unchanged" GET "$P" && js "len(d['ratings']) == 22" "a refused PUT left the ratings alone"
+# a whole profile of 1,000 ratings by long names (about 330 KB, over the 64 KiB of other
+# bodies) goes in one PUT; then the usual three
+python3 -c "import json; print(json.dumps({'ratings': [{'artist': 'Artist %04d ' % i + 'x' * 120, 'track': 'Track ' + 'y' * 150, 'rating': 5} for i in range(1000)]}))" > "$T/whole.json"
+check 200 "PUT a whole profile" PUT "$P" -H 'Content-Type: application/json' --data-binary "@$T/whole.json"
+js "len(d['ratings']) == 1000" "PUT a whole profile: all 1,000 in"
 check 200 "PUT" PUT "$P" -H 'Content-Type: application/json' --data-binary '{"ratings": [{"song": 1, "rating": 5}, {"song": 2, "rating": 6}, {"artist": "Some One", "track": "Else", "rating": 7}]}'
 js "[(r['id'], r['rating']) for r in d['ratings']] == [(1, 5.0), (2, 6.0), (None, 7.0)]" "PUT replaced the ratings"
 check 400 "PUT without ratings" PUT "$P" --data-binary '{}'
