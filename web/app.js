@@ -38,6 +38,7 @@ const utf8 = new TextEncoder();
 
 const state = {
   model: null,
+  similar: true, // the model can find similar songs ("More like this")
   lo: 1,
   hi: 10,
   step: 1,
@@ -430,6 +431,8 @@ function setupScale(model) {
   // Implicit models rank by score and take a rating as that many plays: rate 1..10.
   const [lo, hi] = model.rating_scale || model.scale;
   state.implicit = model.implicit === true;
+  state.similar = model.similar !== false; // older servers do not say: offer it
+  $('picked-similar').hidden = !state.similar;
   state.lo = lo;
   state.hi = hi;
   state.step = Number.isInteger(lo) && Number.isInteger(hi) && hi - lo >= 4 ? 1 : 0.5;
@@ -771,17 +774,18 @@ function ratedRow(r, i) {
     h(
       'div',
       { class: 'rated-actions' },
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'btn btn-quiet',
-          disabled: r.id === null,
-          'aria-label': `More like ${songLabel(r)}`,
-          onclick: (e) => showSimilar(r, e.currentTarget),
-        },
-        'More like this',
-      ),
+      state.similar &&
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn btn-quiet',
+            disabled: r.id === null,
+            'aria-label': `More like ${songLabel(r)}`,
+            onclick: (e) => showSimilar(r, e.currentTarget),
+          },
+          'More like this',
+        ),
       remove,
     ),
   );
@@ -1109,16 +1113,17 @@ function recRow(it) {
         { type: 'button', class: 'btn btn-quiet', 'aria-label': `Rate ${label}`, onclick: () => pickSong(it) },
         'Rate',
       ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'btn btn-quiet',
-          'aria-label': `More like ${label}`,
-          onclick: (e) => showSimilar(it, e.currentTarget),
-        },
-        'More like this',
-      ),
+      state.similar &&
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn btn-quiet',
+            'aria-label': `More like ${label}`,
+            onclick: (e) => showSimilar(it, e.currentTarget),
+          },
+          'More like this',
+        ),
       toggle,
       notFor,
     ),

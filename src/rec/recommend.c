@@ -731,6 +731,11 @@ static bool corated(const sr_trainset *ts, uint32_t i, float *out) {
     return true;
 }
 
+bool sr_rec_has_similar(const sr_recommender *R) {
+    const sr_model *m = R->model;
+    return m->ops->similar || (m->ts->ir_user && m->ts->ur_item);
+}
+
 /* The similarity of item to every item into s (R->n_items), or SR_E_USAGE. */
 static sr_err item_sims(const sr_recommender *R, uint32_t item, float *s, sr_diag *d) {
     const sr_model *m = R->model;

@@ -138,6 +138,9 @@ sr_err sr_recommend(const sr_recommender *R, const sr_rec_profile *p, const sr_r
  * Slope One); SR_E_USAGE when the model keeps neither. ids and sims get *n_out values. */
 sr_err sr_rec_similar(const sr_recommender *R, uint32_t item, size_t n, uint32_t *ids, float *sims,
                       size_t *n_out, sr_diag *d);
+/* Whether the model has either notion of song similarity (so sr_rec_similar and
+ * sr_rec_similar_artists can answer): a client can leave out "more like this". */
+bool sr_rec_has_similar(const sr_recommender *R);
 
 /* The n artists most similar to `artist`, best first: with the artist's (up to
  * SR_REC_ARTIST_SEEDS) most popular songs as seeds, an artist B scores the mean over the

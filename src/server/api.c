@@ -884,6 +884,9 @@ static void h_model(void *ctx, const sr_http_req *req, sr_http_res *res) {
         json_object_set_new(v, "implicit", json_boolean(implicit));
         json_object_set_new(v, "rating_scale",
                             json_pack("[f,f]", implicit ? 1.0 : ts->lo, implicit ? 10.0 : ts->hi));
+        /* whether /api/songs/{id}/similar and /api/artists/{id}/similar can answer (else
+         * 501): the page leaves out "More like this" without it */
+        json_object_set_new(v, "similar", json_boolean(sr_rec_has_similar(&a->e->rec)));
     }
     reply(res, 200, v);
 }

@@ -858,6 +858,21 @@ async function main() {
       'says no song bears on it',
     );
     check((await c.locator('#rec-list .weak').count()) === 0, 'and no reason beside');
+
+    // a model without any notion of similar songs: no "More like this" anywhere
+    await c.route('**/api/model', async (route) => {
+      const r = await route.fetch();
+      await route.fulfill({ response: r, json: { ...(await r.json()), similar: false } });
+    });
+    await c.reload();
+    await c.getByRole('link', { name: 'My recommendations' }).click();
+    await c.locator('#recommend-btn').click();
+    await c.waitForFunction(() => {
+      const ol = document.getElementById('rec-list');
+      return ol.children.length === 1 && ol.getAttribute('aria-busy') !== 'true';
+    });
+    check((await c.getByRole('button', { name: /^More like/ }).count()) === 0, 'no "More like this" without similarity');
+    check(await c.locator('#picked-similar').isHidden(), 'nor in the song panel');
     await c.close();
   });
 

@@ -105,5 +105,15 @@ call POST /api/recommend -H 'Content-Type: application/json' --data-binary '{"ra
 js "len(d['items']) == 5 and all(i['artist'] == 'Artist 05' for i in d['items'])" "served sessions recommend: the album first"
 call POST /api/recommend -H 'Content-Type: application/json' --data-binary '{"ratings":[{"artist":"Artist 05","track":"Track 0","rating":11}]}'
 [ "$code" = 400 ] && ok || bad "a rating of 11 plays: HTTP $code, wanted 400"
+call GET /api/model
+js "d['similar'] is True" "sessions model: can find similar songs"
+serve_stop
+# A model without any notion of song similarity says so, and its similar routes answer 501
+expect 0 "train popularity" -- "$BIN" train -q "$T/p.srd" --algo popularity -o "$T/pop.srm"
+serve_start "$T/pop.srm" --db "$T/p2.db"
+call GET /api/model
+js "d['similar'] is False" "popularity: no similar songs"
+call GET /api/songs/0/similar
+[ "$code" = 501 ] && ok || bad "popularity similar: HTTP $code, wanted 501"
 serve_stop
 finish
