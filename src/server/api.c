@@ -341,8 +341,8 @@ static bool blank(const char *s) {
 }
 
 /* The optional "source", "plays" and "added" of a rating for RATING_PUT, as GET answers
- * them: source "rated" (the default) has no plays; added is a Unix time no later than a
- * day from now (absent: now). */
+ * them: source "rated" (the default) has no plays, source "history" must give them;
+ * added is a Unix time no later than a day from now (absent: now). */
 static bool parse_origin(json_t *el, const char *where, in_rating *out, sr_http_res *res) {
     json_t *src = json_object_get(el, "source"), *plays = json_object_get(el, "plays");
     json_t *added = json_object_get(el, "added");
@@ -358,6 +358,12 @@ static bool parse_origin(json_t *el, const char *where, in_rating *out, sr_http_
             return false;
         }
         out->plays = (uint32_t)v;
+    }
+    if (out->source == SR_PROFILE_HISTORY && !plays) {
+        sr_http_error(res, 400,
+                      "%s\"plays\" is needed with \"source\": \"history\" (as GET gives them)",
+                      where);
+        return false;
     }
     if (out->source == SR_PROFILE_RATED && out->plays) {
         sr_http_error(res, 400,

@@ -250,7 +250,7 @@ check 400 "PUT without ratings" PUT "$P" --data-binary '{}'
 # less one rating keeps every other rating exactly as it was
 post_json 201 "third profile" /api/profiles ''
 P3=/api/profiles/$(jv "d['token']")
-check 200 "PUT with source, plays, added" PUT "$P3" --data-binary '{"ratings": [{"song": 1, "rating": 5, "source": "history", "plays": 12, "added": 1600000000}, {"song": 2, "rating": 6, "source": "rated", "plays": 0}, {"artist": "Some One", "track": "Else", "rating": 7, "added": 1600000001}, {"song": 4, "rating": 3, "source": "history"}]}'
+check 200 "PUT with source, plays, added" PUT "$P3" --data-binary '{"ratings": [{"song": 1, "rating": 5, "source": "history", "plays": 12, "added": 1600000000}, {"song": 2, "rating": 6, "source": "rated", "plays": 0}, {"artist": "Some One", "track": "Else", "rating": 7, "added": 1600000001}, {"song": 4, "rating": 3, "source": "history", "plays": 0}]}'
 js "[(r['id'], r['source'], r['plays'], r['added']) for r in d['ratings']] == [(1, 'history', 12, 1600000000), (2, 'rated', 0, d['updated']), (None, 'rated', 0, 1600000001), (4, 'history', 0, d['updated'])]" "PUT stored source, plays, added (absent: rated, 0, now)"
 cp "$T/body" "$T/p3.json"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=[{k: v for k, v in x.items() if k != 'id'} for x in d['ratings']]; del r[1]; print(json.dumps({'ratings': r}))" "$T/p3.json" > "$T/p3put.json"
@@ -260,7 +260,7 @@ same_p3() { python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['ratings
 check 200 "GET after PUT back" GET "$P3" && same_p3 "a profile put back less one rating changed"
 for f in '"source": "played"' '"source": 1' '"plays": -1, "source": "history"' '"plays": 2.5, "source": "history"' \
   '"plays": 4294967296, "source": "history"' '"plays": 3' '"plays": 3, "source": "rated"' '"added": 0' '"added": -5' \
-  "\"added\": $(($(date +%s) + 2 * 86400))" '"added": "1600000000"' '"id": 1'; do
+  "\"added\": $(($(date +%s) + 2 * 86400))" '"added": "1600000000"' '"id": 1' '"source": "history"'; do
   check 400 "PUT refuses {$f}" PUT "$P3" --data-binary "{\"ratings\": [{\"song\": 1, \"rating\": 5}, {\"song\": 2, \"rating\": 6, $f}]}"
   FIELD=$(echo "$f" | cut -d'"' -f2)
   js "d['error']['message'].startswith('ratings[1]: ') and '\"$FIELD\"' in d['error']['message']" "PUT refuses {$f}: the message names the index and the field"
