@@ -145,6 +145,9 @@ int sr_cmd_train(int argc, char **argv) {
     sr_cv_result cvr = {0};
     sr_err e = sr_dataset_load(path, &ds, &d);
     if (e) goto fail;
+    /* Ratings are kept as given whatever --transform says (cap10 caps play counts): the
+     * model's record says so, and so the page and the history uploads read them right. */
+    if (ds->kind == SR_VALUE_RATINGS) transform = SR_TRANSFORM_RAW;
     e = sr_ratings_from_dataset(ds, transform, &rs);
     if (!e) e = sr_trainset_new(rs, NULL, &ts);
     if (!e && ops->needs_events) e = sr_trainset_add_events(ts, rs, NULL, 0);

@@ -115,6 +115,8 @@ grep -q "accents and punctuation count" "$T/out" && ! grep -q "accents .*ignored
 printf 'u1 i1 5\nu1 i2 3\nu2 i1 4\n' > "$T/rat.txt"
 expect 0 "ingest ratings" -- "$BIN" ingest -q "$T/rat.txt" --format ratings -o "$T/rat.srd"
 expect 0 "train ratings" -- "$BIN" train -q "$T/rat.srd" --algo svd --param n_factors=4 -o "$T/rat.srm"
+expect 0 "info ratings" -- "$BIN" info --json "$T/rat.srm"
+[ "$(field "['data']['transform']")" = raw ] && ok || bad "rating data is kept as given, not cap10: $(field "['data']")"
 expect 0 "predict item id" -- "$BIN" predict "$T/rat.srm" --user u2 --song " I2 " --json
 [ "$(field "['track']")" = i2 ] && ok || bad "items-only predict: $(cat "$T/out")"
 
