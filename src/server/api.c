@@ -455,6 +455,12 @@ static bool parse_rating(const sr_api *a, json_t *el, rating_use use, const char
         return false;
     }
     out->rating = json_number_value(r);
+    /* A history rating is derived from its plays under the model of its upload; put back
+     * under another model (say plays 64 from an implicit one, now on a 1..10 scale) it is
+     * that model's value nearest, its plays kept — as a history upload would store it. */
+    if (use == RATING_PUT && out->source == SR_PROFILE_HISTORY && out->rating > 0 &&
+        isfinite(out->rating))
+        out->rating = to_scale(a, out->rating);
     if (!(out->rating >= a->lo && out->rating <= a->hi)) {
         sr_http_error(res, 400, "%srating %g is outside the model's scale %g..%g", where,
                       out->rating, a->lo, a->hi);

@@ -266,6 +266,12 @@ for f in '"source": "played"' '"source": 1' '"plays": -1, "source": "history"' '
   js "d['error']['message'].startswith('ratings[1]: ') and '\"$FIELD\"' in d['error']['message']" "PUT refuses {$f}: the message names the index and the field"
 done
 check 200 "GET after refused PUTs" GET "$P3" && same_p3 "a refused PUT changed the profile"
+# a history rating from another model's scale (64 plays of an implicit model) is put back
+# clamped to this one's, its plays kept; a hand rating off the scale is still refused
+check 200 "PUT a history rating off the scale" PUT "$P3" --data-binary '{"ratings": [{"song": 1, "rating": 64, "source": "history", "plays": 64}]}'
+check 200 "GET it" GET "$P3"
+js "[(r['rating'], r['source'], r['plays']) for r in d['ratings']] == [(10.0, 'history', 64)]" "history rating clamped, plays kept"
+check 400 "PUT a hand rating off the scale" PUT "$P3" --data-binary '{"ratings": [{"song": 1, "rating": 64}]}'
 post_json 400 "POST rating takes no source" "$P3/ratings" '{"song": 1, "rating": 5, "source": "history"}'
 post_json 400 "recommend takes no plays" /api/recommend '{"ratings": [{"song": 1, "rating": 5, "plays": 3}]}'
 check 204 "delete third profile" DELETE "$P3"
