@@ -345,7 +345,7 @@ int sr_cli_evaluate_ranking(int argc, char **argv) {
             else if (why[0])
                 fprintf(stderr, "songrec evaluate: %s\n", why);
             else
-                fprintf(stderr, "songrec evaluate: bad value '%s'\n", optarg);
+                sr_cli_bad_value("evaluate", opts, c, optarg);
             goto out;
         }
     }
@@ -654,7 +654,7 @@ int sr_cli_gridsearch_ranking(int argc, char **argv) {
             else if (why[0])
                 fprintf(stderr, "songrec gridsearch: %s\n", why);
             else
-                fprintf(stderr, "songrec gridsearch: bad value '%s'\n", optarg);
+                sr_cli_bad_value("gridsearch", opts, c, optarg);
             return 1;
         }
     }

@@ -257,10 +257,7 @@ int sr_cmd_ingest(int argc, char **argv) {
         }
         continue;
     bad:
-        for (const struct option *o = opts; o->name; o++)
-            if (o->val == c)
-                fprintf(stderr, "songrec ingest: bad value '%s' for --%s\n", optarg, o->name);
-        return 1;
+        return sr_cli_bad_value("ingest", opts, c, optarg);
     }
     if (!out) {
         fprintf(stderr, "songrec ingest: no output file (-o OUT.srd)\n");

@@ -173,7 +173,7 @@ int sr_cmd_recommend(int argc, char **argv) {
             ok = false;
         }
         if (!ok) {
-            if (c != '?') fprintf(stderr, "songrec recommend: bad value '%s'\n", optarg);
+            if (c != '?') sr_cli_bad_value("recommend", opts, c, optarg);
             usage(stderr);
             goto out;
         }
