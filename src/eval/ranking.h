@@ -61,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eval/split.h"
 #include "models/model.h"
 
 typedef enum sr_rank_split {
@@ -84,7 +85,7 @@ typedef enum sr_rank_metric {
 } sr_rank_metric;
 
 #define SR_RANK_MAX_K  10000
-#define SR_RANK_NO_CUT INT64_MIN
+#define SR_RANK_NO_CUT SR_SPLIT_NO_CUT /* the rating splits' "no --test-after" */
 
 typedef struct sr_rank_opts {
     sr_rank_split split;
